@@ -1,0 +1,57 @@
+//! asyncore's classic echo server: every byte a client sends comes back.
+//!
+//! ```text
+//! cargo run --example echo_server -- --host 127.0.0.1 --port 8007
+//! nc 127.0.0.1 8007
+//! ```
+//!
+//! Ctrl-C (SIGINT) or SIGTERM stops accepting, lets connections finish
+//! sending what they owe, and exits 0.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use medusa::chat::{AsyncChat, EchoHandler};
+use medusa::reactor::{Listener, Reactor};
+
+fn main() -> std::io::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let addr = address_from_args(8007);
+
+    let mut reactor = Reactor::new()?;
+    let listener = Listener::bind(addr, |stream, _peer, cx| {
+        cx.add(AsyncChat::new(stream, EchoHandler))?;
+        Ok(())
+    })?;
+    log::info!("echo server listening on {}", listener.local_addr()?);
+    reactor.add(listener)?;
+    reactor.catch_signals(Duration::from_secs(5))?;
+    reactor.run()
+}
+
+/// `--host H` (default 127.0.0.1) and `--port P`.
+fn address_from_args(default_port: u16) -> SocketAddr {
+    let mut host = "127.0.0.1".to_string();
+    let mut port = default_port;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--host", Some(h)) => host = h,
+            ("--port", Some(p)) => port = p.parse().unwrap_or_else(|_| usage(&arg)),
+            _ => usage(&arg),
+        }
+    }
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+        .parse()
+        .unwrap_or_else(|_| usage("--host"))
+}
+
+fn usage(bad: &str) -> ! {
+    eprintln!("bad argument {bad:?}; usage: echo_server [--host ADDR] [--port PORT]");
+    std::process::exit(2);
+}

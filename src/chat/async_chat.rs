@@ -1,0 +1,398 @@
+//! `AsyncChat`: a [`Chat`] and its [`ChatHandler`] as one dispatcher.
+//!
+//! Every hook ends in [`AsyncChat::pump`], which does, in order: hand held
+//! input to the handler, read while readiness and budget last, report end of
+//! input, write, and decide whether to close. Doing all of it in one place
+//! after every event is what keeps the edge-triggered rules (drain to
+//! `WouldBlock`, or say why not) true in every path.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+
+use mio::event::Source;
+use mio::net::TcpStream;
+
+use super::terminator::{scan, Scan};
+use super::{release, Chat, ChatConfig, ChatHandler, Terminator};
+use crate::reactor::{Context, DispatchError, Dispatcher, TimerId, READ_BUFFER_SIZE};
+
+/// An asynchat channel: the dispatcher that drives a [`ChatHandler`].
+#[doc(alias = "async_chat")]
+pub struct AsyncChat<H> {
+    chat: Chat,
+    handler: H,
+}
+
+/// How the current terminator splits the input at hand.
+enum Step {
+    /// No terminator: everything is message.
+    All,
+    /// A `Length` terminator with this many bytes still to come.
+    Count(u64),
+    /// A byte terminator (of the given length) was looked for.
+    Scanned(Scan, usize),
+}
+
+/// What one `read` call gave.
+enum ReadOutcome {
+    Data,
+    Eof,
+    WouldBlock,
+}
+
+impl<H: ChatHandler> AsyncChat<H> {
+    /// A channel on an accepted (connected) socket.
+    pub fn new(stream: TcpStream, handler: H) -> AsyncChat<H> {
+        AsyncChat::with_config(stream, handler, ChatConfig::default())
+    }
+
+    /// A channel with non-default limits.
+    pub fn with_config(stream: TcpStream, handler: H, config: ChatConfig) -> AsyncChat<H> {
+        AsyncChat {
+            chat: Chat::new(stream, config, false),
+            handler,
+        }
+    }
+
+    /// asyncore `connect`: starts a non-blocking connect; `handle_connect`
+    /// runs when it completes, and a failure goes to `handle_error`. Output
+    /// pushed before then is sent once connected.
+    pub fn connect(addr: SocketAddr, handler: H, config: ChatConfig) -> io::Result<AsyncChat<H>> {
+        let stream = TcpStream::connect(addr)?;
+        Ok(AsyncChat {
+            chat: Chat::new(stream, config, true),
+            handler,
+        })
+    }
+
+    /// The plumbing, e.g. to push a greeting before adding the channel.
+    pub fn chat_mut(&mut self) -> &mut Chat {
+        &mut self.chat
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Runs everything a readiness change may have made possible; see the
+    /// module docs.
+    fn pump(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.chat.connecting {
+            return Ok(());
+        }
+        if self.chat.lingering.is_some() {
+            return self.linger_read(cx);
+        }
+        let mut reads = 0;
+        loop {
+            if !self.chat.inbuf.is_empty() {
+                self.feed_buffered(cx)?;
+            }
+            while self.chat.read_ready && self.chat.can_read() {
+                if reads == self.chat.config.reads_per_pass {
+                    // Fairness: let others run, and come back next pass.
+                    cx.reschedule();
+                    break;
+                }
+                reads += 1;
+                match self.read_once(cx)? {
+                    ReadOutcome::Data => {}
+                    ReadOutcome::Eof => {
+                        self.chat.eof = true;
+                        self.chat.read_ready = false;
+                    }
+                    ReadOutcome::WouldBlock => self.chat.read_ready = false,
+                }
+            }
+            self.report_eof(cx);
+            self.chat.initiate_send()?;
+            // Sending may have dropped output below the high-water mark.
+            let more = self.chat.read_ready
+                && self.chat.can_read()
+                && reads < self.chat.config.reads_per_pass;
+            if !more {
+                break;
+            }
+        }
+        if self.chat.closing_when_done && !self.chat.close_now && !self.chat.has_output() {
+            self.chat.finish_closing(cx);
+            if self.chat.lingering.is_some() {
+                return self.linger_read(cx);
+            }
+        }
+        Ok(())
+    }
+
+    /// One `read` into the loop's shared buffer, then hand the data over.
+    fn read_once(&mut self, cx: &mut Context<'_>) -> io::Result<ReadOutcome> {
+        let mut buf = cx.take_read_buffer();
+        if buf.len() < READ_BUFFER_SIZE {
+            buf.resize(READ_BUFFER_SIZE, 0);
+        }
+        let result = loop {
+            match self.chat.stream.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let outcome = match result {
+            Ok(0) => Ok(ReadOutcome::Eof),
+            Ok(n) => self.consume(&buf[..n], cx).map(|()| ReadOutcome::Data),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
+            Err(e) => Err(e),
+        };
+        cx.put_read_buffer(buf);
+        outcome
+    }
+
+    /// New input: straight to the handler when nothing is held, keeping
+    /// only what it could not take yet.
+    fn consume(&mut self, data: &[u8], cx: &mut Context<'_>) -> io::Result<()> {
+        if self.chat.inbuf.is_empty() {
+            let used = self.feed(data, cx)?;
+            if used < data.len() && !self.chat.discard_input {
+                self.chat.inbuf.extend_from_slice(&data[used..]);
+            }
+        } else {
+            self.chat.inbuf.extend_from_slice(data);
+            self.feed_buffered(cx)?;
+        }
+        self.chat.discard_input = false;
+        Ok(())
+    }
+
+    fn feed_buffered(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let mut held = std::mem::take(&mut self.chat.inbuf);
+        let used = self.feed(&held, cx)?;
+        if self.chat.discard_input {
+            self.chat.discard_input = false;
+            return Ok(());
+        }
+        held.drain(..used);
+        if held.is_empty() {
+            release(&mut held);
+        }
+        self.chat.inbuf = held;
+        Ok(())
+    }
+
+    /// asynchat's `handle_read` loop: split `data` at terminators and call
+    /// the handler. Returns how many bytes were consumed; the rest is a
+    /// possible partial terminator, or input the handler is not ready for.
+    fn feed(&mut self, data: &[u8], cx: &mut Context<'_>) -> io::Result<usize> {
+        let mut pos = 0;
+        while pos < data.len() {
+            if self.chat.is_closing() || self.chat.discard_input || !self.handler.readable() {
+                break;
+            }
+            let rest = &data[pos..];
+            let step = match &self.chat.terminator {
+                Terminator::None | Terminator::Length(0) => Step::All,
+                &Terminator::Length(n) => Step::Count(n),
+                Terminator::Bytes(t) => Step::Scanned(scan(rest, t), t.len()),
+            };
+            match step {
+                Step::All => {
+                    self.handler.collect_incoming_data(&mut self.chat, rest);
+                    pos = data.len();
+                }
+                Step::Count(n) => {
+                    let take = usize::try_from(n).map_or(rest.len(), |n| n.min(rest.len()));
+                    // Python counts the terminator down as data arrives.
+                    self.chat.terminator = Terminator::Length(n - take as u64);
+                    self.handler
+                        .collect_incoming_data(&mut self.chat, &rest[..take]);
+                    pos += take;
+                    if take as u64 == n {
+                        self.handler.found_terminator(&mut self.chat, cx)?;
+                    }
+                }
+                Step::Scanned(Scan::Found { data: n }, terminator_len) => {
+                    if n > 0 {
+                        self.handler
+                            .collect_incoming_data(&mut self.chat, &rest[..n]);
+                    }
+                    pos += n + terminator_len;
+                    self.handler.found_terminator(&mut self.chat, cx)?;
+                }
+                Step::Scanned(Scan::NotFound { data: n }, _) => {
+                    if n > 0 {
+                        self.handler
+                            .collect_incoming_data(&mut self.chat, &rest[..n]);
+                    }
+                    pos += n;
+                    // What is left might be the start of a terminator.
+                    break;
+                }
+            }
+        }
+        Ok(pos)
+    }
+
+    /// End of input: once the handler has taken what it will, give it any
+    /// held partial message and call its `handle_close`, once.
+    fn report_eof(&mut self, cx: &mut Context<'_>) {
+        if !self.chat.eof || self.chat.eof_reported {
+            return;
+        }
+        if !self.chat.inbuf.is_empty() {
+            if !self.handler.readable() || self.chat.is_closing() {
+                return;
+            }
+            let held = std::mem::take(&mut self.chat.inbuf);
+            self.handler.collect_incoming_data(&mut self.chat, &held);
+        }
+        self.chat.eof_reported = true;
+        self.handler.handle_close(&mut self.chat, cx);
+    }
+
+    /// While lingering: read and throw away until the peer closes.
+    fn linger_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let mut buf = cx.take_read_buffer();
+        if buf.len() < READ_BUFFER_SIZE {
+            buf.resize(READ_BUFFER_SIZE, 0);
+        }
+        let mut reads = 0;
+        let result = loop {
+            if !self.chat.read_ready {
+                break Ok(());
+            }
+            if reads == self.chat.config.reads_per_pass {
+                cx.reschedule();
+                break Ok(());
+            }
+            reads += 1;
+            match self.chat.stream.read(&mut buf) {
+                Ok(0) => {
+                    self.chat.eof = true;
+                    self.chat.close_now = true;
+                    break Ok(());
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.chat.read_ready = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        cx.put_read_buffer(buf);
+        result
+    }
+
+    /// After every hook: turn the channel's close decision into the
+    /// dispatcher's.
+    fn settle(&mut self, cx: &mut Context<'_>, result: io::Result<()>) -> io::Result<()> {
+        if self.chat.close_now {
+            cx.close();
+        }
+        result
+    }
+
+    /// The non-blocking connect finished (writable or failed).
+    fn finish_connect(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if let Some(e) = self.chat.stream.take_error()? {
+            return Err(e);
+        }
+        match self.chat.stream.peer_addr() {
+            Ok(_) => {}
+            // Spurious wake-up: still connecting.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        self.chat.connecting = false;
+        self.chat.read_ready = true;
+        self.chat.write_ready = true;
+        self.chat.stream.set_nodelay(true)?;
+        self.handler.handle_connect(&mut self.chat, cx)
+    }
+}
+
+impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
+    fn source(&mut self) -> Option<&mut dyn Source> {
+        Some(&mut self.chat.stream)
+    }
+
+    fn readable(&self) -> bool {
+        self.chat.can_read()
+    }
+
+    fn writable(&self) -> bool {
+        self.chat.connecting || (!self.chat.close_now && self.chat.has_output())
+    }
+
+    fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        self.chat.read_ready = true;
+        let result = self.pump(cx);
+        self.settle(cx, result)
+    }
+
+    fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let result = if self.chat.connecting {
+            self.finish_connect(cx).and_then(|()| self.pump(cx))
+        } else {
+            self.chat.write_ready = true;
+            self.pump(cx)
+        };
+        self.settle(cx, result)
+    }
+
+    fn handle_close(&mut self, cx: &mut Context<'_>) {
+        // Both directions are gone, or the socket has an error: nothing more
+        // can be delivered either way.
+        match self.chat.stream.take_error() {
+            Ok(Some(e)) | Err(e) => log::debug!("channel {:?}: {e}", cx.token()),
+            Ok(None) => {}
+        }
+        cx.close();
+    }
+
+    fn handle_error(&mut self, cx: &mut Context<'_>, error: DispatchError) {
+        match &error {
+            // A peer that resets or vanishes is routine for a server.
+            DispatchError::Io(e) if peer_gone(e) => log::debug!("channel {:?}: {e}", cx.token()),
+            _ => log::warn!("channel {:?}: {error}; closing it", cx.token()),
+        }
+        cx.close();
+    }
+
+    fn handle_timer(&mut self, cx: &mut Context<'_>, timer: TimerId) -> io::Result<()> {
+        if self.chat.lingering == Some(timer) {
+            cx.close();
+            return Ok(());
+        }
+        let result = self
+            .handler
+            .handle_timer(&mut self.chat, cx, timer)
+            .and_then(|()| self.pump(cx));
+        self.settle(cx, result)
+    }
+
+    fn handle_wake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let result = self
+            .handler
+            .handle_wake(&mut self.chat, cx)
+            .and_then(|()| self.pump(cx));
+        self.settle(cx, result)
+    }
+
+    fn handle_shutdown(&mut self, cx: &mut Context<'_>) {
+        self.handler.handle_shutdown(&mut self.chat, cx);
+        if let Err(e) = self.pump(cx) {
+            log::debug!("channel {:?} during shutdown: {e}", cx.token());
+            cx.close();
+        }
+        if self.chat.close_now {
+            cx.close();
+        }
+    }
+}
+
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}

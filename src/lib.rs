@@ -1,0 +1,31 @@
+//! medusa: a Medusa-style, single-threaded, event-loop network server, and
+//! the XML-RPC stack on top of it.
+//!
+//! Sam Rushing's Medusa (the origin of Python's `asyncore` and `asynchat`)
+//! showed that one thread and one `select` loop can serve thousands of
+//! clients. This crate ports that idea to Rust on mio, and keeps it readable
+//! enough to study beside the Python.
+//!
+//! # Layout
+//!
+//! Read in this order; each layer only uses the ones above it.
+//!
+//! | module | ports | concept |
+//! | --- | --- | --- |
+//! | [`reactor`] | `asyncore` | the socket map, the loop, dispatchers, timers, waker, signals |
+//! | [`producers`] | `producers.py` | output generated a piece at a time |
+//! | [`chat`] | `asynchat` | buffered channels: terminators in, producers out |
+//! | [`handlers`] | Medusa's `*_handler.py` | what gets installed on a server |
+//!
+//! `docs/architecture.md` has the full table of Python names and their Rust
+//! counterparts; `docs/readiness.md` explains what edge-triggered readiness
+//! changes about the asyncore model.
+
+#![warn(missing_docs)]
+
+pub mod chat;
+pub mod producers;
+pub mod reactor;
+
+#[path = "../handlers/mod.rs"]
+pub mod handlers;

@@ -1,0 +1,125 @@
+//! What a dispatcher may do to the loop while one of its hooks runs.
+//!
+//! asyncore kept the socket map in a module global, so a dispatcher could
+//! call `self.close()` or create new dispatchers from anywhere. Rust wants the
+//! borrow made explicit: each hook gets a `Context` that borrows the reactor's
+//! core for the duration of the call.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::Token;
+
+use super::timers::Timer;
+use super::{Core, Dispatcher, TimerId, Waker};
+
+/// The loop, as seen from inside one dispatcher's hook.
+pub struct Context<'a> {
+    core: &'a mut Core,
+    token: Token,
+    closing: bool,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(core: &'a mut Core, token: Token) -> Context<'a> {
+        Context {
+            core,
+            token,
+            closing: false,
+        }
+    }
+
+    /// This dispatcher's token: its key in the socket map.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// Adds a new dispatcher to the loop (what asyncore's `dispatcher.__init__`
+    /// did by side effect); a listener calls this for each accepted socket.
+    pub fn add(&mut self, dispatcher: impl Dispatcher + 'static) -> io::Result<Token> {
+        self.core.add(Box::new(dispatcher))
+    }
+
+    /// asyncore `close()`: remove this dispatcher once the current hook
+    /// returns. Its socket is deregistered and dropped (closed).
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Whether [`close`](Context::close) was called during this hook.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// Calls this dispatcher's `handle_timer` once, `after` from now.
+    pub fn set_timer(&mut self, after: Duration) -> TimerId {
+        self.timer(after, None)
+    }
+
+    /// Calls this dispatcher's `handle_timer` every `every`, until cancelled
+    /// or the dispatcher closes.
+    pub fn set_repeating(&mut self, every: Duration) -> TimerId {
+        self.timer(every, Some(every))
+    }
+
+    fn timer(&mut self, after: Duration, period: Option<Duration>) -> TimerId {
+        let serial = self.core.serial_of(self.token);
+        let timer = Timer {
+            owner: self.token,
+            serial,
+            period,
+        };
+        self.core.timers.insert(Instant::now() + after, timer)
+    }
+
+    /// Cancels a timer; false if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.core.timers.cancel(timer)
+    }
+
+    /// Calls `handle_wake` on the dispatcher `token` later in this pass:
+    /// how one connection hands work to another on the same thread.
+    pub fn notify(&mut self, token: Token) {
+        self.core.notified.push(token);
+    }
+
+    /// Delivers this dispatcher's read and write hooks again on the next
+    /// pass, as if the socket were reported ready. A dispatcher that stops
+    /// short of `WouldBlock` to be fair to others calls this, since an
+    /// edge-triggered poll will not report the readiness it left unused.
+    pub fn reschedule(&mut self) {
+        self.core.rescheduled.push(self.token);
+    }
+
+    /// Stops the loop after this pass, leaving dispatchers in place.
+    pub fn stop(&mut self) {
+        self.core.stopped = true;
+    }
+
+    /// Whether a graceful shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.core.shutdown_deadline.is_some()
+    }
+
+    /// A handle other threads can use to reach this loop.
+    pub fn waker(&self) -> Waker {
+        self.core.waker.clone()
+    }
+
+    /// Number of dispatchers in the loop, this one included.
+    pub fn dispatcher_count(&self) -> usize {
+        self.core.live
+    }
+
+    /// Borrows the loop's shared read buffer. Channels read into it and
+    /// keep only what they could not consume, so an idle connection holds
+    /// no input buffer of its own. Give it back with `put_read_buffer`.
+    pub fn take_read_buffer(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.core.read_buffer)
+    }
+
+    /// Returns the buffer taken by [`take_read_buffer`](Context::take_read_buffer).
+    pub fn put_read_buffer(&mut self, buffer: Vec<u8>) {
+        self.core.read_buffer = buffer;
+    }
+}
