@@ -1,0 +1,142 @@
+//! Helpers shared by the socket tests: a reactor running in a background
+//! thread, and small blocking-client conveniences.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use medusa::chat::{AsyncChat, ChatHandler};
+use medusa::reactor::{Listener, Reactor, Waker};
+
+/// A reactor running in its own thread. Dropping it stops the loop and joins
+/// the thread (re-raising a panic from it).
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub waker: Waker,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Runs `setup` on a fresh reactor in a new thread; `setup` adds its
+    /// dispatchers and returns the address clients should use.
+    pub fn start<S>(setup: S) -> TestServer
+    where
+        S: FnOnce(&mut Reactor) -> io::Result<SocketAddr> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut reactor = Reactor::new()?;
+            let addr = setup(&mut reactor)?;
+            tx.send((addr, reactor.waker())).expect("test thread waits");
+            // Until stopped by the test (the socket map is never empty: the
+            // listener stays).
+            reactor.run()
+        });
+        let (addr, waker) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server started");
+        TestServer {
+            addr,
+            waker,
+            thread: Some(thread),
+        }
+    }
+
+    /// A server whose every accepted connection runs `make_handler()`.
+    pub fn chat<H, F>(make_handler: F) -> TestServer
+    where
+        H: ChatHandler + 'static,
+        F: Fn() -> H + Send + 'static,
+    {
+        TestServer::start(move |reactor| {
+            let listener = Listener::bind(localhost(), move |stream, _peer, cx| {
+                cx.add(AsyncChat::new(stream, make_handler()))?;
+                Ok(())
+            })?;
+            let addr = listener.local_addr()?;
+            reactor.add(listener)?;
+            Ok(addr)
+        })
+    }
+
+    /// Stops the loop and waits for its thread; returns what `run` returned.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        let _ = self.waker.stop();
+        match thread.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.finish().expect("reactor thread ended with an error");
+        }
+    }
+}
+
+/// 127.0.0.1 on a port the kernel picks.
+pub fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A blocking client with a read timeout, so a broken server fails the test
+/// instead of hanging it.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Reads exactly `n` bytes.
+pub fn read_exact(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    stream.read_exact(&mut buf).expect("read_exact");
+    buf
+}
+
+/// Reads until the peer closes.
+pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).expect("read_to_end");
+    buf
+}
+
+/// Writes everything.
+pub fn send(stream: &mut TcpStream, data: &[u8]) {
+    stream.write_all(data).expect("write_all");
+}
+
+/// Raises the soft open-file limit to the hard one (tests holding thousands
+/// of sockets), returning the new soft limit.
+pub fn raise_fd_limit() -> u64 {
+    let (soft, hard) = rlimit::Resource::NOFILE.get().expect("getrlimit");
+    if soft < hard {
+        rlimit::Resource::NOFILE.set(hard, hard).expect("setrlimit");
+    }
+    rlimit::Resource::NOFILE.get().expect("getrlimit").0
+}
+
+/// Number of open file descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
