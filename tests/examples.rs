@@ -1,0 +1,139 @@
+//! The example programs, run as real processes and spoken to over TCP, the
+//! way a newcomer following the README would.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use util::*;
+
+/// A running example; killed when dropped.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cargo test` builds the examples next to the test binaries' `deps/`.
+fn example_path(name: &str) -> PathBuf {
+    let mut path = std::env::current_exe().expect("test binary path");
+    path.pop(); // the test binary
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join("examples").join(name)
+}
+
+/// Starts an example on a free port and reads the address it logged.
+fn start(name: &str) -> Example {
+    let mut child = Command::new(example_path(name))
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("example exited before logging its address")
+            .expect("read stderr");
+        if let Some((_, addr)) = line.split_once("listening on ") {
+            break addr.trim().parse().expect("logged address parses");
+        }
+    };
+    // Keep draining the log so the example never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Example { child, addr }
+}
+
+/// Reads until `needle` has arrived (or fails after 10 s).
+fn read_until(stream: &mut TcpStream, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {needle:?}; got {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        let n = stream.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "closed while waiting for {needle:?}; got {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).expect("utf-8")
+}
+
+/// The echo example sends every byte back and exits 0 on SIGTERM.
+#[test]
+fn echo_server_example_echoes() {
+    let mut example = start("echo_server");
+    let mut client = connect(example.addr);
+    let message: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let writer = {
+        let mut client = client.try_clone().unwrap();
+        let message = message.clone();
+        std::thread::spawn(move || {
+            send(&mut client, &message);
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+        })
+    };
+    assert_eq!(read_to_end(&mut client), message);
+    writer.join().unwrap();
+
+    // SAFETY: kill(2) with a valid pid of our own child and a valid signal
+    // number has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(example.child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let status = example.child.wait().expect("wait");
+    assert!(status.success(), "echo_server exited with {status}");
+}
+
+/// Two callers of the chat example see each other's lines, `/who` and
+/// `[left]`, as in Medusa's chat_server.py.
+#[test]
+fn chat_server_example_relays_lines_between_callers() {
+    let example = start("chat_server");
+    let mut alice = connect(example.addr);
+    read_until(&mut alice, "nickname?: ");
+    send(&mut alice, b"alice\n");
+    read_until(&mut alice, "only caller");
+
+    let mut bob = connect(example.addr);
+    read_until(&mut bob, "nickname?: ");
+    send(&mut bob, b"bob\r\n");
+    let greeting = read_until(&mut bob, "alice\r\n");
+    assert!(
+        greeting.contains("[There are 1 other callers]"),
+        "{greeting}"
+    );
+    read_until(&mut alice, "bob: [joined]\r\n");
+
+    send(&mut bob, b"hello alice\n");
+    read_until(&mut alice, "bob: hello alice\r\n");
+    send(&mut alice, b"/who\n");
+    read_until(&mut alice, "alice bob\r\n");
+
+    send(&mut alice, b"/quit\n");
+    read_until(&mut alice, "Goodbye!\r\n");
+    assert_eq!(read_to_end(&mut alice), b"", "closed after goodbye");
+    read_until(&mut bob, "alice: [left]\r\n");
+}
