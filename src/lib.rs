@@ -15,6 +15,7 @@
 //! | [`reactor`] | `asyncore` | the socket map, the loop, dispatchers, timers, waker, signals |
 //! | [`producers`] | `producers.py` | output generated a piece at a time |
 //! | [`chat`] | `asynchat` | buffered channels: terminators in, producers out |
+//! | [`http`] | `http_server.py` | HTTP server, channel, request, response, `Handler` |
 //! | [`handlers`] | Medusa's `*_handler.py` | what gets installed on a server |
 //!
 //! `docs/architecture.md` has the full table of Python names and their Rust
@@ -24,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod chat;
+pub mod http;
 pub mod producers;
 pub mod reactor;
 

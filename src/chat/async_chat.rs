@@ -336,6 +336,14 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
         self.settle(cx, result)
     }
 
+    fn handle_added(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let result = self
+            .handler
+            .handle_added(&mut self.chat, cx)
+            .and_then(|()| self.pump(cx));
+        self.settle(cx, result)
+    }
+
     fn handle_close(&mut self, cx: &mut Context<'_>) {
         // Both directions are gone, or the socket has an error: nothing more
         // can be delivered either way.

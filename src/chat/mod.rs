@@ -108,6 +108,12 @@ pub trait ChatHandler {
         true
     }
 
+    /// The channel joined the loop (for an accepted socket, the start of
+    /// the conversation): set a terminator, push a greeting, set timers.
+    fn handle_added(&mut self, _chat: &mut Chat, _cx: &mut Context<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
     /// An outgoing connection (made with [`AsyncChat::connect`]) is up.
     fn handle_connect(&mut self, _chat: &mut Chat, _cx: &mut Context<'_>) -> io::Result<()> {
         Ok(())
@@ -151,6 +157,8 @@ pub struct Chat {
     /// Coalesced output; `outbuf[sent..]` is still to be written.
     outbuf: Vec<u8>,
     sent: usize,
+    /// Bytes written since the channel opened.
+    bytes_sent: u64,
     /// Producers queued behind `outbuf` (asynchat's `producer_fifo`).
     fifo: VecDeque<Box<dyn Producer>>,
     config: ChatConfig,
@@ -174,6 +182,7 @@ impl Chat {
             inbuf: Vec::new(),
             outbuf: Vec::new(),
             sent: 0,
+            bytes_sent: 0,
             fifo: VecDeque::new(),
             config,
             read_ready: !connecting,
@@ -259,6 +268,11 @@ impl Chat {
         self.sent < self.outbuf.len() || !self.fifo.is_empty()
     }
 
+    /// Bytes written to the socket since the channel opened.
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes_sent
+    }
+
     /// Bytes received but not yet handed to the handler.
     pub fn buffered_input(&self) -> usize {
         self.inbuf.len()
@@ -306,7 +320,10 @@ impl Chat {
             }
             match io::Write::write(&mut self.stream, &self.outbuf[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    self.bytes_sent += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.write_ready = false;
                     return Ok(());

@@ -70,6 +70,13 @@ pub trait Dispatcher {
         false
     }
 
+    /// Called once, right after the dispatcher joins the loop: the place to
+    /// set its first timers (asyncore had no equivalent; Python code did it
+    /// in `__init__`, with the global map at hand).
+    fn handle_added(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
     /// A connection is waiting: accept until `WouldBlock`.
     fn handle_accept(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
         Ok(())

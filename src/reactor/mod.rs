@@ -362,6 +362,7 @@ impl Core {
         }
         self.entries[key].dispatcher = Some(dispatcher);
         self.live += 1;
+        self.dispatch(token, |d, cx| d.handle_added(cx));
         Ok(token)
     }
 

@@ -1,0 +1,494 @@
+//! `HttpChannel`: one HTTP connection (Medusa's `http_channel`).
+//!
+//! It is an asynchat handler, so it reads by terminators exactly as Medusa
+//! did: `\r\n\r\n` ends the head; then `Length(n)` reads a body, or the
+//! chunked states read `size\r\n`, `Length(size)`, `\r\n` until a zero-size
+//! chunk and the trailers. Then the request is dispatched to the first
+//! matching handler, the response is pushed, and the terminator goes back
+//! to `\r\n\r\n` for the next request on a persistent connection.
+//!
+//! One timer per connection carries both timeouts: it fires, looks at what
+//! the connection is doing and since when, and either acts or re-arms.
+
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::request::{parse_head, BodyFraming, Version};
+use super::response::Framing;
+use super::server::{HttpStats, Shared};
+use super::{Body, HttpError, Request, Response, ServerView};
+use crate::chat::{Chat, ChatHandler, Terminator};
+use crate::producers::{ChunkedProducer, HookedProducer};
+use crate::reactor::{Context, TimerId};
+
+/// Longest chunk-size or trailer line of a chunked body.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// Where the channel is in the request cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Between requests (keep-alive idle).
+    Idle,
+    /// Reading the request head.
+    Head,
+    /// Reading a `Content-Length` body.
+    Body,
+    /// Reading a chunk-size line.
+    ChunkSize,
+    /// Reading chunk data.
+    ChunkData,
+    /// Reading the CRLF after chunk data.
+    ChunkEnd,
+    /// Reading trailer lines after the last chunk.
+    Trailers,
+    /// Done: the connection closes once the response is sent.
+    Closing,
+}
+
+/// Medusa's `http_channel`.
+#[doc(alias = "http_channel")]
+pub struct HttpChannel {
+    shared: Rc<Shared>,
+    peer: SocketAddr,
+    state: State,
+    /// The head being read, or a chunk-size/trailer line.
+    buffer: Vec<u8>,
+    /// A parsed head waiting for its body.
+    request: Option<Request>,
+    body: Vec<u8>,
+    /// When the current request's first byte arrived, or the connection
+    /// went idle.
+    since: Instant,
+    timer: Option<TimerId>,
+    /// `chat.bytes_sent()` at the last timer check: output progress counts
+    /// as activity, a stalled reader does not.
+    sent_mark: u64,
+}
+
+impl HttpChannel {
+    pub(crate) fn new(shared: Rc<Shared>, peer: SocketAddr) -> HttpChannel {
+        HttpChannel {
+            shared,
+            peer,
+            state: State::Idle,
+            buffer: Vec::new(),
+            request: None,
+            body: Vec::new(),
+            since: Instant::now(),
+            timer: None,
+            sent_mark: 0,
+        }
+    }
+
+    fn config(&self) -> &super::HttpConfig {
+        &self.shared.config
+    }
+
+    /// How often the connection's timer looks at it: often enough that a
+    /// timeout is acted on at most half a timeout late.
+    fn check_period(&self) -> Duration {
+        let config = self.config();
+        (config.idle_timeout.min(config.request_timeout) / 2).max(Duration::from_millis(10))
+    }
+
+    /// Answers a request that cannot be handled, and closes: after a
+    /// framing error the next request's start cannot be known.
+    fn refuse(&mut self, chat: &mut Chat, error: &HttpError, version: Version) {
+        log::debug!("{}: {error}", self.peer);
+        let request_line = self.request.as_ref().map(Request::request_line);
+        let response = Response::error(error.status, &error.detail);
+        self.send(
+            chat,
+            response,
+            version,
+            false,
+            false,
+            request_line.as_deref().unwrap_or("-"),
+            None,
+        );
+        self.state = State::Closing;
+        self.since = Instant::now();
+        chat.close_when_done();
+    }
+
+    /// Calls the first matching handler, then sends its response.
+    fn dispatch(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
+        let Some(mut request) = self.request.take() else {
+            return;
+        };
+        request.body = std::mem::take(&mut self.body);
+        request.peer = Some(self.peer);
+        let response = self.call_handler(&mut request);
+        let keep_alive = request.wants_keep_alive() && !response.close && !cx.is_shutting_down();
+        let head_only = request.method == "HEAD";
+        let keep_alive = self.send(
+            chat,
+            response,
+            request.version,
+            keep_alive,
+            head_only,
+            &request.request_line(),
+            request.user.as_deref(),
+        );
+        if keep_alive {
+            self.state = State::Idle;
+            self.since = Instant::now();
+            chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
+        } else {
+            self.state = State::Closing;
+            self.since = Instant::now();
+            chat.close_when_done();
+        }
+    }
+
+    fn call_handler(&self, request: &mut Request) -> Response {
+        let mut handlers = self.shared.handlers.borrow_mut();
+        let Some(index) = handlers.iter().position(|h| h.matches(request)) else {
+            return Response::error(404, "no handler for this URL");
+        };
+        let (before, rest) = handlers.split_at_mut(index);
+        let (handler, after) = rest.split_first_mut().expect("index is in range");
+        let view = ServerView {
+            config: &self.shared.config,
+            stats: &self.shared.stats,
+            started: self.shared.started,
+            others: [before, after],
+        };
+        match panic::catch_unwind(AssertUnwindSafe(|| handler.handle_request(request, &view))) {
+            Ok(response) => response,
+            Err(_) => {
+                // The panic message went to stderr through the panic hook.
+                log::error!(
+                    "{}: handler panicked on {}",
+                    self.peer,
+                    request.request_line()
+                );
+                HttpStats::add(&self.shared.stats.panics, 1);
+                Response::error(500, "the handler failed")
+            }
+        }
+    }
+
+    /// Pushes a response: head and (unless `head_only`) body, coalesced.
+    /// Returns whether the connection stays open afterwards.
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        chat: &mut Chat,
+        response: Response,
+        version: Version,
+        keep_alive: bool,
+        head_only: bool,
+        request_line: &str,
+        user: Option<&str>,
+    ) -> bool {
+        let mut keep_alive = keep_alive;
+        let framing = if !response.status_allows_body() {
+            Framing::None
+        } else {
+            match response.body.len() {
+                Some(n) => Framing::Length(n),
+                None if version == Version::Http11 => Framing::Chunked,
+                None => {
+                    keep_alive = false;
+                    Framing::UntilClose
+                }
+            }
+        };
+        let stats = &self.shared.stats;
+        HttpStats::add(&stats.requests, 1);
+        if response.status >= 400 {
+            HttpStats::add(&stats.errors, 1);
+        }
+        let mut out =
+            Vec::with_capacity(256 + response.body.len().unwrap_or(0).min(64 * 1024) as usize);
+        response.write_head(
+            &mut out,
+            version,
+            &self.config().server_name,
+            framing,
+            keep_alive,
+        );
+        let head_len = out.len() as u64;
+        let status = response.status;
+        let log_line = AccessLog::new(self.peer, user, request_line, status);
+        let body = if head_only || framing == Framing::None {
+            Body::Empty
+        } else {
+            response.body
+        };
+        match body {
+            Body::Empty => {
+                chat.push(&out);
+                HttpStats::add(&stats.bytes_out, head_len);
+                log_line.write(0);
+            }
+            Body::Bytes(bytes) => {
+                out.extend_from_slice(&bytes);
+                chat.push(&out);
+                HttpStats::add(&stats.bytes_out, out.len() as u64);
+                log_line.write(bytes.len() as u64);
+            }
+            Body::Stream { producer, .. } => {
+                chat.push(&out);
+                HttpStats::add(&stats.bytes_out, head_len);
+                let shared = self.shared.clone();
+                // Medusa's way: the byte count reaches the log when the
+                // producer is exhausted.
+                let hooked = HookedProducer::new(producer, move |n| {
+                    HttpStats::add(&shared.stats.bytes_out, n);
+                    log_line.write(n);
+                });
+                if framing == Framing::Chunked {
+                    chat.push_with_producer(ChunkedProducer::new(hooked, Vec::new()));
+                } else {
+                    chat.push_with_producer(hooked);
+                }
+            }
+        }
+        keep_alive
+    }
+
+    /// A complete head arrived.
+    fn head_complete(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
+        let head = std::mem::take(&mut self.buffer);
+        let (request, framing) = match parse_head(&head, self.config()) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let version = guess_version(&head);
+                return self.refuse(chat, &error, version);
+            }
+        };
+        let version = request.version;
+        let expects_continue = request
+            .header("Expect")
+            .map(|e| e.eq_ignore_ascii_case("100-continue"));
+        self.request = Some(request);
+        if expects_continue == Some(false) {
+            return self.refuse(chat, &HttpError::new(417, "unsupported Expect"), version);
+        }
+        if framing != BodyFraming::None
+            && expects_continue == Some(true)
+            && version == Version::Http11
+        {
+            chat.push(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        match framing {
+            BodyFraming::None => self.dispatch(chat, cx),
+            BodyFraming::Length(n) => {
+                self.body = Vec::with_capacity(n.min(64 * 1024) as usize);
+                self.state = State::Body;
+                chat.set_terminator(Terminator::Length(n));
+            }
+            BodyFraming::Chunked => {
+                self.state = State::ChunkSize;
+                chat.set_terminator(Terminator::bytes(b"\r\n"));
+            }
+        }
+    }
+
+    /// A chunk-size line arrived.
+    fn chunk_size(&mut self, chat: &mut Chat) {
+        let line = std::mem::take(&mut self.buffer);
+        let version = Version::Http11;
+        let size = std::str::from_utf8(&line)
+            .ok()
+            .map(|l| l.split(';').next().unwrap_or("").trim())
+            .filter(|s| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|s| u64::from_str_radix(s, 16).ok());
+        match size {
+            None => self.refuse(chat, &HttpError::bad_request("bad chunk size"), version),
+            Some(0) => self.state = State::Trailers,
+            Some(n) if self.body.len() as u64 + n > self.config().max_body_bytes => self.refuse(
+                chat,
+                &HttpError::new(413, "request body too large"),
+                version,
+            ),
+            Some(n) => {
+                self.state = State::ChunkData;
+                chat.set_terminator(Terminator::Length(n));
+            }
+        }
+    }
+}
+
+impl ChatHandler for HttpChannel {
+    fn collect_incoming_data(&mut self, chat: &mut Chat, data: &[u8]) {
+        HttpStats::add(&self.shared.stats.bytes_in, data.len() as u64);
+        match self.state {
+            State::Idle | State::Head => {
+                if self.state == State::Idle {
+                    self.state = State::Head;
+                    self.since = Instant::now();
+                }
+                if self.buffer.len() + data.len() > self.config().max_header_bytes {
+                    let error = HttpError::new(431, "request head too large");
+                    return self.refuse(chat, &error, guess_version(&self.buffer));
+                }
+                self.buffer.extend_from_slice(data);
+            }
+            State::Body | State::ChunkData => self.body.extend_from_slice(data),
+            State::ChunkSize | State::ChunkEnd | State::Trailers => {
+                if self.buffer.len() + data.len() > MAX_CHUNK_LINE {
+                    let error = HttpError::bad_request("chunk line too long");
+                    return self.refuse(chat, &error, Version::Http11);
+                }
+                self.buffer.extend_from_slice(data);
+            }
+            State::Closing => {}
+        }
+    }
+
+    fn found_terminator(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
+        let terminator_len = match chat.get_terminator() {
+            Terminator::Bytes(t) => t.len() as u64,
+            _ => 0,
+        };
+        HttpStats::add(&self.shared.stats.bytes_in, terminator_len);
+        match self.state {
+            // "\r\n\r\n" alone: stray blank lines between requests.
+            State::Idle => {}
+            State::Head => self.head_complete(chat, cx),
+            State::Body => self.dispatch(chat, cx),
+            State::ChunkSize => self.chunk_size(chat),
+            State::ChunkData => {
+                self.state = State::ChunkEnd;
+                chat.set_terminator(Terminator::bytes(b"\r\n"));
+            }
+            State::ChunkEnd => {
+                if self.buffer.is_empty() {
+                    self.state = State::ChunkSize;
+                } else {
+                    let error = HttpError::bad_request("chunk data longer than its size");
+                    self.refuse(chat, &error, Version::Http11);
+                }
+            }
+            State::Trailers => {
+                if self.buffer.is_empty() {
+                    self.dispatch(chat, cx);
+                } else {
+                    // Trailer fields are accepted and ignored.
+                    self.buffer.clear();
+                }
+            }
+            State::Closing => {}
+        }
+        Ok(())
+    }
+
+    fn handle_added(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
+        chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
+        self.since = Instant::now();
+        self.timer = Some(cx.set_timer(self.check_period()));
+        Ok(())
+    }
+
+    fn handle_timer(
+        &mut self,
+        chat: &mut Chat,
+        cx: &mut Context<'_>,
+        timer: TimerId,
+    ) -> io::Result<()> {
+        if self.timer != Some(timer) {
+            return Ok(());
+        }
+        // Idle and Closing wait on the peer to read (or send) anything;
+        // the others on a request still arriving.
+        let waiting_on_reader = matches!(self.state, State::Idle | State::Closing);
+        let limit = if waiting_on_reader {
+            self.config().idle_timeout
+        } else {
+            self.config().request_timeout
+        };
+        if chat.bytes_sent() != self.sent_mark {
+            // The peer is reading a long response: that is activity.
+            self.sent_mark = chat.bytes_sent();
+            if waiting_on_reader {
+                self.since = Instant::now();
+            }
+        }
+        let elapsed = self.since.elapsed();
+        if elapsed < limit {
+            // Activity moved the deadline; sleep until the new one, but no
+            // longer than a check period: a request may start meanwhile
+            // (collect_incoming_data has no Context to move the timer).
+            let next = (limit - elapsed + Duration::from_millis(1)).min(self.check_period());
+            self.timer = Some(cx.set_timer(next));
+            return Ok(());
+        }
+        if waiting_on_reader {
+            // Idle, or a response the peer stopped reading.
+            log::debug!("{}: idle for {elapsed:?}, closing", self.peer);
+            chat.close();
+        } else {
+            let version = self.request.as_ref().map_or(Version::Http11, |r| r.version);
+            self.refuse(
+                chat,
+                &HttpError::new(408, "request not received in time"),
+                version,
+            );
+        }
+        Ok(())
+    }
+
+    fn handle_shutdown(&mut self, chat: &mut Chat, _cx: &mut Context<'_>) {
+        // A request half received may still be finished and answered (with
+        // Connection: close); an idle connection closes now.
+        if self.state == State::Idle {
+            chat.close_when_done();
+        }
+    }
+}
+
+impl Drop for HttpChannel {
+    fn drop(&mut self) {
+        let open = &self.shared.stats.connections_open;
+        open.set(open.get().saturating_sub(1));
+    }
+}
+
+/// The version to answer an unparsable head with: 1.0 unless it plainly
+/// says 1.1.
+fn guess_version(head: &[u8]) -> Version {
+    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(b"");
+    if first_line.windows(8).any(|w| w == b"HTTP/1.1") {
+        Version::Http11
+    } else {
+        Version::Http10
+    }
+}
+
+/// One Common Log Format line, completed with the byte count.
+struct AccessLog {
+    line: String,
+}
+
+impl AccessLog {
+    fn new(peer: SocketAddr, user: Option<&str>, request_line: &str, status: u16) -> AccessLog {
+        if !log::log_enabled!(target: "medusa::access", log::Level::Info) {
+            return AccessLog {
+                line: String::new(),
+            };
+        }
+        let date = super::date::clf_date_now();
+        AccessLog {
+            line: format!(
+                "{} - {} [{}] \"{}\" {}",
+                peer.ip(),
+                user.unwrap_or("-"),
+                date,
+                request_line.escape_default(),
+                status
+            ),
+        }
+    }
+
+    fn write(&self, bytes: u64) {
+        if !self.line.is_empty() {
+            log::info!(target: "medusa::access", "{} {}", self.line, bytes);
+        }
+    }
+}

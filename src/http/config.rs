@@ -1,0 +1,46 @@
+//! `HttpConfig`: every limit of the HTTP server in one place.
+
+use std::time::Duration;
+
+use crate::chat::ChatConfig;
+
+/// Limits and settings of an [`HttpServer`](super::HttpServer). The defaults
+/// suit a public-facing XML-RPC server; `docs/http.md` explains each.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Request line plus headers, in bytes. Over it: 431. Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Number of header fields. Over it: 431. Default 100.
+    pub max_headers: usize,
+    /// Request body, in bytes (decoded size for chunked bodies). Over it:
+    /// 413, answered before the body is read. Default 10 MiB.
+    pub max_body_bytes: u64,
+    /// How long a kept-alive connection may sit between requests before it
+    /// is closed (quietly: no request is pending). Default 30 s.
+    pub idle_timeout: Duration,
+    /// Time allowed to receive a whole request, from its first byte to the
+    /// end of its body. Slower senders get 408 and are cut off. Default 30 s.
+    pub request_timeout: Duration,
+    /// Open connections; a connection accepted beyond it is closed at once.
+    /// Default 10,000.
+    pub max_connections: usize,
+    /// Value of the `Server` header.
+    pub server_name: String,
+    /// Buffering and backpressure of each connection.
+    pub chat: ChatConfig,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_body_bytes: 10 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            server_name: concat!("medusa/", env!("CARGO_PKG_VERSION")).to_string(),
+            chat: ChatConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The `Handler` trait: what gets installed on an `HttpServer`.
+//!
+//! Medusa's handlers are duck-typed objects with `match(request)` and
+//! `handle_request(request)`, plus an optional `status()` for the status
+//! page. `match` is a Rust keyword, hence `matches`.
+
+use std::time::Instant;
+
+use super::server::HttpStats;
+use super::{HttpConfig, Request, Response};
+
+/// A handler's line on the status page: its name and a few facts.
+#[derive(Clone, Debug, Default)]
+pub struct HandlerStatus {
+    /// What it is, e.g. `file handler (/srv/www)`.
+    pub name: String,
+    /// Its own counters, e.g. `("hits", "42")`.
+    pub facts: Vec<(String, String)>,
+}
+
+/// What a handler may see of the server it is installed on.
+pub struct ServerView<'a> {
+    /// The server's limits.
+    pub config: &'a HttpConfig,
+    /// The server's counters.
+    pub stats: &'a HttpStats,
+    /// When the server started.
+    pub started: Instant,
+    /// The other installed handlers (before and after this one).
+    pub(crate) others: [&'a [Box<dyn Handler>]; 2],
+}
+
+impl ServerView<'_> {
+    /// Status of the other installed handlers, in match order (computed on
+    /// demand: only the status page asks).
+    pub fn handler_statuses(&self) -> Vec<HandlerStatus> {
+        self.others
+            .iter()
+            .flat_map(|hs| hs.iter())
+            .map(|h| h.status())
+            .collect()
+    }
+}
+
+/// Something installed on an [`HttpServer`](super::HttpServer) that answers
+/// the requests it [`matches`](Handler::matches).
+///
+/// ```
+/// use medusa::http::{Handler, Request, Response, ServerView};
+///
+/// /// Answers `/hello` with a greeting.
+/// struct Hello;
+///
+/// impl Handler for Hello {
+///     fn matches(&self, request: &Request) -> bool {
+///         request.path == "/hello"
+///     }
+///     fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Response {
+///         match request.method.as_str() {
+///             "GET" | "HEAD" => Response::ok("text/plain", "hello\n"),
+///             _ => Response::method_not_allowed(&["GET", "HEAD"]),
+///         }
+///     }
+/// }
+/// ```
+#[doc(alias = "default_handler")]
+pub trait Handler {
+    /// Medusa's `match(request)`: whether this handler takes the request.
+    /// The first installed handler that says yes gets it.
+    fn matches(&self, request: &Request) -> bool;
+
+    /// Medusa's `handle_request(request)`: answer it. A panic here becomes
+    /// a 500 for this request only.
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response;
+
+    /// Medusa's `status()`: a line for the status page.
+    fn status(&self) -> HandlerStatus {
+        HandlerStatus {
+            name: std::any::type_name::<Self>().to_string(),
+            facts: Vec::new(),
+        }
+    }
+}

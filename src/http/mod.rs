@@ -1,0 +1,77 @@
+//! The HTTP server: a port of Medusa's `http_server.py`.
+//!
+//! Medusa's `http_server` is a listening dispatcher; each accepted socket
+//! becomes an `http_channel` (an `async_chat`) that reads a request head up
+//! to the blank line, then its body, and walks the server's *handlers*: the
+//! first whose `match(request)` says yes handles it. Handlers are installed
+//! with `install_handler`, which puts them at the front.
+//!
+//! Here: [`HttpServer`] (listening dispatcher, `install_handler`),
+//! [`HttpChannel`] (a [`ChatHandler`](crate::chat::ChatHandler) with
+//! terminators `\r\n\r\n`, then `Length(n)` or the chunked states),
+//! [`Request`], [`Response`], and the [`Handler`] trait.
+//!
+//! # Differences from Medusa
+//!
+//! - HTTP/1.1 requests are first-class (persistent by default, chunked
+//!   request bodies, `Expect: 100-continue`), since real clients send 1.1.
+//! - Every limit is in [`HttpConfig`]; every malformed or oversize request
+//!   gets a 4xx answer rather than a dropped connection.
+//! - A handler returns a [`Response`] instead of pushing into the request.
+//! - A panicking handler costs its own request a 500, nothing more.
+
+mod channel;
+mod config;
+mod date;
+mod handler;
+mod request;
+mod response;
+mod server;
+
+pub use channel::HttpChannel;
+pub use config::HttpConfig;
+pub use date::http_date_now;
+pub use handler::{Handler, HandlerStatus, ServerView};
+pub use request::{Request, Version};
+pub use response::{html_escape, reason_phrase, Body, Response};
+pub use server::{HttpServer, HttpStats};
+
+use std::fmt;
+
+/// A request the server refuses, with the status to answer it with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    /// 4xx or 5xx.
+    pub status: u16,
+    /// Short explanation, sent in the error page.
+    pub detail: String,
+}
+
+impl HttpError {
+    /// An error with `status`.
+    pub fn new(status: u16, detail: &str) -> HttpError {
+        HttpError {
+            status,
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A 400.
+    pub fn bad_request(detail: &str) -> HttpError {
+        HttpError::new(400, detail)
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status,
+            reason_phrase(self.status),
+            self.detail
+        )
+    }
+}
+
+impl std::error::Error for HttpError {}

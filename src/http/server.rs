@@ -1,0 +1,163 @@
+//! `HttpServer`: the listening dispatcher and the handler chain.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use mio::event::Source;
+use mio::net::TcpStream;
+
+use super::{Handler, HttpChannel, HttpConfig};
+use crate::chat::AsyncChat;
+use crate::reactor::{Context, Dispatcher, Listener, TimerId};
+
+/// Counters for the status page (Medusa kept the same ones).
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    /// Connections accepted since start.
+    pub connections_total: Cell<u64>,
+    /// Connections open now.
+    pub connections_open: Cell<u64>,
+    /// Connections refused because `max_connections` were open.
+    pub connections_refused: Cell<u64>,
+    /// Requests answered (including error responses).
+    pub requests: Cell<u64>,
+    /// Request bytes received (heads and bodies).
+    pub bytes_in: Cell<u64>,
+    /// Response bytes queued for sending (heads and bodies).
+    pub bytes_out: Cell<u64>,
+    /// Responses with a 4xx or 5xx status.
+    pub errors: Cell<u64>,
+    /// Handler panics.
+    pub panics: Cell<u64>,
+}
+
+impl HttpStats {
+    pub(crate) fn add(cell: &Cell<u64>, n: u64) {
+        cell.set(cell.get().wrapping_add(n));
+    }
+}
+
+/// What the listener and every channel of one server share. One thread, so
+/// `Rc` and `RefCell`, no locks.
+pub(crate) struct Shared {
+    pub(crate) config: HttpConfig,
+    pub(crate) handlers: RefCell<Vec<Box<dyn Handler>>>,
+    pub(crate) stats: HttpStats,
+    pub(crate) started: Instant,
+}
+
+type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>>;
+
+/// Medusa's `http_server`: listens, and gives each connection an
+/// [`HttpChannel`] that consults the installed handlers.
+///
+/// ```no_run
+/// use medusa::http::{HttpConfig, HttpServer};
+/// use medusa::reactor::Reactor;
+///
+/// let mut reactor = Reactor::new()?;
+/// let server = HttpServer::bind("127.0.0.1:8080".parse().unwrap(), HttpConfig::default())?;
+/// // server.install_handler(...);
+/// println!("serving on {}", server.local_addr()?);
+/// reactor.add(server)?;
+/// reactor.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "http_server")]
+pub struct HttpServer {
+    listener: Listener<AcceptFn>,
+    shared: Rc<Shared>,
+}
+
+impl HttpServer {
+    /// Binds `addr` (port 0 picks a free port) with `SO_REUSEADDR` and a
+    /// backlog of 1024.
+    pub fn bind(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
+        let shared = Rc::new(Shared {
+            config,
+            handlers: RefCell::new(Vec::new()),
+            stats: HttpStats::default(),
+            started: Instant::now(),
+        });
+        let for_accept = shared.clone();
+        let accept: AcceptFn = Box::new(move |stream, peer, cx| {
+            let stats = &for_accept.stats;
+            if stats.connections_open.get() >= for_accept.config.max_connections as u64 {
+                // Closed at once (dropped): better than letting one more
+                // connection starve the others of descriptors.
+                HttpStats::add(&stats.connections_refused, 1);
+                log::debug!("refusing {peer}: max_connections reached");
+                return Ok(());
+            }
+            HttpStats::add(&stats.connections_total, 1);
+            HttpStats::add(&stats.connections_open, 1);
+            let channel = HttpChannel::new(for_accept.clone(), peer);
+            let config = for_accept.config.chat.clone();
+            cx.add(AsyncChat::with_config(stream, channel, config))?;
+            Ok(())
+        });
+        Ok(HttpServer {
+            listener: Listener::bind(addr, accept)?,
+            shared,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Medusa's `install_handler`: puts `handler` at the *front*, so it is
+    /// asked before those installed earlier.
+    pub fn install_handler(&self, handler: impl Handler + 'static) {
+        self.shared
+            .handlers
+            .borrow_mut()
+            .insert(0, Box::new(handler));
+    }
+
+    /// Puts `handler` at the back: asked after all others.
+    pub fn add_handler(&self, handler: impl Handler + 'static) {
+        self.shared.handlers.borrow_mut().push(Box::new(handler));
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> &HttpStats {
+        &self.shared.stats
+    }
+
+    /// The server's limits.
+    pub fn config(&self) -> &HttpConfig {
+        &self.shared.config
+    }
+}
+
+impl Dispatcher for HttpServer {
+    fn source(&mut self) -> Option<&mut dyn Source> {
+        self.listener.source()
+    }
+
+    fn readable(&self) -> bool {
+        self.listener.readable()
+    }
+
+    fn accepting(&self) -> bool {
+        true
+    }
+
+    fn handle_accept(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        self.listener.handle_accept(cx)
+    }
+
+    fn handle_timer(&mut self, cx: &mut Context<'_>, timer: TimerId) -> io::Result<()> {
+        self.listener.handle_timer(cx, timer)
+    }
+
+    fn handle_shutdown(&mut self, cx: &mut Context<'_>) {
+        log::info!("http server: no longer accepting connections");
+        cx.close();
+    }
+}
