@@ -1,7 +1,16 @@
-//! Handlers: what gets installed on a server (Medusa's `default_handler`,
-//! `status_handler`, `auth_handler`, `xmlrpc_handler`).
+//! Handlers: what gets installed on an [`HttpServer`](crate::http::HttpServer)
+//! (Medusa's `default_handler`, `status_handler`, `auth_handler`; the
+//! XML-RPC handler joins them with the XML-RPC layer).
 //!
 //! This folder sits at the top of the repository because it is the
 //! pluggable, user-facing part; it is compiled into the library from
-//! `src/lib.rs`. The HTTP server and its handlers are built on the reactor
-//! and chat layers; until they land this module is empty.
+//! `src/lib.rs`. Each handler implements [`Handler`](crate::http::Handler):
+//! `matches(request)` (Medusa's `match`) and `handle_request`.
+
+mod auth;
+mod file;
+mod status;
+
+pub use auth::AuthHandler;
+pub use file::{content_type, percent_decode, FileHandler};
+pub use status::StatusHandler;

@@ -389,8 +389,10 @@ fn error_cases_get_the_right_status() {
 /// A 413 is sent as soon as the head is read, before any of the body.
 #[test]
 fn oversize_body_refused_before_it_is_sent() {
-    let mut config = HttpConfig::default();
-    config.max_body_bytes = 1000;
+    let config = HttpConfig {
+        max_body_bytes: 1000,
+        ..HttpConfig::default()
+    };
     let server = server_with(config);
     let (mut stream, mut reader) = client(&server);
     send(
@@ -419,8 +421,10 @@ fn handler_panic_is_a_500_and_the_connection_survives() {
 /// A sender slower than `request_timeout` gets 408 while others are served.
 #[test]
 fn slow_sender_gets_408() {
-    let mut config = HttpConfig::default();
-    config.request_timeout = Duration::from_millis(300);
+    let config = HttpConfig {
+        request_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    };
     let server = server_with(config);
     let (mut slow, mut slow_reader) = client(&server);
     send(&mut slow, b"GET /hello HTTP/1.1\r\nX-Slow: ");
@@ -438,8 +442,10 @@ fn slow_sender_gets_408() {
 /// An idle keep-alive connection is closed after `idle_timeout`, quietly.
 #[test]
 fn idle_connection_is_closed() {
-    let mut config = HttpConfig::default();
-    config.idle_timeout = Duration::from_millis(200);
+    let config = HttpConfig {
+        idle_timeout: Duration::from_millis(200),
+        ..HttpConfig::default()
+    };
     let server = server_with(config);
     let (mut stream, mut reader) = client(&server);
     send(&mut stream, b"GET /hello HTTP/1.1\r\n\r\n");
@@ -451,8 +457,10 @@ fn idle_connection_is_closed() {
 /// served again when others go.
 #[test]
 fn connections_beyond_the_limit_are_closed() {
-    let mut config = HttpConfig::default();
-    config.max_connections = 2;
+    let config = HttpConfig {
+        max_connections: 2,
+        ..HttpConfig::default()
+    };
     let server = server_with(config);
     let (mut a, mut a_reader) = client(&server);
     let (_b, _b_reader) = client(&server);
@@ -486,8 +494,10 @@ fn connections_beyond_the_limit_are_closed() {
 /// `idle_timeout` without progress, instead of being held forever.
 #[test]
 fn stalled_reader_is_cut_off() {
-    let mut config = HttpConfig::default();
-    config.idle_timeout = Duration::from_millis(300);
+    let config = HttpConfig {
+        idle_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    };
     let server = server_with(config);
     let (mut stream, mut reader) = client(&server);
     send(&mut stream, b"GET /big HTTP/1.1\r\n\r\n");

@@ -106,12 +106,16 @@ impl<H: ChatHandler> AsyncChat<H> {
                 }
             }
             self.report_eof(cx);
+            let was_readable = self.handler.readable();
             self.chat.initiate_send()?;
-            // Sending may have dropped output below the high-water mark.
+            // Sending may have dropped output below the high-water mark, or
+            // (through a producer's hook) made the handler willing to take
+            // the input it was holding back.
             let more = self.chat.read_ready
                 && self.chat.can_read()
                 && reads < self.chat.config.reads_per_pass;
-            if !more {
+            let reopened = !was_readable && self.handler.readable() && !self.chat.inbuf.is_empty();
+            if !more && !reopened {
                 break;
             }
         }

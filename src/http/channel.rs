@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::request::{parse_head, BodyFraming, Version};
 use super::response::Framing;
-use super::server::{HttpStats, Shared};
+use super::server::{ChannelInfo, HttpStats, Shared};
 use super::{Body, HttpError, Request, Response, ServerView};
 use crate::chat::{Chat, ChatHandler, Terminator};
 use crate::producers::{ChunkedProducer, HookedProducer};
@@ -66,11 +66,19 @@ pub struct HttpChannel {
     /// `chat.bytes_sent()` at the last timer check: output progress counts
     /// as activity, a stalled reader does not.
     sent_mark: u64,
+    /// This connection's key in the server's channel list.
+    slot: usize,
 }
 
 impl HttpChannel {
     pub(crate) fn new(shared: Rc<Shared>, peer: SocketAddr) -> HttpChannel {
+        let slot = shared.channels.borrow_mut().insert(ChannelInfo {
+            peer,
+            opened: Instant::now(),
+            requests: 0,
+        });
         HttpChannel {
+            slot,
             shared,
             peer,
             state: State::Idle,
@@ -156,6 +164,7 @@ impl HttpChannel {
             stats: &self.shared.stats,
             started: self.shared.started,
             others: [before, after],
+            channels: &self.shared.channels,
         };
         match panic::catch_unwind(AssertUnwindSafe(|| handler.handle_request(request, &view))) {
             Ok(response) => response,
@@ -200,6 +209,9 @@ impl HttpChannel {
         };
         let stats = &self.shared.stats;
         HttpStats::add(&stats.requests, 1);
+        if let Some(info) = self.shared.channels.borrow_mut().get_mut(self.slot) {
+            info.requests += 1;
+        }
         if response.status >= 400 {
             HttpStats::add(&stats.errors, 1);
         }
@@ -447,6 +459,7 @@ impl Drop for HttpChannel {
     fn drop(&mut self) {
         let open = &self.shared.stats.connections_open;
         open.set(open.get().saturating_sub(1));
+        self.shared.channels.borrow_mut().try_remove(self.slot);
     }
 }
 

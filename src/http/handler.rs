@@ -6,7 +6,11 @@
 
 use std::time::Instant;
 
-use super::server::HttpStats;
+use std::cell::RefCell;
+
+use slab::Slab;
+
+use super::server::{ChannelInfo, HttpStats};
 use super::{HttpConfig, Request, Response};
 
 /// A handler's line on the status page: its name and a few facts.
@@ -28,6 +32,7 @@ pub struct ServerView<'a> {
     pub started: Instant,
     /// The other installed handlers (before and after this one).
     pub(crate) others: [&'a [Box<dyn Handler>]; 2],
+    pub(crate) channels: &'a RefCell<Slab<ChannelInfo>>,
 }
 
 impl ServerView<'_> {
@@ -39,6 +44,15 @@ impl ServerView<'_> {
             .flat_map(|hs| hs.iter())
             .map(|h| h.status())
             .collect()
+    }
+
+    /// The open connections, oldest first, at most `limit` of them.
+    pub fn open_channels(&self, limit: usize) -> Vec<ChannelInfo> {
+        let channels = self.channels.borrow();
+        let mut list: Vec<ChannelInfo> = channels.iter().map(|(_, c)| c.clone()).collect();
+        list.sort_by_key(|c| c.opened);
+        list.truncate(limit);
+        list
     }
 }
 

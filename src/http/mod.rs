@@ -34,7 +34,7 @@ pub use date::http_date_now;
 pub use handler::{Handler, HandlerStatus, ServerView};
 pub use request::{Request, Version};
 pub use response::{html_escape, reason_phrase, Body, Response};
-pub use server::{HttpServer, HttpStats};
+pub use server::{ChannelInfo, HttpServer, HttpStats};
 
 use std::fmt;
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use mio::event::Source;
 use mio::net::TcpStream;
+use slab::Slab;
 
 use super::{Handler, HttpChannel, HttpConfig};
 use crate::chat::AsyncChat;
@@ -40,6 +41,17 @@ impl HttpStats {
     }
 }
 
+/// One open connection, as the status page lists it.
+#[derive(Clone, Debug)]
+pub struct ChannelInfo {
+    /// The client.
+    pub peer: SocketAddr,
+    /// When it connected.
+    pub opened: Instant,
+    /// Requests answered on it so far.
+    pub requests: u64,
+}
+
 /// What the listener and every channel of one server share. One thread, so
 /// `Rc` and `RefCell`, no locks.
 pub(crate) struct Shared {
@@ -47,6 +59,7 @@ pub(crate) struct Shared {
     pub(crate) handlers: RefCell<Vec<Box<dyn Handler>>>,
     pub(crate) stats: HttpStats,
     pub(crate) started: Instant,
+    pub(crate) channels: RefCell<Slab<ChannelInfo>>,
 }
 
 type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>>;
@@ -81,6 +94,7 @@ impl HttpServer {
             handlers: RefCell::new(Vec::new()),
             stats: HttpStats::default(),
             started: Instant::now(),
+            channels: RefCell::new(Slab::new()),
         });
         let for_accept = shared.clone();
         let accept: AcceptFn = Box::new(move |stream, peer, cx| {

@@ -78,13 +78,17 @@ impl<'a> Context<'a> {
     }
 
     /// Calls `handle_wake` on the dispatcher `token` later in this pass:
-    /// how one connection hands work to another on the same thread.
+    /// how one connection hands work to another on the same thread. Tokens
+    /// are reused after a dispatcher closes, so a wake-up can reach a
+    /// newcomer: `handle_wake` must treat it as "look for work", not as
+    /// proof that work exists.
     pub fn notify(&mut self, token: Token) {
         self.core.notified.push(token);
     }
 
-    /// Delivers this dispatcher's read and write hooks again on the next
-    /// pass, as if the socket were reported ready. A dispatcher that stops
+    /// Delivers this dispatcher's read and write hooks again once the
+    /// current events are handled, before the loop sleeps, as if the socket
+    /// were reported ready. A dispatcher that stops
     /// short of `WouldBlock` to be fair to others calls this, since an
     /// edge-triggered poll will not report the readiness it left unused.
     pub fn reschedule(&mut self) {

@@ -97,8 +97,15 @@ where
         for _ in 0..ACCEPTS_PER_PASS {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    stream.set_nodelay(true)?;
-                    (self.on_accept)(stream, peer, cx)?;
+                    // A failure here concerns that one connection (dropped,
+                    // hence closed), never the listener.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        log::debug!("accept {peer}: TCP_NODELAY: {e}; dropping it");
+                        continue;
+                    }
+                    if let Err(e) = (self.on_accept)(stream, peer, cx) {
+                        log::warn!("accept {peer}: {e}; dropping it");
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

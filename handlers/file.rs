@@ -1,0 +1,241 @@
+//! The file handler: Medusa's `default_handler`, serving a document root.
+//!
+//! GET and HEAD; `Content-Type` by extension; `Last-Modified` and
+//! `If-Modified-Since` (304); `index.html` for directories, and a redirect
+//! from `/dir` to `/dir/`; bodies streamed by a `FileProducer`, so a large
+//! file is never held in memory.
+//!
+//! # Safety of paths
+//!
+//! No request may reach outside the root. The path is percent-decoded once;
+//! a decoded `/` (`%2f`), a backslash, a NUL, or a `..` or `.` segment is
+//! refused outright. What remains is joined to the root and canonicalized
+//! (resolving symlinks), and the result must still lie inside the
+//! canonical root: a symlink pointing out of the root is refused too.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::http::{Handler, HandlerStatus, Request, Response, ServerView};
+use crate::producers::FileProducer;
+
+/// Block size for reading files (the loop's read size).
+const BLOCK: usize = 64 * 1024;
+
+/// Medusa's `default_handler`: serves files under `root`.
+#[doc(alias = "default_handler")]
+pub struct FileHandler {
+    root: PathBuf,
+    hits: u64,
+    misses: u64,
+}
+
+impl FileHandler {
+    /// Serves the directory `root`, which must exist.
+    pub fn new(root: impl AsRef<Path>) -> io::Result<FileHandler> {
+        let root = fs::canonicalize(root)?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "document root is not a directory",
+            ));
+        }
+        Ok(FileHandler {
+            root,
+            hits: 0,
+            misses: 0,
+        })
+    }
+
+    /// Maps a request path to a file inside the root, or says why not.
+    fn resolve(&self, path: &str) -> Result<PathBuf, Response> {
+        let decoded =
+            percent_decode(path).ok_or_else(|| Response::error(400, "bad percent-encoding"))?;
+        let Ok(decoded) = String::from_utf8(decoded) else {
+            return Err(Response::error(404, "no such file"));
+        };
+        if decoded.contains(['\0', '\\']) {
+            return Err(Response::error(400, "bad character in path"));
+        }
+        // Segments of the *encoded* path: an encoded slash must not become
+        // a separator.
+        let mut target = self.root.clone();
+        for raw in path.split('/').filter(|s| !s.is_empty()) {
+            let segment = percent_decode(raw)
+                .and_then(|s| String::from_utf8(s).ok())
+                .unwrap_or_default();
+            if segment.is_empty() || segment == "." || segment == ".." || segment.contains('/') {
+                return Err(Response::error(403, "path not allowed"));
+            }
+            target.push(segment);
+        }
+        match fs::canonicalize(&target) {
+            Ok(real) if real.starts_with(&self.root) => Ok(real),
+            Ok(_) => Err(Response::error(403, "path leaves the document root")),
+            Err(_) => Err(Response::error(404, "no such file")),
+        }
+    }
+
+    fn serve(&self, request: &Request) -> Response {
+        let target = match self.resolve(&request.path) {
+            Ok(target) => target,
+            Err(response) => return response,
+        };
+        let mut file_path = target;
+        if file_path.is_dir() {
+            if !request.path.ends_with('/') {
+                return redirect_to_directory(request);
+            }
+            file_path.push("index.html");
+        }
+        let file = match File::open(&file_path) {
+            Ok(file) => file,
+            Err(_) => return Response::error(404, "no such file"),
+        };
+        let metadata = match file.metadata() {
+            Ok(m) if m.is_file() => m,
+            _ => return Response::error(404, "no such file"),
+        };
+        let modified = metadata.modified().ok();
+        if let (Some(modified), Some(since)) = (modified, request.header("If-Modified-Since")) {
+            if let Ok(since) = httpdate::parse_http_date(since) {
+                if whole_seconds(modified) <= whole_seconds(since) {
+                    return Response::new(304)
+                        .with_header("Last-Modified", &httpdate::fmt_http_date(modified));
+                }
+            }
+        }
+        let mut response = Response::new(200)
+            .with_header("Content-Type", content_type(&file_path))
+            .with_producer(FileProducer::new(file, BLOCK), Some(metadata.len()));
+        if let Some(modified) = modified {
+            response = response.with_header("Last-Modified", &httpdate::fmt_http_date(modified));
+        }
+        response
+    }
+}
+
+impl Handler for FileHandler {
+    /// Like Medusa's default handler, it takes every request; install it
+    /// last (`add_handler`) so more specific handlers are asked first.
+    fn matches(&self, _request: &Request) -> bool {
+        true
+    }
+
+    fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Response {
+        if request.method != "GET" && request.method != "HEAD" {
+            return Response::method_not_allowed(&["GET", "HEAD"]);
+        }
+        let response = self.serve(request);
+        if response.status < 400 {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        response
+    }
+
+    fn status(&self) -> HandlerStatus {
+        HandlerStatus {
+            name: format!("file handler ({})", self.root.display()),
+            facts: vec![
+                ("hits".to_string(), self.hits.to_string()),
+                ("misses".to_string(), self.misses.to_string()),
+            ],
+        }
+    }
+}
+
+/// `/dir` → `/dir/`, absolute when the request named its host (and port).
+fn redirect_to_directory(request: &Request) -> Response {
+    let mut location = match request.header("Host") {
+        Some(host) if !host.is_empty() && !host.contains(['/', '\r', '\n']) => {
+            format!("http://{host}{}/", request.path)
+        }
+        _ => format!("{}/", request.path),
+    };
+    if let Some(query) = &request.query {
+        location.push('?');
+        location.push_str(query);
+    }
+    Response::error(301, "moved to the directory's URL").with_header("Location", &location)
+}
+
+fn whole_seconds(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape.
+pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// `Content-Type` by file extension.
+pub fn content_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match extension.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "txt" | "text" => "text/plain; charset=utf-8",
+        "css" => "text/css",
+        "js" | "mjs" => "text/javascript",
+        "json" => "application/json",
+        "xml" => "text/xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        "webp" => "image/webp",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "wasm" => "application/wasm",
+        "md" => "text/markdown; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("/a%20b").unwrap(), b"/a b");
+        assert_eq!(percent_decode("%2e%2E").unwrap(), b"..");
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
+
+    #[test]
+    fn content_types_by_extension() {
+        assert_eq!(
+            content_type(Path::new("a/index.HTML")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("x.png")), "image/png");
+        assert_eq!(content_type(Path::new("noext")), "application/octet-stream");
+    }
+}
