@@ -182,6 +182,9 @@ fn main() -> io::Result<()> {
 
     let room = Rc::new(RefCell::new(Room::default()));
     let mut reactor = Reactor::new()?;
+    // Before announcing the address: from then on a SIGTERM must mean a
+    // graceful shutdown, not the default action (death).
+    reactor.catch_signals(Duration::from_secs(5))?;
     let listener = Listener::bind(addr, move |stream, _peer, cx| {
         let channel = ChatChannel {
             room: room.clone(),
@@ -196,7 +199,6 @@ fn main() -> io::Result<()> {
     })?;
     log::info!("chat server listening on {}", listener.local_addr()?);
     reactor.add(listener)?;
-    reactor.catch_signals(Duration::from_secs(5))?;
     reactor.run()
 }
 

@@ -19,13 +19,15 @@ fn main() -> std::io::Result<()> {
     let addr = address_from_args(8007);
 
     let mut reactor = Reactor::new()?;
+    // Before announcing the address: from then on a SIGTERM must mean a
+    // graceful shutdown, not the default action (death).
+    reactor.catch_signals(Duration::from_secs(5))?;
     let listener = Listener::bind(addr, |stream, _peer, cx| {
         cx.add(AsyncChat::new(stream, EchoHandler))?;
         Ok(())
     })?;
     log::info!("echo server listening on {}", listener.local_addr()?);
     reactor.add(listener)?;
-    reactor.catch_signals(Duration::from_secs(5))?;
     reactor.run()
 }
 

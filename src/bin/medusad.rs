@@ -78,6 +78,9 @@ fn main() -> ExitCode {
 
 fn serve(options: &Options) -> std::io::Result<()> {
     let mut reactor = Reactor::new()?;
+    // Before announcing the address: from then on a SIGTERM must mean a
+    // graceful shutdown, not the default action (death).
+    reactor.catch_signals(options.grace)?;
     let listener = Listener::bind(options.addr, |stream, _peer, cx| {
         cx.add(AsyncChat::new(stream, EchoHandler))?;
         Ok(())
@@ -88,7 +91,6 @@ fn serve(options: &Options) -> std::io::Result<()> {
         listener.local_addr()?
     );
     reactor.add(listener)?;
-    reactor.catch_signals(options.grace)?;
     reactor.run()?;
     log::info!("medusad: all connections closed, exiting");
     Ok(())

@@ -55,6 +55,22 @@ const WAKER: Token = Token(usize::MAX);
 /// Token of the signal pipe.
 const SIGNALS: Token = Token(usize::MAX - 1);
 
+/// A token is a slab key in its low half and the entry's generation (its
+/// serial, truncated) above it, so a stale token (a wake-up sent to a
+/// dispatcher that has since closed) never reaches the newcomer that reuses
+/// the key. The top bit stays clear: the reserved tokens above use it.
+const KEY_BITS: u32 = usize::BITS / 2;
+const KEY_MASK: usize = (1 << KEY_BITS) - 1;
+const GENERATION_MASK: u64 = (1 << (usize::BITS - KEY_BITS - 1)) - 1;
+
+fn token_for(key: usize, serial: u64) -> Token {
+    Token(((serial & GENERATION_MASK) as usize) << KEY_BITS | key)
+}
+
+fn key_of(token: Token) -> usize {
+    token.0 & KEY_MASK
+}
+
 /// Size of the loop's shared read buffer (asynchat's `ac_in_buffer_size`).
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
 
@@ -65,7 +81,7 @@ struct Entry {
     /// What the socket is registered for; `None` = not registered.
     interest: Option<Interest>,
     /// Unique for the life of the reactor, unlike the slab key, which is
-    /// reused: lets a stale timer or notification see its owner has gone.
+    /// reused: part of the token (see `token_for`), and checked by timers.
     serial: u64,
     /// Closed during this pass; the key is freed at the end of the pass so
     /// an event later in the same batch cannot reach a newcomer.
@@ -327,8 +343,16 @@ impl Reactor {
                 Ok(())
             });
         }
-        for token in std::mem::take(&mut self.core.notified) {
-            self.core.dispatch(token, |d, cx| d.handle_wake(cx));
+        // A wake-up may wake another; follow the chain a few rounds within
+        // this pass, and leave the rest for the next (two dispatchers waking
+        // each other must not keep the loop here forever).
+        for _ in 0..16 {
+            if self.core.notified.is_empty() {
+                break;
+            }
+            for token in std::mem::take(&mut self.core.notified) {
+                self.core.dispatch(token, |d, cx| d.handle_wake(cx));
+            }
         }
     }
 
@@ -355,7 +379,7 @@ impl Core {
             serial,
             closed: false,
         });
-        let token = Token(key);
+        let token = token_for(key, serial);
         if let Err(e) = self.update_interest(token, &mut *dispatcher) {
             self.entries.remove(key);
             return Err(e);
@@ -363,22 +387,40 @@ impl Core {
         self.entries[key].dispatcher = Some(dispatcher);
         self.live += 1;
         self.dispatch(token, |d, cx| d.handle_added(cx));
+        if self.shutdown_deadline.is_some() {
+            // Joined during a shutdown: it must hear about it too.
+            self.dispatch(token, |d, cx| {
+                d.handle_shutdown(cx);
+                Ok(())
+            });
+        }
         Ok(token)
     }
 
     fn serial_of(&self, token: Token) -> u64 {
-        self.entries.get(token.0).map_or(u64::MAX, |e| e.serial)
+        self.entry(token).map_or(u64::MAX, |e| e.serial)
     }
 
     fn is_live(&self, token: Token, serial: u64) -> bool {
-        matches!(self.entries.get(token.0), Some(e) if !e.closed && e.serial == serial)
+        matches!(self.entry(token), Some(e) if !e.closed && e.serial == serial)
+    }
+
+    /// The entry `token` names, unless its key was reused since.
+    fn entry(&self, token: Token) -> Option<&Entry> {
+        let entry = self.entries.get(key_of(token))?;
+        (token_for(key_of(token), entry.serial) == token).then_some(entry)
+    }
+
+    fn entry_mut(&mut self, token: Token) -> Option<&mut Entry> {
+        let entry = self.entries.get_mut(key_of(token))?;
+        (token_for(key_of(token), entry.serial) == token).then_some(entry)
     }
 
     fn live_tokens(&self) -> Vec<Token> {
         self.entries
             .iter()
             .filter(|(_, e)| !e.closed)
-            .map(|(key, _)| Token(key))
+            .map(|(key, e)| token_for(key, e.serial))
             .collect()
     }
 
@@ -411,7 +453,7 @@ impl Core {
     where
         F: FnOnce(&mut dyn Dispatcher, &mut Context<'_>) -> io::Result<()>,
     {
-        let Some(entry) = self.entries.get_mut(token.0) else {
+        let Some(entry) = self.entry_mut(token) else {
             return;
         };
         if entry.closed {
@@ -439,7 +481,7 @@ impl Core {
         if !closing {
             match self.update_interest(token, &mut *dispatcher) {
                 Ok(()) => {
-                    self.entries[token.0].dispatcher = Some(dispatcher);
+                    self.entries[key_of(token)].dispatcher = Some(dispatcher);
                     return;
                 }
                 Err(e) => log::warn!("dispatcher {token:?}: cannot register: {e}; closing it"),
@@ -457,7 +499,7 @@ impl Core {
             (false, true) => Some(Interest::WRITABLE),
             (false, false) => None,
         };
-        let entry = &mut self.entries[token.0];
+        let entry = &mut self.entries[key_of(token)];
         if wanted == entry.interest {
             return Ok(());
         }
@@ -474,7 +516,7 @@ impl Core {
     }
 
     fn remove(&mut self, token: Token, mut dispatcher: Box<dyn Dispatcher>) {
-        let entry = &mut self.entries[token.0];
+        let entry = &mut self.entries[key_of(token)];
         if entry.interest.is_some() {
             if let Some(source) = dispatcher.source() {
                 // The socket is closed right after; nothing to do on failure.
@@ -483,7 +525,7 @@ impl Core {
         }
         entry.interest = None;
         entry.closed = true;
-        self.dead.push(token.0);
+        self.dead.push(key_of(token));
         self.live -= 1;
         if panic::catch_unwind(AssertUnwindSafe(move || drop(dispatcher))).is_err() {
             log::error!("dispatcher {token:?}: panicked while being dropped");
@@ -492,7 +534,7 @@ impl Core {
 
     fn close_all(&mut self) {
         for token in self.live_tokens() {
-            if let Some(dispatcher) = self.entries[token.0].dispatcher.take() {
+            if let Some(dispatcher) = self.entries[key_of(token)].dispatcher.take() {
                 self.remove(token, dispatcher);
             }
         }
