@@ -5,7 +5,6 @@ mod util;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,16 +21,6 @@ impl Drop for Example {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `cargo test` builds the examples next to the test binaries' `deps/`.
-fn example_path(name: &str) -> PathBuf {
-    let mut path = std::env::current_exe().expect("test binary path");
-    path.pop(); // the test binary
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join(name)
 }
 
 /// Starts an example on a free port and reads the address it logged.

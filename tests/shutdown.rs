@@ -1,4 +1,5 @@
-//! Graceful shutdown: SIGTERM/SIGINT against the real `medusad` binary, and
+//! Graceful shutdown: SIGTERM/SIGINT against a real server process (the
+//! `echo_server` example, the same reactor and signal path as `medusad`), and
 //! `Waker::shutdown` in process. In both, a client has sent megabytes
 //! without reading, so the server holds a large backlog of echo output when
 //! the shutdown begins; it must deliver all of it, then close cleanly.
@@ -177,7 +178,7 @@ fn bytes_read_by_server(client: &TcpStream, sent: usize) -> usize {
     panic!("the connection never settled: {last:?}");
 }
 
-/// A `medusad` child process, killed if the test fails before it exits.
+/// An `echo_server` child process, killed if the test fails before it exits.
 struct Daemon {
     child: Child,
     /// Set once `wait` has reaped the child.
@@ -188,9 +189,9 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `medusad --port 0 ARGS` and reads its address from the log.
+    /// Starts `echo_server --port 0 ARGS` and reads its address from the log.
     fn start(args: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_medusad"))
+        let mut child = Command::new(util::example_path("echo_server"))
             .args(["--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
@@ -198,7 +199,7 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn medusad");
+            .expect("spawn echo_server (cargo test builds the examples)");
         let stderr = child.stderr.take().unwrap();
         let (tx, log) = mpsc::channel();
         thread::spawn(move || {
@@ -261,7 +262,7 @@ impl Daemon {
             }
             assert!(
                 Instant::now() < deadline,
-                "medusad still running after {limit:?}; log: {:#?}",
+                "the server still running after {limit:?}; log: {:#?}",
                 self.seen
             );
             thread::sleep(Duration::from_millis(10));
@@ -282,7 +283,7 @@ impl Drop for Daemon {
 // The daemon and its signals
 // ---------------------------------------------------------------------------
 
-/// On SIGTERM medusad stops accepting, sends every byte it had queued (the
+/// On SIGTERM the server stops accepting, sends every byte it had queued (the
 /// client gets an exact prefix of what it sent, at least all the server
 /// read, then a clean EOF) and exits 0.
 #[test]
@@ -314,7 +315,7 @@ fn sigterm_delivers_queued_output_then_exits_zero() {
 }
 
 /// A second SIGINT during a graceful shutdown closes everything at once:
-/// medusad exits 0 long before its grace period, even though a client that
+/// the server exits 0 long before its grace period, even though a client that
 /// never reads still has output owed to it.
 #[test]
 fn second_sigint_closes_everything_at_once() {
@@ -341,7 +342,7 @@ fn second_sigint_closes_everything_at_once() {
     assert_prefix(&received, &data[..sent]);
 }
 
-/// SIGTERM sent the moment medusad has logged its address (what a script
+/// SIGTERM sent the moment the server has logged its address (what a script
 /// that waits for the port does) is a graceful shutdown: exit status 0.
 #[test]
 fn sigterm_right_after_the_listening_line_exits_zero() {

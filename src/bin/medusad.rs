@@ -1,73 +1,129 @@
-//! `medusad`, the medusa daemon.
+//! `medusad`, the medusa daemon: an HTTP server on the reactor with the
+//! status page at `/status` (and Prometheus metrics at `/status/metrics`)
+//! and, with `--root DIR`, a directory of files. The XML-RPC endpoint at
+//! `/RPC2` joins it with the XML-RPC layer.
 //!
-//! Today it serves the echo protocol on the reactor (asyncore's classic
-//! example); the HTTP server and the XML-RPC endpoint at `/RPC2` replace it
-//! as they land. It already behaves as the daemon will: `--host`/`--port`,
-//! logs through `env_logger` (`RUST_LOG`), and on SIGINT/SIGTERM stops
-//! accepting, finishes sending what it owes, and exits 0.
+//! Logging goes through `env_logger` (`RUST_LOG`, default `info`): a
+//! startup line with the bound address, then the access log (target
+//! `medusa::access`). On SIGINT/SIGTERM it stops accepting, finishes the
+//! requests in flight, and exits 0.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use medusa::chat::{AsyncChat, EchoHandler};
-use medusa::reactor::{Listener, Reactor};
+use medusa::handlers::{FileHandler, StatusHandler};
+use medusa::http::{HttpConfig, HttpServer};
+use medusa::reactor::Reactor;
 
-const USAGE: &str = "usage: medusad [--host ADDR] [--port PORT] [--grace SECONDS]
-  --host ADDR      address to listen on (default 127.0.0.1)
-  --port PORT      port to listen on, 0 = any free port (default 8182)
-  --grace SECONDS  on SIGINT/SIGTERM, time allowed to finish output (default 10)";
+const USAGE: &str = "\
+usage: medusad [OPTIONS]
 
+  --host ADDR               address to listen on (default 127.0.0.1)
+  --port PORT               port, 0 = any free port (default 8182)
+  --root DIR                also serve the files under DIR
+  --grace SECONDS           on SIGINT/SIGTERM, time allowed to finish (default 10)
+  --max-header-bytes N      request line + headers (default 16384)
+  --max-headers N           header fields per request (default 100)
+  --max-body-bytes N        request body (default 10485760)
+  --idle-timeout SECONDS    keep-alive idle limit (default 30)
+  --request-timeout SECONDS time to receive a whole request (default 30)
+  --max-connections N       open connections (default 10000)
+  --help                    this text
+  --version                 the version
+
+Logging: RUST_LOG (default info; the access log is target medusa::access).";
+
+/// Everything the command line can set.
 struct Options {
     addr: SocketAddr,
+    root: Option<PathBuf>,
     grace: Duration,
+    http: HttpConfig,
 }
 
-fn parse_options() -> Result<Options, String> {
+/// What `parse_options` wants the process to do.
+enum Parsed {
+    Serve(Box<Options>),
+    Exit(String, ExitCode),
+}
+
+fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut host = "127.0.0.1".to_string();
     let mut port: u16 = 8182;
+    let mut root = None;
     let mut grace = Duration::from_secs(10);
-    let mut args = std::env::args().skip(1);
+    let mut http = HttpConfig::default();
+    let mut args = args.peekable();
     while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(Parsed::Exit(USAGE.to_string(), ExitCode::SUCCESS)),
+            "--version" | "-V" => {
+                let version = format!("medusad {}", env!("CARGO_PKG_VERSION"));
+                return Ok(Parsed::Exit(version, ExitCode::SUCCESS));
+            }
+            _ => {}
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--host" => host = value,
-            "--port" => port = value.parse().map_err(|_| format!("bad port {value:?}"))?,
-            "--grace" => {
-                let secs: f64 = value.parse().map_err(|_| format!("bad grace {value:?}"))?;
-                grace = Duration::try_from_secs_f64(secs)
-                    .map_err(|_| format!("bad grace {value:?}"))?;
-            }
+            "--port" => port = number(&flag, &value)?,
+            "--root" => root = Some(PathBuf::from(value)),
+            "--grace" => grace = seconds(&flag, &value)?,
+            "--max-header-bytes" => http.max_header_bytes = number(&flag, &value)?,
+            "--max-headers" => http.max_headers = number(&flag, &value)?,
+            "--max-body-bytes" => http.max_body_bytes = number(&flag, &value)?,
+            "--idle-timeout" => http.idle_timeout = seconds(&flag, &value)?,
+            "--request-timeout" => http.request_timeout = seconds(&flag, &value)?,
+            "--max-connections" => http.max_connections = number(&flag, &value)?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
-    let host = if host.contains(':') {
+    let bracketed = if host.contains(':') {
         format!("[{host}]")
     } else {
         host
     };
-    let addr = format!("{host}:{port}")
+    let addr = format!("{bracketed}:{port}")
         .parse()
-        .map_err(|_| format!("bad address {host}:{port}"))?;
-    Ok(Options { addr, grace })
+        .map_err(|_| format!("bad address {bracketed}:{port}"))?;
+    Ok(Parsed::Serve(Box::new(Options {
+        addr,
+        root,
+        grace,
+        http,
+    })))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: not a number: {value:?}"))
+}
+
+fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or(format!("{flag}: not a number of seconds: {value:?}"))
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let options = match parse_options() {
-        Ok(options) => options,
+    let options = match parse_options(std::env::args().skip(1)) {
+        Ok(Parsed::Serve(options)) => options,
+        Ok(Parsed::Exit(text, code)) => {
+            println!("{text}");
+            return code;
+        }
         Err(message) => {
-            if !message.is_empty() {
-                eprintln!("medusad: {message}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("medusad: {message}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    match serve(&options) {
+    match serve(*options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("medusad: {e}");
@@ -76,22 +132,126 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(options: &Options) -> std::io::Result<()> {
+fn serve(options: Options) -> std::io::Result<()> {
+    raise_fd_limit(options.http.max_connections);
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
     // graceful shutdown, not the default action (death).
     reactor.catch_signals(options.grace)?;
-    let listener = Listener::bind(options.addr, |stream, _peer, cx| {
-        cx.add(AsyncChat::new(stream, EchoHandler))?;
-        Ok(())
-    })?;
-    // Scripts and tests that pass --port 0 read the port from this line.
-    log::info!(
-        "medusad (echo service) listening on {}",
-        listener.local_addr()?
-    );
-    reactor.add(listener)?;
+
+    let server = HttpServer::bind(options.addr, options.http)?;
+    if let Some(root) = &options.root {
+        let files = FileHandler::new(root).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("--root {}: {e}", root.display()))
+        })?;
+        server.add_handler(files);
+    }
+    server.install_handler(StatusHandler::new());
+
+    let addr = server.local_addr()?;
+    match &options.root {
+        Some(root) => log::info!(
+            "medusad listening on {addr} (files from {})",
+            root.display()
+        ),
+        None => log::info!("medusad listening on {addr}"),
+    }
+    log::info!("status page: http://{addr}/status");
+    reactor.add(server)?;
     reactor.run()?;
     log::info!("medusad: all connections closed, exiting");
     Ok(())
+}
+
+/// One descriptor per connection: lift the soft limit toward the hard one
+/// so `max_connections` is reachable, and say so when it is not.
+fn raise_fd_limit(max_connections: usize) {
+    let wanted = max_connections as u64 + 64;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => {
+            log::warn!("open-file limit is {got}; fewer than --max-connections {max_connections} connections fit")
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Parsed, String> {
+        parse_options(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults() {
+        let Ok(Parsed::Serve(o)) = parse(&[]) else {
+            panic!("serves")
+        };
+        assert_eq!(o.addr, "127.0.0.1:8182".parse().unwrap());
+        assert!(o.root.is_none());
+        assert_eq!(o.http.max_body_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn every_limit_is_a_flag() {
+        let Ok(Parsed::Serve(o)) = parse(&[
+            "--host",
+            "::1",
+            "--port",
+            "0",
+            "--root",
+            "/tmp",
+            "--max-header-bytes",
+            "100",
+            "--max-headers",
+            "5",
+            "--max-body-bytes",
+            "7",
+            "--idle-timeout",
+            "1.5",
+            "--request-timeout",
+            "2",
+            "--max-connections",
+            "3",
+            "--grace",
+            "0.25",
+        ]) else {
+            panic!("serves")
+        };
+        assert_eq!(o.addr, "[::1]:0".parse().unwrap());
+        assert_eq!(o.root, Some(PathBuf::from("/tmp")));
+        assert_eq!(
+            (
+                o.http.max_header_bytes,
+                o.http.max_headers,
+                o.http.max_body_bytes
+            ),
+            (100, 5, 7)
+        );
+        assert_eq!(o.http.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(o.http.request_timeout, Duration::from_secs(2));
+        assert_eq!(o.http.max_connections, 3);
+        assert_eq!(o.grace, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert!(parse(&["--port"]).is_err());
+        assert!(parse(&["--port", "99999"]).is_err());
+        assert!(parse(&["--idle-timeout", "-1"]).is_err());
+        assert!(parse(&["--bogus", "1"]).is_err());
+        assert!(parse(&["--host", "not an address"]).is_err());
+    }
+
+    #[test]
+    fn help_and_version_exit_cleanly() {
+        assert!(
+            matches!(parse(&["--help"]), Ok(Parsed::Exit(t, _)) if t.contains("--max-body-bytes"))
+        );
+        assert!(
+            matches!(parse(&["--version"]), Ok(Parsed::Exit(t, _)) if t.starts_with("medusad "))
+        );
+    }
 }

@@ -338,7 +338,13 @@ impl ChatHandler for HttpChannel {
                 }
                 if self.buffer.len() + data.len() > self.config().max_header_bytes {
                     let error = HttpError::new(431, "request head too large");
-                    return self.refuse(chat, &error, guess_version(&self.buffer));
+                    // The request line is in what we hold, or in `data`.
+                    let start = if self.buffer.is_empty() {
+                        data
+                    } else {
+                        &self.buffer
+                    };
+                    return self.refuse(chat, &error, guess_version(start));
                 }
                 self.buffer.extend_from_slice(data);
             }

@@ -140,3 +140,27 @@ pub fn open_fds() -> usize {
         .map(|d| d.count())
         .unwrap_or(0)
 }
+
+/// Path of the example binary `name`, building it first if this test run
+/// has not (`cargo test --all-targets` builds examples as test harnesses,
+/// not as the plain binaries these tests start).
+pub fn example_path(name: &str) -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    let profile_is_release = dir.ends_with("release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "--example", name]);
+    if profile_is_release {
+        build.arg("--release");
+    }
+    // Always ask cargo: it rebuilds a stale binary and is quick otherwise.
+    let status = build.status().expect("run cargo build --example");
+    assert!(status.success(), "cargo build --example {name} failed");
+    assert!(path.exists(), "{} missing after the build", path.display());
+    path
+}

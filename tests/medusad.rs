@@ -1,0 +1,207 @@
+//! The `medusad` daemon as a process: flags, files, status page, access
+//! log, and a graceful SIGTERM with a download in flight.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use util::*;
+
+/// A running daemon; killed if the test fails before it exits.
+struct Daemon {
+    child: Child,
+    addr: SocketAddr,
+    log: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    fn start(args: &[&str]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_medusad"))
+            .args(["--port", "0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn medusad");
+        let (tx, log) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut daemon = Daemon {
+            child,
+            addr: localhost(),
+            log,
+        };
+        let line = daemon.wait_for("listening on ");
+        let addr = line
+            .split("listening on ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        daemon.addr = addr.parse().expect("address in the startup line");
+        daemon
+    }
+
+    /// The first log line (from now on) containing `needle`, within 10 s.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing {needle:?}"),
+            }
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid with a valid signal number
+        // has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0);
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "medusad did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = connect(addr);
+    write!(stream, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+    String::from_utf8_lossy(&read_to_end(&mut stream)).into_owned()
+}
+
+/// `--root` serves files, `/status` is there, and each request is logged
+/// in Common Log Format.
+#[test]
+fn serves_files_status_and_logs_access() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from disk\n").unwrap();
+    let mut daemon = Daemon::start(&["--root", dir.path().to_str().unwrap()]);
+
+    let reply = get(daemon.addr, "/hello.txt");
+    assert!(reply.starts_with("HTTP/1.0 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nhello from disk\n"));
+    let line = daemon.wait_for("\"GET /hello.txt HTTP/1.0\"");
+    // host - user [date] "request" status bytes
+    let clf = line.split("] ").skip(1).collect::<Vec<_>>().join("] ");
+    assert!(clf.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(
+        clf.ends_with("\"GET /hello.txt HTTP/1.0\" 200 16"),
+        "{line}"
+    );
+
+    let status = get(daemon.addr, "/status");
+    assert!(status.contains("<h1>medusa status</h1>"));
+    assert!(get(daemon.addr, "/status/metrics").contains("medusa_requests_total 2"));
+    assert!(get(daemon.addr, "/missing").starts_with("HTTP/1.0 404"));
+}
+
+/// Limits given as flags take effect.
+#[test]
+fn limit_flags_take_effect() {
+    let daemon = Daemon::start(&["--max-header-bytes", "200"]);
+    let mut stream = connect(daemon.addr);
+    let request = format!("GET /status HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "a".repeat(300));
+    stream.write_all(request.as_bytes()).unwrap();
+    let reply = String::from_utf8_lossy(&read_to_end(&mut stream)).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 431 "), "{reply}");
+}
+
+/// On SIGTERM a download in progress completes, new connections are
+/// refused, and the daemon exits 0.
+#[test]
+fn sigterm_finishes_the_download_in_flight_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let body: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 249) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &body).unwrap();
+    let mut daemon = Daemon::start(&["--root", dir.path().to_str().unwrap()]);
+
+    let mut stream = connect(daemon.addr);
+    stream.write_all(b"GET /big.bin HTTP/1.1\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+
+    daemon.signal(libc::SIGTERM);
+    daemon.wait_for("shutting down gracefully");
+    // The listener is closed: a new connection fails or is closed unanswered.
+    if let Ok(mut late) = TcpStream::connect(daemon.addr) {
+        late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = late.write_all(b"GET /status HTTP/1.0\r\n\r\n");
+        let mut answer = Vec::new();
+        let _ = late.read_to_end(&mut answer);
+        assert!(answer.is_empty(), "a connection after SIGTERM was served");
+    }
+
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    assert!(head.contains("Content-Length: 8388608"), "{head}");
+    let mut received = Vec::new();
+    reader
+        .read_to_end(&mut received)
+        .expect("clean close after the body");
+    assert_eq!(received.len(), body.len());
+    assert!(received == body, "body intact");
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+}
+
+/// `--help` and `--version` print and exit 0; a bad flag exits 2.
+#[test]
+fn help_version_and_bad_flags() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_medusad"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--max-connections"));
+    let version = run(&["--version"]);
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("medusad "));
+    let bad = run(&["--no-such-flag", "1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown option"));
+}
