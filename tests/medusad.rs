@@ -205,3 +205,94 @@ fn help_version_and_bad_flags() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown option"));
 }
+
+/// CPU seconds (user + system) the process `pid` has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// Out of descriptors, the daemon neither spins nor stops: it keeps its
+/// open connections served, and accepts again once descriptors free up.
+#[test]
+fn fd_exhaustion_does_not_spin_and_service_resumes() {
+    // A low hard limit (so medusad cannot raise it back), set in a shell.
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -n 40 && exec {} --port 0", env!("CARGO_BIN_EXE_medusad")))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn medusad under ulimit");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, log) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut daemon = Daemon {
+        child,
+        addr: localhost(),
+        log,
+    };
+    let line = daemon.wait_for("listening on ");
+    daemon.addr = line.split("listening on ").nth(1).unwrap().trim().parse().unwrap();
+
+    // A kept-alive connection opened before the flood.
+    let mut keeper = connect(daemon.addr);
+    let mut keeper_reader = BufReader::new(keeper.try_clone().unwrap());
+    let ask = |stream: &mut TcpStream, reader: &mut BufReader<TcpStream>| {
+        stream.write_all(b"GET /status/metrics HTTP/1.1\r\n\r\n").unwrap();
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.strip_prefix("Content-Length: ") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        status
+    };
+    assert!(ask(&mut keeper, &mut keeper_reader).starts_with("HTTP/1.1 200"));
+
+    // Flood: far more connections than descriptors. They queue in the
+    // backlog; the daemon hits EMFILE.
+    let flood: Vec<TcpStream> = (0..100).filter_map(|_| TcpStream::connect(daemon.addr).ok()).collect();
+    daemon.wait_for("pausing accepts");
+    let cpu_before = cpu_seconds(daemon.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu_used = cpu_seconds(daemon.child.id()) - cpu_before;
+    assert!(cpu_used < 0.3, "spinning: {cpu_used} CPU seconds in 1 s while out of descriptors");
+    // The open connection is still served meanwhile.
+    assert!(ask(&mut keeper, &mut keeper_reader).starts_with("HTTP/1.1 200"));
+
+    // Free descriptors: new connections are served again.
+    drop(flood);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut fresh = connect(daemon.addr);
+        let mut reader = BufReader::new(fresh.try_clone().unwrap());
+        fresh.write_all(b"GET /status/metrics HTTP/1.1\r\n\r\n").unwrap();
+        let mut status = String::new();
+        if reader.read_line(&mut status).is_ok() && status.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "service did not resume");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
