@@ -10,7 +10,9 @@
 mod auth;
 mod file;
 mod status;
+mod xmlrpc;
 
 pub use auth::AuthHandler;
 pub use file::{content_type, percent_decode, FileHandler};
 pub use status::StatusHandler;
+pub use xmlrpc::{XmlRpcConfig, XmlRpcHandler};

@@ -17,6 +17,7 @@
 //! | [`chat`] | `asynchat` | buffered channels: terminators in, producers out |
 //! | [`http`] | `http_server.py` | HTTP server, channel, request, response, `Handler` |
 //! | [`handlers`] | Medusa's `*_handler.py` | what gets installed on a server |
+//! | [`xmlrpc`] | `xmlrpc.client` (`xmlrpclib`) | values, faults, decoding and encoding XML-RPC documents |
 //!
 //! `docs/architecture.md` has the full table of Python names and their Rust
 //! counterparts; `docs/readiness.md` explains what edge-triggered readiness
@@ -28,6 +29,7 @@ pub mod chat;
 pub mod http;
 pub mod producers;
 pub mod reactor;
+pub mod xmlrpc;
 
 #[path = "../handlers/mod.rs"]
 pub mod handlers;

@@ -224,7 +224,10 @@ fn fd_exhaustion_does_not_spin_and_service_resumes() {
     // A low hard limit (so medusad cannot raise it back), set in a shell.
     let mut child = Command::new("bash")
         .arg("-c")
-        .arg(format!("ulimit -n 40 && exec {} --port 0", env!("CARGO_BIN_EXE_medusad")))
+        .arg(format!(
+            "ulimit -n 40 && exec {} --port 0",
+            env!("CARGO_BIN_EXE_medusad")
+        ))
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -244,13 +247,21 @@ fn fd_exhaustion_does_not_spin_and_service_resumes() {
         log,
     };
     let line = daemon.wait_for("listening on ");
-    daemon.addr = line.split("listening on ").nth(1).unwrap().trim().parse().unwrap();
+    daemon.addr = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
 
     // A kept-alive connection opened before the flood.
     let mut keeper = connect(daemon.addr);
     let mut keeper_reader = BufReader::new(keeper.try_clone().unwrap());
     let ask = |stream: &mut TcpStream, reader: &mut BufReader<TcpStream>| {
-        stream.write_all(b"GET /status/metrics HTTP/1.1\r\n\r\n").unwrap();
+        stream
+            .write_all(b"GET /status/metrics HTTP/1.1\r\n\r\n")
+            .unwrap();
         let mut status = String::new();
         reader.read_line(&mut status).unwrap();
         let mut length = 0;
@@ -272,12 +283,17 @@ fn fd_exhaustion_does_not_spin_and_service_resumes() {
 
     // Flood: far more connections than descriptors. They queue in the
     // backlog; the daemon hits EMFILE.
-    let flood: Vec<TcpStream> = (0..100).filter_map(|_| TcpStream::connect(daemon.addr).ok()).collect();
+    let flood: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect(daemon.addr).ok())
+        .collect();
     daemon.wait_for("pausing accepts");
     let cpu_before = cpu_seconds(daemon.child.id());
     std::thread::sleep(Duration::from_secs(1));
     let cpu_used = cpu_seconds(daemon.child.id()) - cpu_before;
-    assert!(cpu_used < 0.3, "spinning: {cpu_used} CPU seconds in 1 s while out of descriptors");
+    assert!(
+        cpu_used < 0.3,
+        "spinning: {cpu_used} CPU seconds in 1 s while out of descriptors"
+    );
     // The open connection is still served meanwhile.
     assert!(ask(&mut keeper, &mut keeper_reader).starts_with("HTTP/1.1 200"));
 
@@ -287,7 +303,9 @@ fn fd_exhaustion_does_not_spin_and_service_resumes() {
     loop {
         let mut fresh = connect(daemon.addr);
         let mut reader = BufReader::new(fresh.try_clone().unwrap());
-        fresh.write_all(b"GET /status/metrics HTTP/1.1\r\n\r\n").unwrap();
+        fresh
+            .write_all(b"GET /status/metrics HTTP/1.1\r\n\r\n")
+            .unwrap();
         let mut status = String::new();
         if reader.read_line(&mut status).is_ok() && status.starts_with("HTTP/1.1 200") {
             break;

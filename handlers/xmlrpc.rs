@@ -1,0 +1,249 @@
+//! The XML-RPC handler: Medusa's `xmlrpc_handler`, installing any
+//! [`XmlRpcService`] on an HTTP server.
+//!
+//! POST a `methodCall` to one of its paths (default `/RPC2`, exact match):
+//! the body is gunzipped if it says `Content-Encoding: gzip`, decoded,
+//! passed to the service's `call`, and the result or fault is encoded as a
+//! `methodResponse` (`Content-Type: text/xml`), gzipped when the client
+//! accepts gzip and the response is large. A GET shows an HTML page listing
+//! the service's methods when it offers introspection, else 405.
+//!
+//! Faults travel in 200 responses, as the spec says; HTTP errors are kept
+//! for what is wrong at the HTTP level (a corrupt gzip body is 400, an
+//! oversize one 413, an unknown content coding 501).
+
+use std::io::{self, Read, Write};
+use std::panic::{self, AssertUnwindSafe};
+
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::http::{html_escape, Handler, HandlerStatus, Request, Response, ServerView};
+use crate::xmlrpc::{
+    decode_call, encode_fault, encode_response, DecodeLimits, EncodeOptions, Fault, XmlRpcService,
+};
+
+/// Settings of an [`XmlRpcHandler`].
+#[derive(Clone, Debug)]
+pub struct XmlRpcConfig {
+    /// Limits on incoming documents (nesting depth, size).
+    pub decode: DecodeLimits,
+    /// What the encoder may send (`<nil/>`, `<i8>`).
+    pub encode: EncodeOptions,
+    /// Responses larger than this are gzipped for clients that accept gzip
+    /// (Python's threshold). Default 1400 bytes; `usize::MAX` disables.
+    pub gzip_threshold: usize,
+    /// Largest gunzipped request body; over it: 413. Default 20 MiB
+    /// (Python's limit).
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for XmlRpcConfig {
+    fn default() -> XmlRpcConfig {
+        XmlRpcConfig {
+            decode: DecodeLimits::default(),
+            encode: EncodeOptions::default(),
+            gzip_threshold: 1400,
+            max_decompressed_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// Medusa's `xmlrpc_handler`: serves `service` at one or more paths.
+#[doc(alias = "xmlrpc_handler")]
+pub struct XmlRpcHandler<S> {
+    paths: Vec<String>,
+    service: S,
+    config: XmlRpcConfig,
+    calls: u64,
+    faults: u64,
+    panics: u64,
+}
+
+impl<S: XmlRpcService> XmlRpcHandler<S> {
+    /// Serves `service` at `path` (e.g. `/RPC2`).
+    pub fn new(path: &str, service: S) -> XmlRpcHandler<S> {
+        XmlRpcHandler::with_paths(&[path], service, XmlRpcConfig::default())
+    }
+
+    /// Serves `service` at every path in `paths`, with `config`.
+    pub fn with_paths(paths: &[&str], service: S, config: XmlRpcConfig) -> XmlRpcHandler<S> {
+        XmlRpcHandler {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            service,
+            config,
+            calls: 0,
+            faults: 0,
+            panics: 0,
+        }
+    }
+
+    /// The service.
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    /// The request body, gunzipped if need be; `Err` is the HTTP answer.
+    fn body<'a>(&self, request: &'a Request) -> Result<std::borrow::Cow<'a, [u8]>, Response> {
+        match request.header("Content-Encoding").map(str::trim) {
+            None | Some("") | Some("identity") => Ok(std::borrow::Cow::Borrowed(&request.body)),
+            Some(coding)
+                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") =>
+            {
+                gunzip(&request.body, self.config.max_decompressed_bytes)
+                    .map(std::borrow::Cow::Owned)
+            }
+            Some(other) => Err(Response::error(
+                501,
+                &format!("unsupported Content-Encoding {other:?}"),
+            )),
+        }
+    }
+
+    /// Decode, call, encode: the answer as XML bytes.
+    fn answer(&mut self, body: &[u8]) -> Vec<u8> {
+        self.calls += 1;
+        let call = match decode_call(body, &self.config.decode) {
+            Ok(call) => call,
+            Err(fault) => {
+                self.faults += 1;
+                return encode_fault(&fault);
+            }
+        };
+        let service = &mut self.service;
+        let method = call.method;
+        let result = panic::catch_unwind(AssertUnwindSafe(|| service.call(&method, call.params)));
+        let result = match result {
+            Ok(result) => result,
+            Err(_) => {
+                // The panic message went to stderr through the panic hook;
+                // the client learns only that it failed.
+                log::error!("xmlrpc: method {method:?} panicked");
+                self.panics += 1;
+                Err(Fault::internal_error(format!("method {method} failed")))
+            }
+        };
+        let encoded = match result {
+            Ok(value) => encode_response(&value, &self.config.encode).map_err(|e| {
+                Fault::internal_error(format!("cannot encode the result of {method}: {e}"))
+            }),
+            Err(fault) => Err(fault),
+        };
+        match encoded {
+            Ok(bytes) => bytes,
+            Err(fault) => {
+                self.faults += 1;
+                encode_fault(&fault)
+            }
+        }
+    }
+
+    fn post(&mut self, request: &Request) -> Response {
+        let body = match self.body(request) {
+            Ok(body) => body.into_owned(),
+            Err(response) => return response,
+        };
+        let xml = self.answer(&body);
+        let accepts_gzip = request.header_has_token("Accept-Encoding", "gzip");
+        if accepts_gzip && xml.len() > self.config.gzip_threshold {
+            if let Ok(compressed) = gzip(&xml) {
+                return Response::ok("text/xml", compressed)
+                    .with_header("Content-Encoding", "gzip");
+            }
+        }
+        Response::ok("text/xml", xml)
+    }
+
+    /// The HTML page a browser sees: the methods, their help and
+    /// signatures.
+    fn documentation(&self, request: &Request) -> Option<Response> {
+        let methods = self.service.describe()?;
+        let mut html = String::from(concat!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>XML-RPC service</title>\n",
+            "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em;color:#222}",
+            "code{background:#f3f3f3;padding:0 .2em}dt{margin-top:1em;font-weight:bold}</style>",
+            "</head><body>\n"
+        ));
+        html.push_str(&format!(
+            "<h1>XML-RPC service at <code>{}</code></h1>\n<p>POST a <code>methodCall</code> here. {} methods:</p>\n<dl>\n",
+            html_escape(&request.path),
+            methods.len()
+        ));
+        for method in methods {
+            let signatures: Vec<String> = method
+                .signatures
+                .iter()
+                .filter_map(|s| s.split_first())
+                .map(|(ret, args)| {
+                    format!(
+                        "{}({}) &rarr; {}",
+                        html_escape(&method.name),
+                        html_escape(&args.join(", ")),
+                        html_escape(ret)
+                    )
+                })
+                .collect();
+            html.push_str(&format!(
+                "<dt><code>{}</code></dt>\n<dd>",
+                html_escape(&method.name)
+            ));
+            if !signatures.is_empty() {
+                html.push_str(&format!(
+                    "<code>{}</code><br>",
+                    signatures.join("</code><br><code>")
+                ));
+            }
+            html.push_str(&format!("{}</dd>\n", html_escape(&method.help)));
+        }
+        html.push_str("</dl>\n</body></html>\n");
+        Some(Response::ok("text/html; charset=utf-8", html))
+    }
+}
+
+impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
+    fn matches(&self, request: &Request) -> bool {
+        self.paths.contains(&request.path)
+    }
+
+    fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Response {
+        match request.method.as_str() {
+            "POST" => self.post(request),
+            "GET" | "HEAD" => self
+                .documentation(request)
+                .unwrap_or_else(|| Response::method_not_allowed(&["POST"])),
+            _ if self.service.describe().is_some() => {
+                Response::method_not_allowed(&["POST", "GET", "HEAD"])
+            }
+            _ => Response::method_not_allowed(&["POST"]),
+        }
+    }
+
+    fn status(&self) -> HandlerStatus {
+        HandlerStatus {
+            name: format!("xml-rpc handler ({})", self.paths.join(", ")),
+            facts: vec![
+                ("calls".to_string(), self.calls.to_string()),
+                ("faults".to_string(), self.faults.to_string()),
+                ("panics".to_string(), self.panics.to_string()),
+            ],
+        }
+    }
+}
+
+/// Gunzips at most `limit` bytes; 400 for a corrupt stream, 413 when over.
+fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, Response> {
+    let mut out = Vec::new();
+    let mut decoder = GzDecoder::new(data).take(limit as u64 + 1);
+    match decoder.read_to_end(&mut out) {
+        Ok(_) if out.len() > limit => Err(Response::error(413, "decompressed body too large")),
+        Ok(_) => Ok(out),
+        Err(_) => Err(Response::error(400, "error decoding gzip content")),
+    }
+}
+
+fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::fast());
+    encoder.write_all(data)?;
+    encoder.finish()
+}

@@ -1,0 +1,483 @@
+//! The blocking client: Python's `xmlrpclib.ServerProxy`/`Transport`, and
+//! `dumps`/`loads`.
+//!
+//! ```no_run
+//! use medusa::xmlrpc::{Client, Value};
+//!
+//! let mut client = Client::new("http://127.0.0.1:8182/RPC2")?;
+//! let answer = client.call("add", vec![Value::Int(40), Value::Int(2)])?;
+//! println!("The answer is: {answer}");
+//! # Ok::<(), medusa::xmlrpc::ClientError>(())
+//! ```
+//!
+//! Like Python's client it speaks HTTP/1.1, keeps the connection alive
+//! between calls, sends `Accept-Encoding: gzip`, and retries a call once
+//! when a kept-alive connection turns out to have been closed by the server
+//! (a stale connection fails before any byte of the answer arrives; then
+//! the request cannot have been processed... unless it was: XML-RPC calls
+//! are assumed safe to retry once, as Python assumes).
+//!
+//! The recipe's lower level is here too: [`Transport::request`] takes a
+//! host, a path and a body made by [`dumps`], and returns the response's
+//! values, as `xmlrpclib.Transport.request` does.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use flate2::read::GzDecoder;
+
+use super::{
+    decode_call, decode_response, encode_call, DecodeLimits, EncodeError, EncodeOptions, Fault,
+    Value,
+};
+
+/// Largest response head the client reads.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// What can go wrong with a call.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The server answered with a fault.
+    Fault(Fault),
+    /// The server answered with an HTTP error status.
+    Http {
+        /// The status code.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// The answer could not be read as HTTP or XML-RPC.
+    Protocol(String),
+    /// The parameters could not be encoded.
+    Encode(EncodeError),
+    /// Connecting, sending or receiving failed (timeouts included).
+    Io(io::Error),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Fault(fault) => write!(f, "{fault}"),
+            ClientError::Http { status, reason } => write!(f, "HTTP error {status} {reason}"),
+            ClientError::Protocol(message) => write!(f, "protocol error: {message}"),
+            ClientError::Encode(e) => write!(f, "cannot encode the call: {e}"),
+            ClientError::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> ClientError {
+        ClientError::Io(e)
+    }
+}
+
+impl From<Fault> for ClientError {
+    fn from(fault: Fault) -> ClientError {
+        ClientError::Fault(fault)
+    }
+}
+
+/// Python's `xmlrpclib.dumps(params, methodname)`: the body of a call.
+pub fn dumps(params: &[Value], method: &str) -> Result<Vec<u8>, EncodeError> {
+    encode_call(method, params, &EncodeOptions::default())
+}
+
+/// Python's `xmlrpclib.loads(data)`: the values of a call or a response,
+/// with the method name for a call. A fault response is `Err`.
+pub fn loads(body: &[u8]) -> Result<(Vec<Value>, Option<String>), Fault> {
+    let limits = DecodeLimits::default();
+    let head = &body[..body.len().min(512)];
+    if head.windows(11).any(|w| w == b"<methodCall") {
+        let call = decode_call(body, &limits)?;
+        return Ok((call.params, Some(call.method)));
+    }
+    let value = decode_response(body, &limits)??;
+    Ok((vec![value], None))
+}
+
+/// A kept-alive connection to one host.
+struct Connection {
+    host: String,
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+/// Python's `xmlrpclib.Transport`: sends bodies over HTTP/1.1 and keeps the
+/// connection for the next request to the same host.
+pub struct Transport {
+    connection: Option<Connection>,
+    timeout: Option<Duration>,
+    user_agent: String,
+}
+
+impl Default for Transport {
+    fn default() -> Transport {
+        Transport::new()
+    }
+}
+
+impl Transport {
+    /// A transport with a 30-second timeout for connecting, sending and
+    /// each read.
+    pub fn new() -> Transport {
+        Transport {
+            connection: None,
+            timeout: Some(Duration::from_secs(30)),
+            user_agent: concat!("medusa-xmlrpc/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+
+    /// Sets the timeout (`None`: wait forever).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+        self.connection = None;
+    }
+
+    /// Python's `Transport.request(host, handler, request_body)`: posts
+    /// `body` to `path` on `host` (`"host:port"`) and returns the values of
+    /// the response (one, for a successful call).
+    pub fn request(
+        &mut self,
+        host: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Vec<Value>, ClientError> {
+        let xml = self.post(host, path, body)?;
+        let value = decode_response(&xml, &DecodeLimits::default())
+            .map_err(|fault| ClientError::Protocol(fault.message))??;
+        Ok(vec![value])
+    }
+
+    /// Posts `body` and returns the response body (gunzipped), retrying
+    /// once on a stale kept-alive connection.
+    pub fn post(&mut self, host: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let reused = matches!(&self.connection, Some(c) if c.host == host);
+        match self.post_once(host, path, body) {
+            Err(Attempt::Stale(e)) if reused => {
+                log::debug!("stale connection to {host} ({e}); retrying once");
+                self.connection = None;
+                self.post_once(host, path, body)
+                    .map_err(Attempt::into_error)
+            }
+            other => other.map_err(Attempt::into_error),
+        }
+    }
+
+    fn connect(&mut self, host: &str) -> io::Result<&mut Connection> {
+        if !matches!(&self.connection, Some(c) if c.host == host) {
+            self.connection = None;
+            let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"));
+            let mut stream = None;
+            for addr in host.to_socket_addrs()? {
+                let attempt = match self.timeout {
+                    Some(t) => TcpStream::connect_timeout(&addr, t),
+                    None => TcpStream::connect(addr),
+                };
+                match attempt {
+                    Ok(s) => {
+                        stream = Some(s);
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            let stream = stream.ok_or(last)?;
+            stream.set_nodelay(true)?;
+            stream.set_read_timeout(self.timeout)?;
+            stream.set_write_timeout(self.timeout)?;
+            self.connection = Some(Connection {
+                host: host.to_string(),
+                reader: BufReader::new(stream.try_clone()?),
+                writer: stream,
+            });
+        }
+        Ok(self.connection.as_mut().expect("connected above"))
+    }
+
+    fn post_once(&mut self, host: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, Attempt> {
+        let user_agent = self.user_agent.clone();
+        let connection = self.connect(host).map_err(|e| Attempt::Failed(e.into()))?;
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nContent-Type: text/xml\r\n\
+             Accept-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        // A write or an empty read on a reused connection means the server
+        // closed it while idle: stale, safe to retry.
+        connection
+            .writer
+            .write_all(&request)
+            .map_err(Attempt::Stale)?;
+        let head = read_head(&mut connection.reader)?;
+        let result = read_body(&mut connection.reader, &head);
+        if result.is_err() || !head.keep_alive {
+            self.connection = None;
+        }
+        let body = result.map_err(Attempt::Failed)?;
+        if !(200..300).contains(&head.status) {
+            return Err(Attempt::Failed(ClientError::Http {
+                status: head.status,
+                reason: head.reason,
+            }));
+        }
+        if head.gzip {
+            let mut out = Vec::new();
+            GzDecoder::new(&body[..])
+                .take(DecodeLimits::default().max_size as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| {
+                    Attempt::Failed(ClientError::Protocol(format!("bad gzip body: {e}")))
+                })?;
+            return Ok(out);
+        }
+        Ok(body)
+    }
+}
+
+/// How one attempt failed: `Stale` may be retried on a fresh connection.
+enum Attempt {
+    Stale(io::Error),
+    Failed(ClientError),
+}
+
+impl Attempt {
+    fn into_error(self) -> ClientError {
+        match self {
+            Attempt::Stale(e) => ClientError::Io(e),
+            Attempt::Failed(e) => e,
+        }
+    }
+}
+
+/// The parts of a response head the client needs.
+struct Head {
+    status: u16,
+    reason: String,
+    length: Option<usize>,
+    chunked: bool,
+    gzip: bool,
+    keep_alive: bool,
+}
+
+fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Head, Attempt> {
+    let mut raw = Vec::new();
+    loop {
+        let before = raw.len();
+        let n = reader.read_until(b'\n', &mut raw);
+        match n {
+            Ok(0) if before == 0 => {
+                return Err(Attempt::Stale(io::ErrorKind::UnexpectedEof.into()))
+            }
+            Err(e) if before == 0 && e.kind() == io::ErrorKind::ConnectionReset => {
+                return Err(Attempt::Stale(e))
+            }
+            Ok(0) => {
+                return Err(Attempt::Failed(ClientError::Protocol(
+                    "connection closed inside the response head".into(),
+                )))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Attempt::Failed(e.into())),
+        }
+        if raw.len() > MAX_HEAD {
+            return Err(Attempt::Failed(ClientError::Protocol(
+                "response head too large".into(),
+            )));
+        }
+        if raw.ends_with(b"\r\n\r\n") || raw.ends_with(b"\n\n") {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&raw) {
+                Ok(httparse::Status::Complete(_)) => {}
+                _ => {
+                    return Err(Attempt::Failed(ClientError::Protocol(
+                        "malformed response head".into(),
+                    )))
+                }
+            }
+            // Interim 1xx responses (100 Continue) precede the real one.
+            if response.code.is_some_and(|c| (100..200).contains(&c)) {
+                raw.clear();
+                continue;
+            }
+            return head_from(&response).map_err(Attempt::Failed);
+        }
+    }
+}
+
+fn head_from(response: &httparse::Response<'_, '_>) -> Result<Head, ClientError> {
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+            .map(str::trim)
+    };
+    let length = match header("Content-Length") {
+        Some(v) => Some(
+            v.parse()
+                .map_err(|_| ClientError::Protocol(format!("bad Content-Length {v:?}")))?,
+        ),
+        None => None,
+    };
+    let connection = header("Connection").unwrap_or("").to_ascii_lowercase();
+    let http11 = response.version == Some(1);
+    Ok(Head {
+        status: response.code.unwrap_or(0),
+        reason: response.reason.unwrap_or("").to_string(),
+        length,
+        chunked: header("Transfer-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")),
+        gzip: header("Content-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("gzip")),
+        keep_alive: if http11 {
+            !connection.contains("close")
+        } else {
+            connection.contains("keep-alive")
+        },
+    })
+}
+
+fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, ClientError> {
+    let limit = DecodeLimits::default().max_size;
+    let mut body = Vec::new();
+    if head.chunked {
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            let size = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size, 16)
+                .map_err(|_| ClientError::Protocol("bad chunk size".into()))?;
+            if size == 0 {
+                // Trailers, up to the blank line.
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                        return Ok(body);
+                    }
+                }
+            }
+            if body.len() + size > limit {
+                return Err(ClientError::Protocol("response too large".into()));
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            reader.read_exact(&mut body[start..])?;
+            let mut crlf = [0u8; 2];
+            reader.read_exact(&mut crlf)?;
+        }
+    }
+    match head.length {
+        Some(n) if n > limit => Err(ClientError::Protocol("response too large".into())),
+        Some(n) => {
+            body.resize(n, 0);
+            reader.read_exact(&mut body)?;
+            Ok(body)
+        }
+        None => {
+            reader.take(limit as u64 + 1).read_to_end(&mut body)?;
+            Ok(body)
+        }
+    }
+}
+
+/// Python's `ServerProxy`, with one explicit `call` method.
+pub struct Client {
+    host: String,
+    path: String,
+    transport: Transport,
+    encode: EncodeOptions,
+}
+
+impl Client {
+    /// A client for `url` (`http://host:port/path`; the path defaults to
+    /// `/RPC2`, the port to 80).
+    pub fn new(url: &str) -> Result<Client, ClientError> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            ClientError::Protocol(format!("unsupported URL {url:?} (only http://)"))
+        })?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/RPC2"),
+        };
+        if authority.is_empty() {
+            return Err(ClientError::Protocol(format!("no host in {url:?}")));
+        }
+        let has_port = match authority.rfind(']') {
+            Some(bracket) => authority[bracket..].contains(':'),
+            None => authority.contains(':'),
+        };
+        let host = if has_port {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        Ok(Client {
+            host,
+            path: path.to_string(),
+            transport: Transport::new(),
+            encode: EncodeOptions::default(),
+        })
+    }
+
+    /// Sets the timeout for connecting, sending and each read.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.transport.set_timeout(timeout);
+    }
+
+    /// Sets what the encoder may send (turn `<nil/>`/`<i8>` off for strict
+    /// servers).
+    pub fn set_encode_options(&mut self, options: EncodeOptions) {
+        self.encode = options;
+    }
+
+    /// Calls `method` with `params`: the result, or why there is none.
+    pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, ClientError> {
+        let body = encode_call(method, &params, &self.encode).map_err(ClientError::Encode)?;
+        let xml = self.transport.post(&self.host, &self.path, &body)?;
+        let value = decode_response(&xml, &DecodeLimits::default())
+            .map_err(|fault| ClientError::Protocol(fault.message))??;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let c = Client::new("http://127.0.0.1:8182/RPC2").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.path.as_str()),
+            ("127.0.0.1:8182", "/RPC2")
+        );
+        let c = Client::new("http://example.com").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.path.as_str()),
+            ("example.com:80", "/RPC2")
+        );
+        let c = Client::new("http://[::1]:9000/x").unwrap();
+        assert_eq!((c.host.as_str(), c.path.as_str()), ("[::1]:9000", "/x"));
+        let c = Client::new("http://[::1]/x").unwrap();
+        assert_eq!(c.host, "[::1]:80");
+        assert!(Client::new("https://x/").is_err());
+        assert!(Client::new("http:///RPC2").is_err());
+    }
+
+    #[test]
+    fn dumps_and_loads_round_trip() {
+        let body = dumps(&[Value::Int(40), Value::Int(2)], "add").unwrap();
+        let (params, method) = loads(&body).unwrap();
+        assert_eq!(
+            (params, method.as_deref()),
+            (vec![Value::Int(40), Value::Int(2)], Some("add"))
+        );
+    }
+}

@@ -1,0 +1,698 @@
+//! A [`Value`] to any `serde::Deserialize` type: [`from_value`].
+//!
+//! The reverse of [`to_value`](super::to_value): a method can take its
+//! parameters as its own struct. The mapping is the one in `ser.rs`, read
+//! liberally: any integer type takes an `Int` or an `I8` that fits, `f64`
+//! takes integers too, `Vec<u8>` and byte buffers take `Base64`, a `String`
+//! takes a `DateTime` (in the basic form), and an `Option` field that is
+//! missing from a struct is `None`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::value::{SeqDeserializer, StringDeserializer};
+use serde::de::{self, Deserialize, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::forward_to_deserialize_any;
+
+use super::ser::DATETIME_TOKEN;
+use super::{Bytes, DateTime, Value, ValueError};
+
+/// Converts a [`Value`] into any deserializable type.
+///
+/// ```
+/// use medusa::xmlrpc::{from_value, Value};
+/// use serde::Deserialize;
+/// use std::collections::BTreeMap;
+///
+/// #[derive(Deserialize, Debug, PartialEq)]
+/// struct Point { x: i32, y: f64, label: Option<String> }
+///
+/// let mut members = BTreeMap::new();
+/// members.insert("x".to_string(), Value::Int(1));
+/// members.insert("y".to_string(), Value::Int(2)); // an int is a fine f64
+/// let p: Point = from_value(Value::Struct(members)).unwrap();
+/// assert_eq!(p, Point { x: 1, y: 2.0, label: None });
+///
+/// let err = from_value::<Point>(Value::from("nope")).unwrap_err();
+/// assert_eq!(err.to_string(), "invalid type: string \"nope\", expected struct Point");
+/// ```
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ValueError> {
+    T::deserialize(value)
+}
+
+impl de::Error for ValueError {
+    fn custom<T: fmt::Display>(msg: T) -> ValueError {
+        ValueError::new(msg.to_string())
+    }
+}
+
+impl<'de> IntoDeserializer<'de, ValueError> for Value {
+    type Deserializer = Value;
+
+    fn into_deserializer(self) -> Value {
+        self
+    }
+}
+
+/// Hands a struct's members to a visitor, one at a time.
+struct MemberAccess {
+    members: std::collections::btree_map::IntoIter<String, Value>,
+    value: Option<Value>,
+}
+
+impl<'de> de::MapAccess<'de> for MemberAccess {
+    type Error = ValueError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ValueError> {
+        match self.members.next() {
+            Some((name, value)) => {
+                self.value = Some(value);
+                let key: StringDeserializer<ValueError> = name.into_deserializer();
+                seed.deserialize(key).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ValueError> {
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| ValueError::new("a member value was asked for before its name"))?;
+        seed.deserialize(value)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.members.len())
+    }
+}
+
+/// A `DateTime` seen through `deserialize_any`: a one-member map whose key
+/// is [`DATETIME_TOKEN`], so that `Value` itself (and `DateTime`) can tell
+/// it from a string. This is how the toml crate carries its dates.
+struct DateTimeAccess(Option<DateTime>);
+
+impl<'de> de::MapAccess<'de> for DateTimeAccess {
+    type Error = ValueError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ValueError> {
+        if self.0.is_none() {
+            return Ok(None);
+        }
+        seed.deserialize(DATETIME_TOKEN.into_deserializer())
+            .map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ValueError> {
+        let dt = self
+            .0
+            .take()
+            .ok_or_else(|| ValueError::new("a DateTime was read twice"))?;
+        seed.deserialize(Value::String(dt.to_string()))
+    }
+}
+
+/// An enum: a variant name (unit variant), or a one-member struct whose
+/// member is named after the variant.
+struct VariantAccess {
+    name: String,
+    value: Option<Value>,
+}
+
+impl<'de> de::EnumAccess<'de> for VariantAccess {
+    type Error = ValueError;
+    type Variant = VariantValue;
+
+    fn variant_seed<V: de::DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, VariantValue), ValueError> {
+        let name: StringDeserializer<ValueError> = self.name.into_deserializer();
+        Ok((seed.deserialize(name)?, VariantValue(self.value)))
+    }
+}
+
+/// What follows an enum variant's name.
+struct VariantValue(Option<Value>);
+
+impl<'de> de::VariantAccess<'de> for VariantValue {
+    type Error = ValueError;
+
+    fn unit_variant(self) -> Result<(), ValueError> {
+        match self.0 {
+            None | Some(Value::Nil) => Ok(()),
+            Some(other) => Err(ValueError::new(format!(
+                "a unit variant carries no value, found {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn newtype_variant_seed<T: de::DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, ValueError> {
+        seed.deserialize(self.0.unwrap_or(Value::Nil))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
+        de::Deserializer::deserialize_seq(self.0.unwrap_or(Value::Nil), visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
+        de::Deserializer::deserialize_map(self.0.unwrap_or(Value::Nil), visitor)
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Value {
+    type Error = ValueError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::Int(n) => visitor.visit_i32(n),
+            Value::I8(n) => visitor.visit_i64(n),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::String(s) => visitor.visit_string(s),
+            Value::Double(x) => visitor.visit_f64(x),
+            Value::DateTime(dt) => visitor.visit_map(DateTimeAccess(Some(dt))),
+            Value::Base64(bytes) => visitor.visit_byte_buf(bytes),
+            Value::Struct(members) => visitor.visit_map(MemberAccess {
+                members: members.into_iter(),
+                value: None,
+            }),
+            // Through SeqDeserializer's own `deserialize_any`, which also checks
+            // that the visitor took every element (a 2-tuple from 3 items fails).
+            Value::Array(items) => SeqDeserializer::new(items.into_iter()).deserialize_any(visitor),
+            Value::Nil => visitor.visit_unit(),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::Nil => visitor.visit_none(),
+            other => visitor.visit_some(other),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::DateTime(dt) => visitor.visit_string(dt.to_string()),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        self.deserialize_byte_buf(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::Base64(bytes) => visitor.visit_byte_buf(bytes),
+            Value::String(s) => visitor.visit_string(s),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            // `Vec<u8>` asks for a sequence; give it base64's bytes.
+            Value::Base64(bytes) => {
+                SeqDeserializer::new(bytes.into_iter()).deserialize_any(visitor)
+            }
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
+        if name == DATETIME_TOKEN {
+            return self.deserialize_string(visitor);
+        }
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
+        match self {
+            Value::String(name) => visitor.visit_enum(VariantAccess { name, value: None }),
+            Value::Struct(members) if members.len() == 1 => {
+                let mut members = members.into_iter();
+                match members.next() {
+                    Some((name, value)) => visitor.visit_enum(VariantAccess {
+                        name,
+                        value: Some(value),
+                    }),
+                    None => Err(ValueError::new("an enum struct has no member")),
+                }
+            }
+            other => Err(ValueError::new(format!(
+                "expected an enum (a string, or a struct with one member), found {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        match self {
+            Value::Nil => visitor.visit_unit(),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+        drop(self);
+        visitor.visit_unit()
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char
+        tuple tuple_struct map struct identifier
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    /// Any self-describing input. Integers become `Int` when they come as
+    /// 32 bits or less and `I8` otherwise, so `from_value::<Value>(v) == v`.
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any XML-RPC value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i8<E>(self, v: i8) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+
+    fn visit_i16<E>(self, v: i16) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+
+    fn visit_i32<E>(self, v: i32) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::I8(v))
+    }
+
+    fn visit_u8<E>(self, v: u8) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+
+    fn visit_u16<E>(self, v: u16) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+
+    fn visit_u32<E>(self, v: u32) -> Result<Value, E> {
+        Ok(i32::try_from(v).map_or(Value::I8(v.into()), Value::Int))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::I8)
+            .map_err(|_| E::custom(format!("{v} is too large for XML-RPC (max i64)")))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Double(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Base64(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Base64(v))
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = BTreeMap::new();
+        let Some(first) = map.next_key::<String>()? else {
+            return Ok(Value::Struct(members));
+        };
+        if first == DATETIME_TOKEN {
+            let text: String = map.next_value()?;
+            return text.parse().map(Value::DateTime).map_err(de::Error::custom);
+        }
+        members.insert(first, map.next_value()?);
+        while let Some((name, value)) = map.next_entry()? {
+            members.insert(name, value);
+        }
+        Ok(Value::Struct(members))
+    }
+}
+
+impl<'de> Deserialize<'de> for DateTime {
+    /// From a string in any accepted form (or, through [`from_value`], a
+    /// `Value::DateTime`).
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<DateTime, D::Error> {
+        deserializer.deserialize_newtype_struct(DATETIME_TOKEN, DateTimeVisitor)
+    }
+}
+
+struct DateTimeVisitor;
+
+impl<'de> Visitor<'de> for DateTimeVisitor {
+    type Value = DateTime;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a dateTime.iso8601 such as 19980717T14:08:55")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime, E> {
+        v.parse().map_err(E::custom)
+    }
+
+    fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<DateTime, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<DateTime, A::Error> {
+        match map.next_key::<String>()? {
+            Some(key) if key == DATETIME_TOKEN => {
+                let text: String = map.next_value()?;
+                text.parse().map_err(de::Error::custom)
+            }
+            _ => Err(de::Error::custom(
+                "expected a dateTime.iso8601, found a struct",
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+}
+
+struct BytesVisitor;
+
+impl<'de> Visitor<'de> for BytesVisitor {
+    type Value = Bytes;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("base64 bytes")
+    }
+
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Bytes, E> {
+        Ok(Bytes(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Bytes, E> {
+        Ok(Bytes(v))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(b) = seq.next_element()? {
+            bytes.push(b);
+        }
+        Ok(Bytes(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::super::to_value;
+    use super::*;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum Shape {
+        Dot,
+        Circle(f64),
+        Line(i32, i32),
+        Rect { w: u16, h: u16 },
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Everything {
+        small: i8,
+        int: i32,
+        big: i64,
+        unsigned: u32,
+        wide: u64,
+        yes: bool,
+        ratio: f64,
+        name: String,
+        letter: char,
+        when: DateTime,
+        blob: Bytes,
+        list: Vec<i32>,
+        map: HashMap<String, String>,
+        maybe: Option<i32>,
+        nothing: Option<i32>,
+        unit: (),
+        pair: (i32, String),
+        shapes: Vec<Shape>,
+        any: Value,
+    }
+
+    fn everything() -> Everything {
+        Everything {
+            small: -3,
+            int: 40,
+            big: 1 << 40,
+            unsigned: 3_000_000_000,
+            wide: 7,
+            yes: true,
+            ratio: 0.25,
+            name: "medusa".into(),
+            letter: 'x',
+            when: DateTime::new(1998, 7, 17, 14, 8, 55).unwrap(),
+            blob: Bytes(vec![0, 255]),
+            list: vec![1, 2],
+            map: [("k".to_string(), "v".to_string())].into(),
+            maybe: Some(1),
+            nothing: None,
+            unit: (),
+            pair: (2, "two".into()),
+            shapes: vec![
+                Shape::Dot,
+                Shape::Circle(1.5),
+                Shape::Line(1, 2),
+                Shape::Rect { w: 3, h: 4 },
+            ],
+            any: Value::Array(vec![
+                Value::Int(1),
+                Value::I8(2),
+                Value::Nil,
+                Value::DateTime(DateTime::new(2000, 1, 1, 0, 0, 0).unwrap()),
+                Value::Base64(vec![1]),
+            ]),
+        }
+    }
+
+    #[test]
+    fn structs_round_trip_through_value() {
+        let v = to_value(&everything()).unwrap();
+        let back: Everything = from_value(v).unwrap();
+        assert_eq!(back, everything());
+    }
+
+    #[test]
+    fn serde_types_map_to_the_documented_values() {
+        let Value::Struct(m) = to_value(&everything()).unwrap() else {
+            panic!("not a struct")
+        };
+        assert_eq!(m["small"], Value::Int(-3));
+        assert_eq!(m["int"], Value::Int(40));
+        assert_eq!(m["big"], Value::I8(1 << 40));
+        assert_eq!(m["unsigned"], Value::I8(3_000_000_000));
+        assert_eq!(m["wide"], Value::I8(7));
+        assert_eq!(m["letter"], Value::from("x"));
+        assert_eq!(
+            m["when"],
+            Value::DateTime(DateTime::new(1998, 7, 17, 14, 8, 55).unwrap())
+        );
+        assert_eq!(m["blob"], Value::Base64(vec![0, 255]));
+        assert_eq!(m["nothing"], Value::Nil);
+        assert_eq!(m["unit"], Value::Nil);
+        assert_eq!(m["pair"].to_string(), "[2, 'two']");
+        assert_eq!(
+            m["shapes"].to_string(),
+            "['Dot', {'Circle': 1.5}, {'Line': [1, 2]}, {'Rect': {'h': 4, 'w': 3}}]"
+        );
+        assert_eq!(to_value(&u32::MAX).unwrap(), Value::I8(u32::MAX.into()));
+        assert_eq!(to_value(&7u32).unwrap(), Value::Int(7));
+    }
+
+    #[test]
+    fn value_round_trips_through_serde_unchanged() {
+        let v = everything().any;
+        assert_eq!(to_value(&v).unwrap(), v);
+        assert_eq!(from_value::<Value>(v.clone()).unwrap(), v);
+    }
+
+    #[test]
+    fn deserializing_is_liberal_about_numbers_and_dates() {
+        assert_eq!(from_value::<i64>(Value::Int(5)).unwrap(), 5);
+        assert_eq!(from_value::<i32>(Value::I8(5)).unwrap(), 5);
+        assert_eq!(from_value::<u8>(Value::Int(255)).unwrap(), 255);
+        assert_eq!(from_value::<f64>(Value::Int(2)).unwrap(), 2.0);
+        let dt = DateTime::new(1998, 7, 17, 14, 8, 55).unwrap();
+        assert_eq!(
+            from_value::<String>(Value::DateTime(dt)).unwrap(),
+            "19980717T14:08:55"
+        );
+        assert_eq!(
+            from_value::<DateTime>(Value::from("1998-07-17T14:08:55Z")).unwrap(),
+            dt
+        );
+        assert_eq!(
+            from_value::<Vec<u8>>(Value::Base64(vec![1, 2])).unwrap(),
+            vec![1, 2]
+        );
+        // A missing Option member is None.
+        #[derive(Deserialize)]
+        struct Opt {
+            a: Option<i32>,
+        }
+        assert_eq!(
+            from_value::<Opt>(Value::Struct(BTreeMap::new())).unwrap().a,
+            None
+        );
+    }
+
+    #[test]
+    fn errors_say_what_did_not_fit() {
+        let err = from_value::<u8>(Value::Int(300)).unwrap_err().to_string();
+        assert!(err.contains("300"), "{err}");
+        let err = from_value::<i32>(Value::I8(1 << 40))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1099511627776"), "{err}");
+        let err = from_value::<bool>(Value::from("yes"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "invalid type: string \"yes\", expected a boolean");
+        let err = from_value::<DateTime>(Value::from("19990229T00:00:00"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("day 29"), "{err}");
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Need {
+            x: i32,
+        }
+        let err = from_value::<Need>(Value::Struct(BTreeMap::new()))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "missing field `x`");
+        let err = from_value::<Shape>(Value::Int(1)).unwrap_err().to_string();
+        assert!(err.starts_with("expected an enum"), "{err}");
+    }
+
+    #[test]
+    fn map_keys_must_be_strings_or_integers() {
+        let ints: BTreeMap<i32, bool> = [(1, true)].into();
+        assert_eq!(to_value(&ints).unwrap().to_string(), "{'1': True}");
+        let bad: BTreeMap<(i32, i32), bool> = [((1, 2), true)].into();
+        let err = to_value(&bad).unwrap_err().to_string();
+        assert_eq!(err, "struct member names must be strings, found a tuple");
+    }
+
+    #[test]
+    fn serialize_errors_name_the_member() {
+        #[derive(Serialize)]
+        struct Huge {
+            list: Vec<u64>,
+        }
+        let err = to_value(&Huge {
+            list: vec![1, u64::MAX],
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "member 'list': element 1: 18446744073709551615 is too large for XML-RPC (max i64)"
+        );
+    }
+}

@@ -1,0 +1,1000 @@
+//! Decoder tests: real clients' documents, every acceptance rule, and every
+//! refusal with its fault code.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn call(body: &str) -> Result<MethodCall, Fault> {
+    decode_call(body.as_bytes(), &DecodeLimits::default())
+}
+
+fn response(body: &str) -> Result<Result<Value, Fault>, Fault> {
+    decode_response(body.as_bytes(), &DecodeLimits::default())
+}
+
+/// Decodes `xml` (what goes inside `<param>`) as the only parameter of a
+/// call.
+fn param(xml: &str) -> Result<Value, Fault> {
+    let body = format!(
+        "<methodCall><methodName>m</methodName><params><param>{xml}</param></params></methodCall>"
+    );
+    let mut call = call(&body)?;
+    assert_eq!(call.params.len(), 1, "{body}");
+    Ok(call.params.remove(0))
+}
+
+fn string(s: &str) -> Value {
+    Value::String(s.to_string())
+}
+
+fn members(pairs: &[(&str, Value)]) -> Value {
+    Value::Struct(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+/// Asserts `result` is a fault with `code` whose message contains `needle`.
+#[track_caller]
+fn assert_fault<T: fmt::Debug>(result: Result<T, Fault>, code: i32, needle: &str) {
+    match result {
+        Ok(v) => panic!("expected fault {code} ({needle}), decoded {v:?}"),
+        Err(fault) => {
+            assert_eq!(fault.code, code, "{fault}");
+            assert!(
+                fault.message.contains(needle),
+                "{fault} does not mention {needle:?}"
+            );
+        }
+    }
+}
+
+// ---- Documents from Python's xmlrpc.client, verbatim ----
+
+/// `xmlrpc.client.dumps((40, 2), "add")` (Python 3.11): the benchmark call.
+const PY_ADD: &str = "<?xml version='1.0'?>\n<methodCall>\n<methodName>add</methodName>\n\
+<params>\n<param>\n<value><int>40</int></value>\n</param>\n<param>\n<value><int>2</int></value>\n\
+</param>\n</params>\n</methodCall>\n";
+
+#[test]
+fn decodes_python_add_call() {
+    let c = call(PY_ADD).unwrap();
+    assert_eq!(c.method, "add");
+    assert_eq!(c.params, vec![Value::Int(40), Value::Int(2)]);
+    assert_eq!(c.to_string(), "add(40, 2)");
+}
+
+#[test]
+fn decodes_python_nil_bytes_and_datetime() {
+    // dumps((None, b"\x00\x01binary\xff"*10, datetime(1998,7,17,14,8,55)),
+    //       "echo", allow_none=True): base64 wrapped at 76 columns.
+    let body = "<?xml version='1.0'?>\n<methodCall>\n<methodName>echo</methodName>\n<params>\n\
+<param>\n<value><nil/></value></param>\n<param>\n<value><base64>\n\
+AAFiaW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/AAFi\n\
+aW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/\n</base64></value>\n</param>\n<param>\n\
+<value><dateTime.iso8601>19980717T14:08:55</dateTime.iso8601></value>\n</param>\n\
+</params>\n</methodCall>\n";
+    let c = call(body).unwrap();
+    assert_eq!(c.method, "echo");
+    assert_eq!(
+        c.params,
+        vec![
+            Value::Nil,
+            Value::Base64(b"\x00\x01binary\xff".repeat(10)),
+            Value::DateTime(DateTime::new(1998, 7, 17, 14, 8, 55).unwrap()),
+        ]
+    );
+}
+
+#[test]
+fn decodes_python_nested_struct_with_unicode() {
+    // dumps(({"name": "Ünïcödé ☃ 𝄞", "nested": {"list": [1, 2.5, True,
+    //        "a<b&c>\r\n"], "empty": {}}, "neg": -0.0, "tiny": 1e-300,
+    //        "huge": 1e300},), "store")
+    let body = "<?xml version='1.0'?>\n<methodCall>\n<methodName>store</methodName>\n<params>\n\
+<param>\n<value><struct>\n<member>\n<name>name</name>\n<value><string>Ünïcödé ☃ 𝄞</string>\
+</value>\n</member>\n<member>\n<name>nested</name>\n<value><struct>\n<member>\n<name>list</name>\n\
+<value><array><data>\n<value><int>1</int></value>\n<value><double>2.5</double></value>\n\
+<value><boolean>1</boolean></value>\n<value><string>a&lt;b&amp;c&gt;\r\n</string></value>\n\
+</data></array></value>\n</member>\n<member>\n<name>empty</name>\n<value><struct>\n</struct>\
+</value>\n</member>\n</struct></value>\n</member>\n<member>\n<name>neg</name>\n\
+<value><double>-0.0</double></value>\n</member>\n<member>\n<name>tiny</name>\n\
+<value><double>1e-300</double></value>\n</member>\n<member>\n<name>huge</name>\n\
+<value><double>1e+300</double></value>\n</member>\n</struct></value>\n</param>\n</params>\n\
+</methodCall>\n";
+    let c = call(body).unwrap();
+    let expected = members(&[
+        ("name", string("Ünïcödé ☃ 𝄞")),
+        (
+            "nested",
+            members(&[
+                (
+                    "list",
+                    Value::Array(vec![
+                        Value::Int(1),
+                        Value::Double(2.5),
+                        Value::Bool(true),
+                        // Python sent a raw CR, which XML reads as LF.
+                        string("a<b&c>\n"),
+                    ]),
+                ),
+                ("empty", members(&[])),
+            ]),
+        ),
+        ("neg", Value::Double(-0.0)),
+        ("tiny", Value::Double(1e-300)),
+        ("huge", Value::Double(1e300)),
+    ]);
+    assert_eq!(c.params, vec![expected]);
+    let Value::Struct(m) = &c.params[0] else {
+        unreachable!()
+    };
+    let Value::Double(neg) = m["neg"] else {
+        unreachable!()
+    };
+    assert!(neg.is_sign_negative());
+}
+
+#[test]
+fn decodes_python_multicall_with_empty_array_and_string() {
+    // dumps(([], ""), "system.multicall")
+    let body = "<?xml version='1.0'?>\n<methodCall>\n<methodName>system.multicall</methodName>\n\
+<params>\n<param>\n<value><array><data>\n</data></array></value>\n</param>\n<param>\n\
+<value><string></string></value>\n</param>\n</params>\n</methodCall>\n";
+    let c = call(body).unwrap();
+    assert_eq!(c.params, vec![Value::Array(vec![]), string("")]);
+}
+
+#[test]
+fn decodes_python_call_without_params() {
+    // dumps((), "system.listMethods")
+    let body = "<?xml version='1.0'?>\n<methodCall>\n<methodName>system.listMethods</methodName>\n\
+<params>\n</params>\n</methodCall>\n";
+    assert_eq!(call(body).unwrap().params, vec![]);
+}
+
+#[test]
+fn decodes_python_latin1_call() {
+    // dumps(("Ünï",), "u", encoding="iso-8859-1"), encoded as Python's
+    // Transport does.
+    let body = b"<?xml version='1.0' encoding='iso-8859-1'?>\n<methodCall>\n\
+<methodName>u</methodName>\n<params>\n<param>\n<value><string>\xdcn\xef</string></value>\n\
+</param>\n</params>\n</methodCall>\n";
+    let c = decode_call(body, &DecodeLimits::default()).unwrap();
+    assert_eq!(c.params, vec![string("Ünï")]);
+}
+
+#[test]
+fn decodes_python_response_and_fault() {
+    // dumps((42,), methodresponse=True)
+    let ok = "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n\
+<value><int>42</int></value>\n</param>\n</params>\n</methodResponse>\n";
+    assert_eq!(response(ok), Ok(Ok(Value::Int(42))));
+    // dumps(Fault(4, "Too many parameters."), methodresponse=True)
+    let fault = "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member>\n\
+<name>faultCode</name>\n<value><int>4</int></value>\n</member>\n<member>\n\
+<name>faultString</name>\n<value><string>Too many parameters.</string></value>\n</member>\n\
+</struct></value>\n</fault>\n</methodResponse>\n";
+    assert_eq!(
+        response(fault),
+        Ok(Err(Fault::new(4, "Too many parameters.")))
+    );
+}
+
+// ---- Acceptance rules ----
+
+#[test]
+fn untyped_value_is_a_string_whitespace_and_all() {
+    assert_eq!(param("<value>abc</value>"), Ok(string("abc")));
+    assert_eq!(param("<value>  a b\n</value>"), Ok(string("  a b\n")));
+    assert_eq!(param("<value>   </value>"), Ok(string("   ")));
+    assert_eq!(param("<value></value>"), Ok(string("")));
+    assert_eq!(param("<value/>"), Ok(string("")));
+}
+
+#[test]
+fn string_keeps_whitespace_and_empty_forms_are_empty() {
+    assert_eq!(param("<value><string/></value>"), Ok(string("")));
+    assert_eq!(param("<value><string></string></value>"), Ok(string("")));
+    assert_eq!(
+        param("<value><string>  </string></value>"),
+        Ok(string("  "))
+    );
+    assert_eq!(
+        param("<value><string>\n\tx\n</string></value>"),
+        Ok(string("\n\tx\n"))
+    );
+}
+
+#[test]
+fn whitespace_between_elements_is_not_data() {
+    let body =
+        "\r\n<?xml version=\"1.0\"?>\r\n<methodCall>\r\n\t<methodName> add </methodName>\r\n\
+\t<params>\r\n\t\t<param>\r\n\t\t\t<value>\r\n\t\t\t\t<i4>40</i4>\r\n\t\t\t</value>\r\n\
+\t\t</param>\r\n\t\t<param> <value> <struct> <member> <name>k</name> <value> <array> <data> \
+<value> <int>2</int> </value> </data> </array> </value> </member> </struct> </value> </param>\r\n\
+\t</params>\r\n</methodCall>\r\n\r\n";
+    let c = call(body).unwrap();
+    assert_eq!(c.method, "add");
+    assert_eq!(
+        c.params,
+        vec![
+            Value::Int(40),
+            members(&[("k", Value::Array(vec![Value::Int(2)]))])
+        ]
+    );
+}
+
+#[test]
+fn params_may_be_absent() {
+    let c = call("<methodCall><methodName>ping</methodName></methodCall>").unwrap();
+    assert_eq!(c.method, "ping");
+    assert!(c.params.is_empty());
+    assert!(
+        call("<methodCall><methodName>p</methodName><params/></methodCall>")
+            .unwrap()
+            .params
+            .is_empty()
+    );
+}
+
+#[test]
+fn method_name_is_trimmed_and_must_not_be_empty() {
+    let c = call("<methodCall><methodName>\n  a.b  \n</methodName></methodCall>").unwrap();
+    assert_eq!(c.method, "a.b");
+    assert_fault(
+        call("<methodCall><methodName> </methodName></methodCall>"),
+        Fault::INVALID_XMLRPC,
+        "<methodName> is empty",
+    );
+    assert_fault(
+        call("<methodCall><params/></methodCall>"),
+        Fault::INVALID_XMLRPC,
+        "expected <methodName> in <methodCall>, found <params>",
+    );
+}
+
+#[test]
+fn integers_in_all_their_spellings() {
+    assert_eq!(param("<value><int>40</int></value>"), Ok(Value::Int(40)));
+    assert_eq!(param("<value><i4>-40</i4></value>"), Ok(Value::Int(-40)));
+    assert_eq!(param("<value><int>+7</int></value>"), Ok(Value::Int(7)));
+    assert_eq!(param("<value><int> 7\n</int></value>"), Ok(Value::Int(7)));
+    assert_eq!(
+        param("<value><int>-2147483648</int></value>"),
+        Ok(Value::Int(i32::MIN))
+    );
+    assert_eq!(
+        param("<value><i8>9223372036854775807</i8></value>"),
+        Ok(Value::I8(i64::MAX))
+    );
+    assert_eq!(
+        param("<value><i8>-9223372036854775808</i8></value>"),
+        Ok(Value::I8(i64::MIN))
+    );
+}
+
+#[test]
+fn extension_types_with_and_without_the_ex_prefix() {
+    assert_eq!(param("<value><nil/></value>"), Ok(Value::Nil));
+    assert_eq!(param("<value><nil></nil></value>"), Ok(Value::Nil));
+    assert_eq!(param("<value><i8>5</i8></value>"), Ok(Value::I8(5)));
+    // Undeclared `ex:`, as some clients send it.
+    assert_eq!(param("<value><ex:nil/></value>"), Ok(Value::Nil));
+    assert_eq!(param("<value><ex:i8>5</ex:i8></value>"), Ok(Value::I8(5)));
+    // Declared, Apache-style, on the root.
+    let apache = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><methodResponse \
+        xmlns:ex=\"http://ws.apache.org/xmlrpc/namespaces/extensions\"><params><param>\
+        <value><ex:nil/></value></param></params></methodResponse>";
+    assert_eq!(response(apache), Ok(Ok(Value::Nil)));
+    // Any prefix bound to Apache's namespace.
+    assert_eq!(
+        param(
+            "<value><a:i8 xmlns:a=\"http://ws.apache.org/xmlrpc/namespaces/extensions\">1</a:i8>\
+             </value>"
+        ),
+        Ok(Value::I8(1))
+    );
+    // Unprefixed names are ours whatever the default namespace.
+    let c = call("<methodCall xmlns=\"urn:x\"><methodName>m</methodName></methodCall>").unwrap();
+    assert_eq!(c.method, "m");
+}
+
+#[test]
+fn doubles_with_exponents_and_signs() {
+    for (text, x) in [
+        ("2.5", 2.5),
+        ("+1.5", 1.5),
+        ("-.5", -0.5),
+        ("5.", 5.0),
+        ("1e5", 1e5),
+        ("1E-3", 1e-3),
+        ("1e+300", 1e300),
+        (" 3 ", 3.0),
+        ("0.1", 0.1),
+    ] {
+        let xml = format!("<value><double>{text}</double></value>");
+        assert_eq!(param(&xml), Ok(Value::Double(x)), "{text}");
+    }
+}
+
+#[test]
+fn base64_wrapped_unpadded_or_empty() {
+    assert_eq!(
+        param("<value><base64>aGVs\r\n  bG8g\n d29y bGQ=</base64></value>"),
+        Ok(Value::Base64(b"hello world".to_vec()))
+    );
+    assert_eq!(
+        param("<value><base64>aGk</base64></value>"),
+        Ok(Value::Base64(b"hi".to_vec()))
+    );
+    assert_eq!(
+        param("<value><base64></base64></value>"),
+        Ok(Value::Base64(vec![]))
+    );
+    assert_eq!(param("<value><base64/></value>"), Ok(Value::Base64(vec![])));
+}
+
+#[test]
+fn booleans_as_digits_or_words() {
+    for (text, b) in [
+        ("1", true),
+        ("0", false),
+        (" 1 ", true),
+        ("true", true),
+        ("False", false),
+    ] {
+        let xml = format!("<value><boolean>{text}</boolean></value>");
+        assert_eq!(param(&xml), Ok(Value::Bool(b)), "{text}");
+    }
+}
+
+#[test]
+fn dates_basic_extended_or_zulu() {
+    let dt = Value::DateTime(DateTime::new(1998, 7, 17, 14, 8, 55).unwrap());
+    for text in [
+        "19980717T14:08:55",
+        "1998-07-17T14:08:55",
+        "19980717T14:08:55Z",
+        " 19980717T14:08:55\n",
+    ] {
+        let xml = format!("<value><dateTime.iso8601>{text}</dateTime.iso8601></value>");
+        assert_eq!(param(&xml), Ok(dt.clone()), "{text}");
+    }
+}
+
+#[test]
+fn cdata_comments_and_references_are_text() {
+    assert_eq!(
+        param("<value><string>a<![CDATA[<b>&]]>c</string></value>"),
+        Ok(string("a<b>&c"))
+    );
+    assert_eq!(
+        param("<value><!-- note --><int>1</int><!-- note --></value>"),
+        Ok(Value::Int(1))
+    );
+    assert_eq!(
+        param("<value><string>a<!-- x -->b</string></value>"),
+        Ok(string("ab"))
+    );
+    assert_eq!(
+        param("<value>&lt;&gt;&amp;&apos;&quot;&#65;&#x42;&#13;</value>"),
+        Ok(string("<>&'\"AB\r"))
+    );
+}
+
+#[test]
+fn repeated_member_names_keep_the_last() {
+    let xml = "<value><struct><member><name>a</name><value><int>1</int></value></member>\
+               <member><name>a</name><value><int>2</int></value></member></struct></value>";
+    assert_eq!(param(xml), Ok(members(&[("a", Value::Int(2))])));
+}
+
+#[test]
+fn member_names_are_text_and_may_be_empty() {
+    let xml = "<value><struct><member><name></name><value>x</value></member>\
+               <member><name> sp </name><value/></member></struct></value>";
+    assert_eq!(
+        param(xml),
+        Ok(members(&[("", string("x")), (" sp ", string(""))]))
+    );
+}
+
+#[test]
+fn declaration_is_optional_and_its_encoding_label_is_not_trusted() {
+    let body = "<methodCall><methodName>é</methodName></methodCall>";
+    assert_eq!(call(body).unwrap().method, "é");
+    for label in ["ISO-8859-1", "utf-16", "bogus", "ascii", "UTF-8"] {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"{label}\"?>\
+             <methodCall><methodName>é</methodName></methodCall>"
+        );
+        assert_eq!(call(&body).unwrap().method, "é", "{label}");
+    }
+    // With a UTF-8 byte order mark.
+    let body = "\u{FEFF}<?xml version=\"1.0\"?><methodCall><methodName>m</methodName></methodCall>";
+    assert_eq!(call(body).unwrap().method, "m");
+}
+
+#[test]
+fn attributes_and_processing_instructions_are_ignored() {
+    let body = "<?xml version=\"1.0\"?><?app data?><methodCall id=\"1\"><methodName>m\
+        </methodName><params><param><value type=\"x\"><int>1</int></value></param></params>\
+        </methodCall>";
+    assert_eq!(call(body).unwrap().params, vec![Value::Int(1)]);
+}
+
+#[test]
+fn line_ending_normalization_and_escaped_cr() {
+    assert_eq!(param("<value>a\r\nb\rc</value>"), Ok(string("a\nb\nc")));
+    assert_eq!(param("<value>a&#13;\nb</value>"), Ok(string("a\r\nb")));
+}
+
+#[test]
+fn depth_up_to_the_limit_is_fine() {
+    let limits = DecodeLimits::default();
+    let depth = limits.max_depth;
+    let xml = format!(
+        "<value>{}<int>1</int>{}</value>",
+        "<array><data><value>".repeat(depth),
+        "</value></data></array>".repeat(depth)
+    );
+    let mut v = param(&xml).unwrap();
+    for _ in 0..depth {
+        let Value::Array(mut items) = v else {
+            panic!("not an array")
+        };
+        v = items.remove(0);
+    }
+    assert_eq!(v, Value::Int(1));
+}
+
+// ---- Refusals: not well-formed, -32700 ----
+
+#[test]
+fn malformed_xml_is_a_parse_error() {
+    for body in [
+        "",
+        "   ",
+        "not xml",
+        "<methodCall><methodName>m</methodName>",
+        "<methodCall><methodName>m</methodCall>",
+        "<methodCall><methodName>m</methodName></methodCall",
+        "<methodCall><methodName a=>m</methodName></methodCall>",
+        "<methodCall><methodName>&bogus;</methodName></methodCall>",
+        "<methodCall><methodName>&#0;</methodName></methodCall>",
+        "<methodCall><methodName>\u{1}</methodName></methodCall>",
+        "<methodCall><methodName>m</methodName><params><param><value><string><![CDATA[x</string>",
+    ] {
+        let fault = call(body).expect_err(body);
+        assert_eq!(fault.code, Fault::PARSE_ERROR, "{body}: {fault}");
+        assert!(
+            fault.message.starts_with("XML is not well-formed:"),
+            "{body}: {fault}"
+        );
+    }
+}
+
+#[test]
+fn trailing_garbage_after_the_root_is_refused() {
+    let ok = "<methodCall><methodName>m</methodName></methodCall>";
+    assert!(call(&format!("{ok}\n \n<!-- fine -->\n")).is_ok());
+    for tail in ["junk", "<x/>", "<methodCall/>", "</methodCall>", "<"] {
+        let fault = call(&format!("{ok}{tail}")).expect_err(tail);
+        assert_eq!(fault.code, Fault::PARSE_ERROR, "{tail}: {fault}");
+    }
+}
+
+#[test]
+fn any_doctype_is_refused() {
+    for body in [
+        "<!DOCTYPE methodCall><methodCall><methodName>m</methodName></methodCall>",
+        "<?xml version=\"1.0\"?>\n<!-- c -->\n<!DOCTYPE methodCall [<!ELEMENT methodCall ANY>]>\
+         <methodCall><methodName>m</methodName></methodCall>",
+        "<!doctype methodCall><methodCall/>",
+    ] {
+        assert_fault(call(body), Fault::PARSE_ERROR, "DOCTYPE");
+    }
+}
+
+#[test]
+fn billion_laughs_is_refused_at_once() {
+    let mut body =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..10 {
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        body.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    body.push_str("]>\n<methodCall><methodName>&lol9;</methodName></methodCall>");
+    let start = Instant::now();
+    assert_fault(call(&body), Fault::PARSE_ERROR, "DOCTYPE");
+    assert!(start.elapsed() < Duration::from_secs(1));
+
+    // The same through parameter entities, which xml-rs expands inside the
+    // DTD itself.
+    let pe = "<!DOCTYPE x [<!ENTITY % a \"aaaaaaaaaa\"><!ENTITY % b \"%a;%a;%a;%a;%a;%a;%a;%a;\">\
+              <!ENTITY % c \"%b;%b;%b;%b;%b;%b;%b;%b;\">]><methodCall/>";
+    assert_fault(call(pe), Fault::PARSE_ERROR, "DOCTYPE");
+}
+
+#[test]
+fn external_entities_are_refused() {
+    let body = "<?xml version=\"1.0\"?><!DOCTYPE m [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\
+                <methodCall><methodName>&xxe;</methodName></methodCall>";
+    assert_fault(call(body), Fault::PARSE_ERROR, "DOCTYPE");
+    let body = "<!DOCTYPE methodCall SYSTEM \"http://example.com/x.dtd\">\
+                <methodCall><methodName>m</methodName></methodCall>";
+    assert_fault(call(body), Fault::PARSE_ERROR, "DOCTYPE");
+}
+
+#[test]
+fn oversize_documents_are_refused_before_parsing() {
+    let limits = DecodeLimits {
+        max_size: 100,
+        ..DecodeLimits::default()
+    };
+    assert!(decode_call(PY_ADD.as_bytes(), &DecodeLimits::default()).is_ok());
+    assert_fault(
+        decode_call(PY_ADD.as_bytes(), &limits),
+        Fault::PARSE_ERROR,
+        "the document is 188 bytes, over the limit of 100",
+    );
+    assert_fault(
+        decode_response(PY_ADD.as_bytes(), &limits),
+        Fault::PARSE_ERROR,
+        "over the limit",
+    );
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_refused() {
+    let limits = DecodeLimits {
+        max_depth: 3,
+        ..DecodeLimits::default()
+    };
+    let nest = |open: &str, close: &str, depth: usize| {
+        format!(
+            "<methodCall><methodName>m</methodName><params><param><value>{}<int>1</int>{}\
+             </value></param></params></methodCall>",
+            open.repeat(depth),
+            close.repeat(depth)
+        )
+    };
+    let arrays = |d| nest("<array><data><value>", "</value></data></array>", d);
+    let structs = |d| {
+        nest(
+            "<struct><member><name>k</name><value>",
+            "</value></member></struct>",
+            d,
+        )
+    };
+    assert!(decode_call(arrays(3).as_bytes(), &limits).is_ok());
+    assert!(decode_call(structs(3).as_bytes(), &limits).is_ok());
+    assert_fault(
+        decode_call(arrays(4).as_bytes(), &limits),
+        Fault::PARSE_ERROR,
+        "nest deeper than the limit of 3",
+    );
+    assert_fault(
+        decode_call(structs(4).as_bytes(), &limits),
+        Fault::PARSE_ERROR,
+        "nest deeper than the limit of 3",
+    );
+    // An empty container counts too.
+    let empty = "<methodCall><methodName>m</methodName><params><param><value><array><data>\
+        <value><array><data><value><array><data><value><array><data></data></array></value>\
+        </data></array></value></data></array></value></data></array></value></param></params>\
+        </methodCall>";
+    assert_fault(
+        decode_call(empty.as_bytes(), &limits),
+        Fault::PARSE_ERROR,
+        "nest deeper",
+    );
+}
+
+#[test]
+fn two_hundred_thousand_levels_fault_quickly() {
+    let start = Instant::now();
+    let body = format!(
+        "<methodCall><methodName>m</methodName><params><param><value>{}",
+        "<array><data><value>".repeat(200_000)
+    );
+    assert_fault(
+        call(&body),
+        Fault::PARSE_ERROR,
+        "nest deeper than the limit of 128",
+    );
+    let body = format!(
+        "<methodCall><methodName>m</methodName><params><param><value>{}",
+        "<struct><member><name>k</name><value>".repeat(200_000)
+    );
+    assert_fault(call(&body), Fault::PARSE_ERROR, "nest deeper");
+    // Not XML-RPC at all: refused at the first unknown element.
+    let body = format!("<methodCall>{}", "<a>".repeat(200_000));
+    assert_fault(call(&body), Fault::INVALID_XMLRPC, "unknown element <a>");
+    let body = format!(
+        "<methodCall><methodName>m</methodName><params><param>{}",
+        "<value>".repeat(200_000)
+    );
+    assert_fault(
+        call(&body),
+        Fault::INVALID_XMLRPC,
+        "<value> is not a value type",
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+// ---- Refusals: encoding, -32701 and -32702 ----
+
+#[test]
+fn invalid_utf8_is_an_invalid_character_fault() {
+    let body = b"<methodCall><methodName>m\xff</methodName></methodCall>";
+    assert_fault(
+        decode_call(body, &DecodeLimits::default()),
+        Fault::INVALID_CHARACTER,
+        "not valid UTF-8 (byte 25)",
+    );
+    let body = b"<?xml version='1.0' encoding='utf-8'?><methodCall><methodName>\xc3</methodName>\
+                 </methodCall>";
+    assert_fault(
+        decode_call(body, &DecodeLimits::default()),
+        Fault::INVALID_CHARACTER,
+        "not valid UTF-8",
+    );
+}
+
+#[test]
+fn other_encodings_are_unsupported() {
+    let body = b"<?xml version='1.0' encoding='windows-1252'?><methodCall><methodName>\x80\
+                 </methodName></methodCall>";
+    assert_fault(
+        decode_call(body, &DecodeLimits::default()),
+        Fault::UNSUPPORTED_ENCODING,
+        "declared as 'windows-1252'",
+    );
+    let utf16: Vec<u8> = "\u{FEFF}<methodCall/>"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    assert_fault(
+        decode_call(&utf16, &DecodeLimits::default()),
+        Fault::UNSUPPORTED_ENCODING,
+        "UTF-16",
+    );
+}
+
+// ---- Refusals: well-formed but not XML-RPC, -32600 ----
+
+#[test]
+fn out_of_range_integers() {
+    for (xml, needle) in [
+        (
+            "<int>2147483648</int>",
+            "<int> '2147483648' is out of range (-2147483648..=2147483647)",
+        ),
+        ("<i4>-2147483649</i4>", "<i4> '-2147483649' is out of range"),
+        (
+            "<i8>9223372036854775808</i8>",
+            "<i8> '9223372036854775808' is out of range",
+        ),
+        ("<int>99999999999999999999999</int>", "is out of range"),
+    ] {
+        assert_fault(
+            param(&format!("<value>{xml}</value>")),
+            Fault::INVALID_XMLRPC,
+            needle,
+        );
+    }
+}
+
+#[test]
+fn non_numeric_integers() {
+    for (xml, needle) in [
+        ("<int>abc</int>", "<int> 'abc' is not an integer"),
+        ("<int>1.5</int>", "<int> '1.5' is not an integer"),
+        ("<int></int>", "<int> '' is not an integer"),
+        ("<int/>", "<int> '' is not an integer"),
+        ("<i4>1 2</i4>", "<i4> '1 2' is not an integer"),
+        ("<i8>0x10</i8>", "<i8> '0x10' is not an integer"),
+    ] {
+        assert_fault(
+            param(&format!("<value>{xml}</value>")),
+            Fault::INVALID_XMLRPC,
+            needle,
+        );
+    }
+}
+
+#[test]
+fn bad_doubles_including_nan_and_infinity() {
+    for (text, needle) in [
+        ("abc", "'abc' is not a number"),
+        ("", "'' is not a number"),
+        ("1,5", "is not a number"),
+        ("nan", "'nan' is not finite"),
+        ("NaN", "is not finite"),
+        ("inf", "is not finite"),
+        ("-infinity", "is not finite"),
+        ("1e400", "'1e400' is not finite"),
+    ] {
+        let xml = format!("<value><double>{text}</double></value>");
+        assert_fault(param(&xml), Fault::INVALID_XMLRPC, needle);
+    }
+}
+
+#[test]
+fn bad_booleans() {
+    for text in ["2", "yes", "", "-1"] {
+        let xml = format!("<value><boolean>{text}</boolean></value>");
+        assert_fault(param(&xml), Fault::INVALID_XMLRPC, "is not 0 or 1");
+    }
+}
+
+#[test]
+fn bad_base64() {
+    for text in ["!!!!", "aGVsbG8=x", "a", "aGVsbG8==="] {
+        let xml = format!("<value><base64>{text}</base64></value>");
+        assert_fault(
+            param(&xml),
+            Fault::INVALID_XMLRPC,
+            "<base64> is not valid base64",
+        );
+    }
+}
+
+#[test]
+fn bad_dates() {
+    for (text, needle) in [
+        ("19990229T00:00:00", "day 29 does not exist in 1999-02"),
+        ("19980717T25:00:00", "25:00:00 does not exist"),
+        ("1998-07-17", "expected YYYYMMDDTHH:MM:SS"),
+        ("yesterday", "'yesterday' is not a date"),
+        ("", "is not a date"),
+    ] {
+        let xml = format!("<value><dateTime.iso8601>{text}</dateTime.iso8601></value>");
+        assert_fault(param(&xml), Fault::INVALID_XMLRPC, needle);
+    }
+}
+
+#[test]
+fn unknown_elements() {
+    assert_fault(
+        param("<value><float>1</float></value>"),
+        Fault::INVALID_XMLRPC,
+        "unknown element <float>",
+    );
+    assert_fault(
+        call("<methodCall><methodName>m</methodName><extra/></methodCall>"),
+        Fault::INVALID_XMLRPC,
+        "unknown element <extra>",
+    );
+    assert_fault(
+        call("<foo/>"),
+        Fault::INVALID_XMLRPC,
+        "unknown element <foo>",
+    );
+    // A prefix that is neither `ex` nor Apache's namespace.
+    assert_fault(
+        param("<value><x:int xmlns:x=\"urn:other\">1</x:int></value>"),
+        Fault::INVALID_XMLRPC,
+        "unknown element <x:int>",
+    );
+    assert_fault(
+        param("<value><int><b>1</b></int></value>"),
+        Fault::INVALID_XMLRPC,
+        "unknown element <b>",
+    );
+}
+
+#[test]
+fn misplaced_elements() {
+    assert_fault(
+        param("<value><int><value/></int></value>"),
+        Fault::INVALID_XMLRPC,
+        "<int> holds only text, found <value>",
+    );
+    assert_fault(
+        param("<value><value>1</value></value>"),
+        Fault::INVALID_XMLRPC,
+        "<value> is not a value type",
+    );
+    assert_fault(
+        param("<value><array><value>1</value></array></value>"),
+        Fault::INVALID_XMLRPC,
+        "expected <data> in <array>, found <value>",
+    );
+    assert_fault(
+        param("<value><array><data><int>1</int></data></array></value>"),
+        Fault::INVALID_XMLRPC,
+        "expected <value> or </data> in <data>, found <int>",
+    );
+    assert_fault(
+        param("<value><struct><value/></struct></value>"),
+        Fault::INVALID_XMLRPC,
+        "expected <member> or </struct> in <struct>, found <value>",
+    );
+    assert_fault(
+        param("<int>1</int>"),
+        Fault::INVALID_XMLRPC,
+        "expected <value> in <param>, found <int>",
+    );
+    assert_fault(
+        param(""),
+        Fault::INVALID_XMLRPC,
+        "expected <value> in <param>, found </param>",
+    );
+    assert_fault(
+        call("<methodCall><methodName>m</methodName><params><value/></params></methodCall>"),
+        Fault::INVALID_XMLRPC,
+        "expected <param> or </params> in <params>, found <value>",
+    );
+    assert_fault(
+        call("<methodResponse><params/></methodResponse>"),
+        Fault::INVALID_XMLRPC,
+        "expected <methodCall> in the document, found <methodResponse>",
+    );
+    assert_fault(
+        param("<value><nil>x</nil></value>"),
+        Fault::INVALID_XMLRPC,
+        "<nil/> must be empty",
+    );
+}
+
+#[test]
+fn members_need_a_name_and_a_value() {
+    assert_fault(
+        param("<value><struct><member><value>1</value></member></struct></value>"),
+        Fault::INVALID_XMLRPC,
+        "a <member> has no <name>",
+    );
+    assert_fault(
+        param("<value><struct><member></member></struct></value>"),
+        Fault::INVALID_XMLRPC,
+        "a <member> has no <name>",
+    );
+    assert_fault(
+        param("<value><struct><member><name>k</name></member></struct></value>"),
+        Fault::INVALID_XMLRPC,
+        "<member> 'k' has no <value>",
+    );
+    assert_fault(
+        param("<value><struct><member><name>k</name><value/><value/></member></struct></value>"),
+        Fault::INVALID_XMLRPC,
+        "expected </member> in <member>, found <value>",
+    );
+    assert_fault(
+        param("<value><struct><member><name>k</name><name>j</name></member></struct></value>"),
+        Fault::INVALID_XMLRPC,
+        "expected <value> in <member>, found <name>",
+    );
+}
+
+#[test]
+fn two_values_in_one_value() {
+    assert_fault(
+        param("<value><int>1</int><int>2</int></value>"),
+        Fault::INVALID_XMLRPC,
+        "two values in one <value>: <int> after the first",
+    );
+    assert_fault(
+        param("<value><array><data/></array><string/></value>"),
+        Fault::INVALID_XMLRPC,
+        "two values in one <value>: <string>",
+    );
+    assert_fault(
+        param("<value><struct/><nil/></value>"),
+        Fault::INVALID_XMLRPC,
+        "two values in one <value>: <nil>",
+    );
+}
+
+#[test]
+fn text_where_elements_belong() {
+    assert_fault(
+        call("<methodCall><methodName>m</methodName><params>junk<param/></params></methodCall>"),
+        Fault::INVALID_XMLRPC,
+        "unexpected text 'junk' in <params>",
+    );
+    assert_fault(
+        call("<methodCall>junk<methodName>m</methodName></methodCall>"),
+        Fault::INVALID_XMLRPC,
+        "unexpected text 'junk' in <methodCall>",
+    );
+    assert_fault(
+        param("<value>abc<int>1</int></value>"),
+        Fault::INVALID_XMLRPC,
+        "text 'abc' and <int> mixed in one <value>",
+    );
+    assert_fault(
+        param("<value><int>1</int>abc</value>"),
+        Fault::INVALID_XMLRPC,
+        "unexpected text 'abc' in <value>",
+    );
+    assert_fault(
+        param("<value><array><data>x</data></array></value>"),
+        Fault::INVALID_XMLRPC,
+        "unexpected text 'x' in <data>",
+    );
+    // Long junk is shortened in the message.
+    let junk = "j".repeat(1000);
+    let fault = param(&format!("<value><int>{junk}</int></value>")).unwrap_err();
+    assert!(fault.message.len() < 100, "{fault}");
+}
+
+// ---- Responses ----
+
+#[test]
+fn response_has_exactly_one_param() {
+    assert_fault(
+        response(
+            "<methodResponse><params><param><value/></param><param><value/></param>\
+                  </params></methodResponse>",
+        ),
+        Fault::INVALID_XMLRPC,
+        "exactly one <param>",
+    );
+    assert_fault(
+        response("<methodResponse><params></params></methodResponse>"),
+        Fault::INVALID_XMLRPC,
+        "expected <param> in <params>, found </params>",
+    );
+    assert_fault(
+        response("<methodResponse></methodResponse>"),
+        Fault::INVALID_XMLRPC,
+        "expected <params> or <fault> in <methodResponse>",
+    );
+    assert_fault(
+        response("<methodCall><methodName>m</methodName></methodCall>"),
+        Fault::INVALID_XMLRPC,
+        "expected <methodResponse> in the document",
+    );
+}
+
+#[test]
+fn fault_structs_are_read_liberally() {
+    let fault = |inner: &str| {
+        response(&format!(
+            "<methodResponse><fault><value><struct>{inner}</struct></value></fault></methodResponse>"
+        ))
+    };
+    let code = |v: &str| format!("<member><name>faultCode</name><value>{v}</value></member>");
+    let text = |v: &str| format!("<member><name>faultString</name><value>{v}</value></member>");
+    assert_eq!(
+        fault(&(code("<i4>-32601</i4>") + &text("no such method"))),
+        Ok(Err(Fault::method_not_found("no such method")))
+    );
+    assert_eq!(
+        fault(&(code("<i8>7</i8>") + &text("<int>3</int>"))),
+        Ok(Err(Fault::new(7, "3")))
+    );
+    assert_eq!(fault(&code("<int>1</int>")), Ok(Err(Fault::new(1, ""))));
+    assert_fault(
+        fault(&text("x")),
+        Fault::INVALID_XMLRPC,
+        "the <fault> struct has no faultCode",
+    );
+    assert_fault(
+        fault(&code("<string>x</string>")),
+        Fault::INVALID_XMLRPC,
+        "faultCode: expected int, found string 'x'",
+    );
+    assert_fault(
+        response("<methodResponse><fault><value><int>1</int></value></fault></methodResponse>"),
+        Fault::INVALID_XMLRPC,
+        "a <fault> holds a struct, found int",
+    );
+}

@@ -1,0 +1,260 @@
+//! Property tests of the XML-RPC codec: every value survives encoding and
+//! decoding exactly, and no input, however broken, makes the decoder panic.
+
+use std::collections::BTreeMap;
+
+use medusa::xmlrpc::{
+    decode_call, decode_response, encode_call, encode_response, from_value, to_value, DateTime,
+    DecodeLimits, EncodeOptions, Value,
+};
+use proptest::prelude::*;
+
+/// Characters XML 1.0 can carry, with the ones that need escaping or
+/// survive line-ending normalization only when escaped made likely.
+fn xml_text() -> impl Strategy<Value = String> {
+    let ch = prop_oneof![
+        4 => any::<char>(),
+        1 => prop::sample::select(vec!['&', '<', '>', '\r', '\n', '\t', ' ', ']', '"', '\'']),
+    ];
+    prop::collection::vec(ch, 0..24).prop_map(|chars| {
+        chars
+            .into_iter()
+            .filter(|&c| {
+                matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+            })
+            .collect()
+    })
+}
+
+/// Any finite double, special values included.
+fn finite_double() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        prop::num::f64::NORMAL | prop::num::f64::SUBNORMAL | prop::num::f64::ZERO,
+        prop::sample::select(vec![0.1, -0.0, 1e300, 1e-300, f64::MAX, f64::MIN, 5e-324]),
+    ]
+}
+
+fn datetime() -> impl Strategy<Value = DateTime> {
+    (0u16..=9999, 1u8..=12, 1u8..=31, 0u8..24, 0u8..60, 0u8..60).prop_map(|(y, mo, d, h, mi, s)| {
+        // Clamp the day into the month rather than discard the case.
+        (0..4)
+            .find_map(|back| DateTime::new(y, mo, d - back.min(d - 1), h, mi, s).ok())
+            .unwrap_or_else(|| DateTime::new(y, mo, 28, h, mi, s).unwrap())
+    })
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        any::<i32>().prop_map(Value::Int),
+        any::<i64>().prop_map(Value::I8),
+        any::<bool>().prop_map(Value::Bool),
+        xml_text().prop_map(Value::String),
+        finite_double().prop_map(Value::Double),
+        datetime().prop_map(Value::DateTime),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::Base64),
+        Just(Value::Nil),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(xml_text(), inner, 0..6).prop_map(Value::Struct),
+        ]
+    })
+}
+
+/// Exact equality: doubles compared bit for bit, so `-0.0 != 0.0` here.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Double(x), Value::Double(y)) => x.to_bits() == y.to_bits(),
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y))
+        }
+        (Value::Struct(xs), Value::Struct(ys)) => {
+            xs.len() == ys.len()
+                && xs
+                    .iter()
+                    .zip(ys)
+                    .all(|((kx, x), (ky, y))| kx == ky && same(x, y))
+        }
+        _ => a == b,
+    }
+}
+
+/// Pieces of XML-RPC, to assemble documents that get deep into the decoder.
+const TOKENS: &[&str] = &[
+    "<?xml version=\"1.0\"?>",
+    "<methodCall>",
+    "</methodCall>",
+    "<methodName>",
+    "</methodName>",
+    "<methodResponse>",
+    "</methodResponse>",
+    "<params>",
+    "</params>",
+    "<param>",
+    "</param>",
+    "<fault>",
+    "</fault>",
+    "<value>",
+    "</value>",
+    "<value/>",
+    "<int>",
+    "</int>",
+    "<i4>",
+    "</i4>",
+    "<i8>",
+    "</i8>",
+    "<ex:i8>",
+    "</ex:i8>",
+    "<boolean>",
+    "</boolean>",
+    "<string>",
+    "</string>",
+    "<double>",
+    "</double>",
+    "<dateTime.iso8601>",
+    "</dateTime.iso8601>",
+    "<base64>",
+    "</base64>",
+    "<struct>",
+    "</struct>",
+    "<member>",
+    "</member>",
+    "<name>",
+    "</name>",
+    "<array>",
+    "</array>",
+    "<data>",
+    "</data>",
+    "<nil/>",
+    "<ex:nil/>",
+    "<!DOCTYPE x>",
+    "<!-- c -->",
+    "<![CDATA[",
+    "]]>",
+    "&amp;",
+    "&lt;",
+    "&#13;",
+    "&bogus;",
+    "&#0;",
+    "1",
+    "-2147483649",
+    "1e400",
+    "nan",
+    "19980717T14:08:55",
+    "19990229T00:00:00",
+    "aGVsbG8=",
+    "!!",
+    "add",
+    " ",
+    "\n",
+    "\u{0}",
+    "\u{FEFF}",
+    "\u{FFFF}",
+    "é",
+    "\u{FF}",
+    "<",
+    ">",
+    "/",
+    "=",
+    "\"",
+    "faultCode",
+    "faultString",
+];
+
+proptest! {
+    /// Whatever a response carries comes back identical.
+    #[test]
+    fn responses_round_trip(v in value()) {
+        let body = encode_response(&v, &EncodeOptions::default()).unwrap();
+        let back = decode_response(&body, &DecodeLimits::default()).unwrap().unwrap();
+        prop_assert!(same(&v, &back), "{v:?} came back as {back:?}");
+    }
+
+    /// Whatever a call carries comes back identical, method name included.
+    #[test]
+    fn calls_round_trip(
+        method in "[A-Za-z0-9_.:/]{1,24}",
+        params in prop::collection::vec(value(), 0..4),
+    ) {
+        let body = encode_call(&method, &params, &EncodeOptions::default()).unwrap();
+        let call = decode_call(&body, &DecodeLimits::default()).unwrap();
+        prop_assert_eq!(&call.method, &method);
+        prop_assert_eq!(call.params.len(), params.len());
+        for (a, b) in params.iter().zip(&call.params) {
+            prop_assert!(same(a, b), "{a:?} came back as {b:?}");
+        }
+    }
+
+    /// serde's data model loses nothing either.
+    #[test]
+    fn serde_round_trips(v in value()) {
+        let through = to_value(&v).unwrap();
+        prop_assert!(same(&v, &through));
+        let back: Value = from_value(v.clone()).unwrap();
+        prop_assert!(same(&v, &back));
+        let _ = v.to_string();
+    }
+
+    /// Arbitrary bytes never panic the decoder.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = decode_call(&bytes, &DecodeLimits::default());
+        let _ = decode_response(&bytes, &DecodeLimits::default());
+    }
+
+    /// Documents assembled from XML-RPC pieces in any order never panic it.
+    #[test]
+    fn token_soup_never_panics(picks in prop::collection::vec(any::<prop::sample::Index>(), 0..64)) {
+        let doc: String = picks.iter().map(|i| TOKENS[i.index(TOKENS.len())]).collect();
+        let _ = decode_call(doc.as_bytes(), &DecodeLimits::default());
+        let _ = decode_response(doc.as_bytes(), &DecodeLimits::default());
+        let wrapped = format!("<methodCall><methodName>m</methodName><params><param>{doc}");
+        let _ = decode_call(wrapped.as_bytes(), &DecodeLimits::default());
+    }
+
+    /// Valid documents with bytes deleted, inserted, replaced or cut never
+    /// panic it, and whatever still decodes re-encodes.
+    #[test]
+    fn mutated_documents_never_panic(
+        v in value(),
+        edits in prop::collection::vec(
+            (0usize..4, any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<u8>()),
+            1..6,
+        ),
+    ) {
+        let mut body = encode_call("m", &[v], &EncodeOptions::default()).unwrap();
+        for (kind, at, token, byte) in edits {
+            let pos = at.index(body.len() + 1);
+            match kind {
+                0 => {
+                    let end = (pos + 1 + usize::from(byte % 16)).min(body.len());
+                    body.drain(pos.min(end)..end);
+                }
+                1 => {
+                    let t = TOKENS[token.index(TOKENS.len())].as_bytes();
+                    body.splice(pos..pos, t.iter().copied());
+                }
+                2 if pos < body.len() => body[pos] = byte,
+                _ => body.truncate(pos),
+            }
+        }
+        if let Ok(call) = decode_call(&body, &DecodeLimits::default()) {
+            for p in &call.params {
+                let _ = encode_response(p, &EncodeOptions::default());
+            }
+        }
+        let _ = decode_response(&body, &DecodeLimits::default());
+    }
+}
+
+/// Member names and strings made only of whitespace survive: whitespace is
+/// data inside `<string>` and `<name>`.
+#[test]
+fn whitespace_only_text_round_trips() {
+    let mut members = BTreeMap::new();
+    members.insert(" \r\n\t".to_string(), Value::from(" \r\n\t "));
+    let v = Value::Struct(members);
+    let body = encode_response(&v, &EncodeOptions::default()).unwrap();
+    assert_eq!(decode_response(&body, &DecodeLimits::default()), Ok(Ok(v)));
+}
