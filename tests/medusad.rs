@@ -314,3 +314,69 @@ fn fd_exhaustion_does_not_spin_and_service_resumes() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Runs a Python script with the daemon's port as `PORT`; returns stdout.
+fn python(script: &str, port: u16) -> String {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script.replace("PORT", &port.to_string()))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Out of the box: the demo service at /RPC2 answers Python's client.
+#[test]
+fn demo_service_answers_python_xmlrpc_client() {
+    let daemon = Daemon::start(&[]);
+    let out = python(
+        r#"
+import xmlrpc.client as x
+s = x.ServerProxy("http://127.0.0.1:PORT/RPC2", allow_none=True)
+print(s.add(40, 2), s.add(1.5, 2), s.add(2**31 - 1, 0))
+print(repr(s.echo({"a": [1, "two", None, 3.5]})))
+methods = s.system.listMethods()
+print("add" in methods, "echo" in methods, "system.multicall" in methods)
+try:
+    s.add("x", 1)
+except x.Fault as f:
+    print("fault", f.faultCode)
+try:
+    s.nope()
+except x.Fault as f:
+    print("fault", f.faultCode)
+"#,
+        daemon.addr.port(),
+    );
+    assert_eq!(
+        out,
+        "42 3.5 2147483647\n{'a': [1, 'two', None, 3.5]}\nTrue True True\nfault -32602\nfault -32601\n"
+    );
+}
+
+/// `--auth-user` puts Basic auth in front of the XML-RPC service.
+#[test]
+fn auth_user_protects_the_rpc_endpoint() {
+    let daemon = Daemon::start(&["--auth-user", "ann:s3cret", "--rpc-path", "/api"]);
+    let out = python(
+        r#"
+import xmlrpc.client as x
+print(x.ServerProxy("http://ann:s3cret@127.0.0.1:PORT/api").add(1, 2))
+try:
+    x.ServerProxy("http://ann:wrong@127.0.0.1:PORT/api").add(1, 2)
+except x.ProtocolError as e:
+    print("refused", e.errcode)
+try:
+    x.ServerProxy("http://ann:s3cret@127.0.0.1:PORT/RPC2").add(1, 2)
+except x.ProtocolError as e:
+    print("no /RPC2", e.errcode)
+"#,
+        daemon.addr.port(),
+    );
+    assert_eq!(out, "3\nrefused 401\nno /RPC2 404\n");
+}

@@ -1,7 +1,7 @@
-//! `medusad`, the medusa daemon: an HTTP server on the reactor with the
-//! status page at `/status` (and Prometheus metrics at `/status/metrics`)
-//! and, with `--root DIR`, a directory of files. The XML-RPC endpoint at
-//! `/RPC2` joins it with the XML-RPC layer.
+//! `medusad`, the medusa daemon: an HTTP server on the reactor with an
+//! XML-RPC demo service at `/RPC2` (`add`, `echo` and the `system.*`
+//! methods), the status page at `/status` (and Prometheus metrics at
+//! `/status/metrics`) and, with `--root DIR`, a directory of files.
 //!
 //! Logging goes through `env_logger` (`RUST_LOG`, default `info`): a
 //! startup line with the bound address, then the access log (target
@@ -13,9 +13,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use medusa::handlers::{FileHandler, StatusHandler};
+use std::collections::HashMap;
+
+use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcConfig, XmlRpcHandler};
 use medusa::http::{HttpConfig, HttpServer};
 use medusa::reactor::Reactor;
+use medusa::xmlrpc::{Fault, Registry, Value};
 
 const USAGE: &str = "\
 usage: medusad [OPTIONS]
@@ -23,6 +26,13 @@ usage: medusad [OPTIONS]
   --host ADDR               address to listen on (default 127.0.0.1)
   --port PORT               port, 0 = any free port (default 8182)
   --root DIR                also serve the files under DIR
+  --rpc-path PATH           where the XML-RPC service answers (default /RPC2;
+                            repeat for several paths)
+  --auth-user NAME:PASSWORD require HTTP Basic auth for XML-RPC (repeatable)
+  --auth-file FILE          the same, one NAME:PASSWORD per line
+  --max-depth N             XML-RPC value nesting (default 128)
+  --gzip-threshold BYTES    gzip larger responses when accepted (default 1400)
+  --no-extensions           never send <nil/> or <i8> (strict peers)
   --grace SECONDS           on SIGINT/SIGTERM, time allowed to finish (default 10)
   --max-header-bytes N      request line + headers (default 16384)
   --max-headers N           header fields per request (default 100)
@@ -41,6 +51,9 @@ struct Options {
     root: Option<PathBuf>,
     grace: Duration,
     http: HttpConfig,
+    rpc_paths: Vec<String>,
+    users: HashMap<String, String>,
+    xmlrpc: XmlRpcConfig,
 }
 
 /// What `parse_options` wants the process to do.
@@ -55,6 +68,9 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut root = None;
     let mut grace = Duration::from_secs(10);
     let mut http = HttpConfig::default();
+    let mut rpc_paths = Vec::new();
+    let mut users = HashMap::new();
+    let mut xmlrpc = XmlRpcConfig::default();
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -63,6 +79,11 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 let version = format!("medusad {}", env!("CARGO_PKG_VERSION"));
                 return Ok(Parsed::Exit(version, ExitCode::SUCCESS));
             }
+            "--no-extensions" => {
+                xmlrpc.encode.nil = false;
+                xmlrpc.encode.i8 = false;
+                continue;
+            }
             _ => {}
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -70,6 +91,22 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--host" => host = value,
             "--port" => port = number(&flag, &value)?,
             "--root" => root = Some(PathBuf::from(value)),
+            "--rpc-path" if value.starts_with('/') => rpc_paths.push(value),
+            "--rpc-path" => return Err(format!("--rpc-path must start with '/': {value:?}")),
+            "--auth-user" => add_user(&mut users, &value)?,
+            "--auth-file" => {
+                let text = std::fs::read_to_string(&value)
+                    .map_err(|e| format!("--auth-file {value}: {e}"))?;
+                for line in text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                {
+                    add_user(&mut users, line)?;
+                }
+            }
+            "--max-depth" => xmlrpc.decode.max_depth = number(&flag, &value)?,
+            "--gzip-threshold" => xmlrpc.gzip_threshold = number(&flag, &value)?,
             "--grace" => grace = seconds(&flag, &value)?,
             "--max-header-bytes" => http.max_header_bytes = number(&flag, &value)?,
             "--max-headers" => http.max_headers = number(&flag, &value)?,
@@ -88,12 +125,73 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let addr = format!("{bracketed}:{port}")
         .parse()
         .map_err(|_| format!("bad address {bracketed}:{port}"))?;
+    if rpc_paths.is_empty() {
+        rpc_paths.push("/RPC2".to_string());
+    }
+    // The decoder may not accept more than the HTTP layer lets in.
+    xmlrpc.decode.max_size = xmlrpc.decode.max_size.max(http.max_body_bytes as usize);
     Ok(Parsed::Serve(Box::new(Options {
         addr,
         root,
         grace,
         http,
+        rpc_paths,
+        users,
+        xmlrpc,
     })))
+}
+
+fn add_user(users: &mut HashMap<String, String>, entry: &str) -> Result<(), String> {
+    match entry.split_once(':') {
+        Some((name, password)) if !name.is_empty() => {
+            users.insert(name.to_string(), password.to_string());
+            Ok(())
+        }
+        _ => Err("--auth-user wants NAME:PASSWORD".to_string()),
+    }
+}
+
+/// The demo service: `add` and `echo`, plus the registry's `system.*`.
+fn demo_service() -> Registry {
+    let mut registry = Registry::new();
+    registry
+        .register_raw("add", |params| match params.as_slice() {
+            [a, b] => add(a, b),
+            _ => Err(Fault::invalid_params(format!("add takes 2 parameters, got {}", params.len()))),
+        })
+        .help("Adds two numbers: ints give an int (an i8 if it does not fit in 32 bits), doubles a double.")
+        .signature(&["int", "int", "int"])
+        .signature(&["double", "double", "double"]);
+    registry
+        .register("echo", |value: Value| value)
+        .help("Returns its argument unchanged, whatever its type.");
+    registry
+}
+
+fn add(a: &Value, b: &Value) -> Result<Value, Fault> {
+    let integer = |v: &Value| match v {
+        Value::Int(i) => Some(i64::from(*i)),
+        Value::I8(i) => Some(*i),
+        _ => None,
+    };
+    let double = |v: &Value| match v {
+        Value::Double(d) => Some(*d),
+        other => integer(other).map(|i| i as f64),
+    };
+    if let (Some(x), Some(y)) = (integer(a), integer(b)) {
+        let sum = x
+            .checked_add(y)
+            .ok_or_else(|| Fault::application_error("integer overflow"))?;
+        return Ok(i32::try_from(sum).map_or(Value::I8(sum), Value::Int));
+    }
+    match (double(a), double(b)) {
+        (Some(x), Some(y)) => Ok(Value::Double(x + y)),
+        _ => Err(Fault::invalid_params(format!(
+            "add takes numbers, got {} and {}",
+            a.type_name(),
+            b.type_name()
+        ))),
+    }
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
@@ -147,6 +245,13 @@ fn serve(options: Options) -> std::io::Result<()> {
         server.add_handler(files);
     }
     server.install_handler(StatusHandler::new());
+    let paths: Vec<&str> = options.rpc_paths.iter().map(String::as_str).collect();
+    let rpc = XmlRpcHandler::with_paths(&paths, demo_service(), options.xmlrpc.clone());
+    if options.users.is_empty() {
+        server.install_handler(rpc);
+    } else {
+        server.install_handler(AuthHandler::new("medusad", options.users.clone(), rpc));
+    }
 
     let addr = server.local_addr()?;
     match &options.root {
@@ -156,7 +261,10 @@ fn serve(options: Options) -> std::io::Result<()> {
         ),
         None => log::info!("medusad listening on {addr}"),
     }
-    log::info!("status page: http://{addr}/status");
+    log::info!(
+        "XML-RPC: http://{addr}{}; status page: http://{addr}/status",
+        options.rpc_paths.join(", ")
+    );
     reactor.add(server)?;
     reactor.run()?;
     log::info!("medusad: all connections closed, exiting");
@@ -234,6 +342,59 @@ mod tests {
         assert_eq!(o.http.request_timeout, Duration::from_secs(2));
         assert_eq!(o.http.max_connections, 3);
         assert_eq!(o.grace, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn xmlrpc_flags() {
+        let Ok(Parsed::Serve(o)) = parse(&[
+            "--rpc-path",
+            "/a",
+            "--rpc-path",
+            "/b",
+            "--auth-user",
+            "u:p:w",
+            "--max-depth",
+            "9",
+            "--gzip-threshold",
+            "10",
+            "--no-extensions",
+        ]) else {
+            panic!("serves")
+        };
+        assert_eq!(o.rpc_paths, ["/a", "/b"]);
+        assert_eq!(o.users.get("u").map(String::as_str), Some("p:w"));
+        assert_eq!(
+            (o.xmlrpc.decode.max_depth, o.xmlrpc.gzip_threshold),
+            (9, 10)
+        );
+        assert!(!o.xmlrpc.encode.nil && !o.xmlrpc.encode.i8);
+        let Ok(Parsed::Serve(o)) = parse(&[]) else {
+            panic!("serves")
+        };
+        assert_eq!(o.rpc_paths, ["/RPC2"]);
+        assert!(parse(&["--rpc-path", "RPC2"]).is_err());
+        assert!(parse(&["--auth-user", "nopassword"]).is_err());
+    }
+
+    #[test]
+    fn demo_add_handles_ints_doubles_and_overflow() {
+        assert_eq!(add(&Value::Int(40), &Value::Int(2)), Ok(Value::Int(42)));
+        assert_eq!(
+            add(&Value::Int(i32::MAX), &Value::Int(1)),
+            Ok(Value::I8(i64::from(i32::MAX) + 1))
+        );
+        assert_eq!(
+            add(&Value::Double(0.5), &Value::Int(2)),
+            Ok(Value::Double(2.5))
+        );
+        assert_eq!(
+            add(&Value::I8(i64::MAX), &Value::Int(1)).unwrap_err().code,
+            Fault::APPLICATION_ERROR
+        );
+        assert_eq!(
+            add(&Value::from("x"), &Value::Int(1)).unwrap_err().code,
+            Fault::INVALID_PARAMS
+        );
     }
 
     #[test]
