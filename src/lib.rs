@@ -33,3 +33,6 @@ pub mod xmlrpc;
 
 #[path = "../handlers/mod.rs"]
 pub mod handlers;
+
+#[doc(hidden)]
+pub mod fuzzing;

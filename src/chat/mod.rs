@@ -41,6 +41,7 @@ mod terminator;
 pub use async_chat::AsyncChat;
 pub use echo::EchoHandler;
 pub use terminator::{find_prefix_at_end, Terminator};
+pub(crate) use terminator::{scan, Scan};
 
 use std::collections::VecDeque;
 use std::io;

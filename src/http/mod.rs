@@ -32,6 +32,7 @@ pub use channel::HttpChannel;
 pub use config::HttpConfig;
 pub use date::http_date_now;
 pub use handler::{Handler, HandlerStatus, ServerView};
+pub(crate) use request::parse_head;
 pub use request::{Request, Version};
 pub use response::{html_escape, reason_phrase, Body, Response};
 pub use server::{ChannelInfo, HttpServer, HttpStats};

@@ -1,0 +1,165 @@
+//! Entry points for the fuzz targets in `fuzz/`: thin wrappers that reach
+//! crate-private parsers, and a whole HTTP exchange over loopback. Not a
+//! stable API; hidden from the docs.
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::chat::{scan, Scan};
+use crate::handlers::{XmlRpcConfig, XmlRpcHandler};
+use crate::http::{Handler, HttpConfig, HttpServer, HttpStats, Request, ServerView, Version};
+use crate::reactor::Reactor;
+use crate::xmlrpc::{Registry, Value};
+
+/// Parses a request head (without the blank line ending it): the request
+/// line on success, the status it would be refused with otherwise.
+pub fn http_head(head: &[u8]) -> Result<String, u16> {
+    crate::http::parse_head(head, &HttpConfig::default())
+        .map(|(request, _)| request.request_line())
+        .map_err(|e| e.status)
+}
+
+/// Splits `stream` into messages at `terminator`, feeding it in the given
+/// pieces as a channel would; returns the messages and what is left over.
+pub fn split_messages(pieces: &[&[u8]], terminator: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let mut messages = Vec::new();
+    let mut message = Vec::new();
+    let mut held: Vec<u8> = Vec::new();
+    for piece in pieces {
+        held.extend_from_slice(piece);
+        loop {
+            match scan(&held, terminator) {
+                Scan::Found { data } => {
+                    message.extend_from_slice(&held[..data]);
+                    messages.push(std::mem::take(&mut message));
+                    held.drain(..data + terminator.len());
+                }
+                Scan::NotFound { data } => {
+                    message.extend_from_slice(&held[..data]);
+                    held.drain(..data);
+                    break;
+                }
+            }
+        }
+    }
+    message.extend_from_slice(&held);
+    (messages, message)
+}
+
+/// A registry with `add` and `echo`, the service the fuzz targets hit.
+fn service() -> Registry {
+    let mut registry = Registry::new();
+    registry.register("add", |a: i32, b: i32| a.wrapping_add(b));
+    registry.register("echo", |v: Value| v);
+    registry
+}
+
+/// Posts `body` to an XML-RPC handler without sockets: (status, body,
+/// content-encoding of the answer).
+pub fn xmlrpc_post(
+    body: &[u8],
+    content_encoding: Option<&str>,
+    accept_gzip: bool,
+) -> (u16, Vec<u8>, Option<String>) {
+    let mut handler = XmlRpcHandler::with_paths(&["/RPC2"], service(), XmlRpcConfig::default());
+    let mut headers = vec![("Content-Type".to_string(), "text/xml".to_string())];
+    if let Some(coding) = content_encoding {
+        headers.push(("Content-Encoding".to_string(), coding.to_string()));
+    }
+    if accept_gzip {
+        headers.push(("Accept-Encoding".to_string(), "gzip".to_string()));
+    }
+    let mut request = Request {
+        method: "POST".to_string(),
+        uri: "/RPC2".to_string(),
+        path: "/RPC2".to_string(),
+        query: None,
+        version: Version::Http11,
+        headers,
+        body: body.to_vec(),
+        peer: None,
+        user: None,
+    };
+    let config = HttpConfig::default();
+    let stats = HttpStats::default();
+    let channels = RefCell::new(Slab::new());
+    let view = ServerView {
+        config: &config,
+        stats: &stats,
+        started: Instant::now(),
+        others: [&[], &[]],
+        channels: &channels,
+    };
+    let response = handler.handle_request(&mut request, &view);
+    let encoding = response.header("Content-Encoding").map(str::to_string);
+    let body = match response.body {
+        crate::http::Body::Bytes(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    (response.status, body, encoding)
+}
+
+/// Sends `pieces` one after another to a real server (XML-RPC at `/RPC2`)
+/// over loopback, each piece read by the server before the next is sent,
+/// then half-closes and returns everything the server answered, with the
+/// `Date` headers blanked (they change with the clock).
+pub fn http_exchange(pieces: &[&[u8]]) -> Vec<u8> {
+    let mut reactor = Reactor::new().expect("reactor");
+    // The default lingering close matters here: closing with unread input
+    // would reset the connection and could destroy an answer not yet read.
+    let server = HttpServer::bind(
+        "127.0.0.1:0".parse().expect("address"),
+        HttpConfig::default(),
+    )
+    .expect("bind");
+    server.install_handler(XmlRpcHandler::new("/RPC2", service()));
+    let addr = server.local_addr().expect("address");
+    reactor.add(server).expect("add");
+    let mut client = TcpStream::connect(addr).expect("connect");
+    client.set_nonblocking(true).expect("nonblocking");
+    let mut answer = Vec::new();
+    let pump = |reactor: &mut Reactor, client: &mut TcpStream, answer: &mut Vec<u8>| {
+        // Let the server read what was sent (and answer) before going on.
+        for _ in 0..4 {
+            reactor.run_once(Some(Duration::ZERO)).expect("run_once");
+        }
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = client.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+    };
+    for piece in pieces {
+        if client.write_all(piece).is_err() {
+            break;
+        }
+        pump(&mut reactor, &mut client, &mut answer);
+    }
+    let _ = client.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while reactor.dispatcher_count() > 1 && Instant::now() < deadline {
+        pump(&mut reactor, &mut client, &mut answer);
+    }
+    pump(&mut reactor, &mut client, &mut answer);
+    blank_dates(&answer)
+}
+
+fn blank_dates(answer: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(answer.len());
+    let mut rest = answer;
+    while let Some(i) = memchr::memmem::find(rest, b"\r\nDate: ") {
+        out.extend_from_slice(&rest[..i + 8]);
+        rest = &rest[i + 8..];
+        let end = memchr::memmem::find(rest, b"\r\n").unwrap_or(rest.len());
+        out.extend_from_slice(b"-");
+        rest = &rest[end..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
