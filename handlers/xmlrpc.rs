@@ -15,13 +15,14 @@
 use std::io::{self, Read, Write};
 use std::panic::{self, AssertUnwindSafe};
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use crate::http::{html_escape, Handler, HandlerStatus, Request, Response, ServerView};
 use crate::xmlrpc::{
-    decode_call, encode_fault, encode_response, DecodeLimits, EncodeOptions, Fault, XmlRpcService,
+    decode_call, encode_fault, encode_response, CallContext, DecodeLimits, EncodeOptions, Fault,
+    Reply, XmlRpcService,
 };
 
 /// Settings of an [`XmlRpcHandler`].
@@ -101,21 +102,29 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         }
     }
 
-    /// Decode, call, encode: the answer as XML bytes.
-    fn answer(&mut self, body: &[u8]) -> Vec<u8> {
+    /// Decode, call, encode: the answer as XML bytes, or `None` when the
+    /// service will answer later through a responder.
+    fn answer(&mut self, body: &[u8], server: &ServerView<'_>) -> Option<Vec<u8>> {
         self.calls += 1;
         let call = match decode_call(body, &self.config.decode) {
             Ok(call) => call,
             Err(fault) => {
                 self.faults += 1;
-                return encode_fault(&fault);
+                return Some(encode_fault(&fault));
             }
         };
         let service = &mut self.service;
         let method = call.method;
-        let result = panic::catch_unwind(AssertUnwindSafe(|| service.call(&method, call.params)));
-        let result = match result {
-            Ok(result) => result,
+        let mut cx = CallContext::new(server, self.config.encode);
+        let reply = panic::catch_unwind(AssertUnwindSafe(|| {
+            service.call_or_defer(&method, call.params, &mut cx)
+        }));
+        let result = match reply {
+            Ok(Reply::Now(result)) => result,
+            Ok(Reply::Later) if cx.was_deferred() => return None,
+            Ok(Reply::Later) => Err(Fault::internal_error(format!(
+                "method {method} deferred without a responder"
+            ))),
             Err(_) => {
                 // The panic message went to stderr through the panic hook;
                 // the client learns only that it failed.
@@ -130,21 +139,23 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             }),
             Err(fault) => Err(fault),
         };
-        match encoded {
+        Some(match encoded {
             Ok(bytes) => bytes,
             Err(fault) => {
                 self.faults += 1;
                 encode_fault(&fault)
             }
-        }
+        })
     }
 
-    fn post(&mut self, request: &Request) -> Response {
+    fn post(&mut self, request: &Request, server: &ServerView<'_>) -> Response {
         let body = match self.body(request) {
             Ok(body) => body.into_owned(),
             Err(response) => return response,
         };
-        let xml = self.answer(&body);
+        let Some(xml) = self.answer(&body, server) else {
+            return Response::pending();
+        };
         let accepts_gzip = request.header_has_token("Accept-Encoding", "gzip");
         if accepts_gzip && xml.len() > self.config.gzip_threshold {
             if let Ok(compressed) = gzip(&xml) {
@@ -206,9 +217,9 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
         self.paths.contains(&request.path)
     }
 
-    fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Response {
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response {
         match request.method.as_str() {
-            "POST" => self.post(request),
+            "POST" => self.post(request, server),
             "GET" | "HEAD" => self
                 .documentation(request)
                 .unwrap_or_else(|| Response::method_not_allowed(&["POST"])),
@@ -234,7 +245,7 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
 /// Gunzips at most `limit` bytes; 400 for a corrupt stream, 413 when over.
 fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, Response> {
     let mut out = Vec::new();
-    let mut decoder = GzDecoder::new(data).take(limit as u64 + 1);
+    let mut decoder = MultiGzDecoder::new(data).take(limit as u64 + 1);
     match decoder.read_to_end(&mut out) {
         Ok(_) if out.len() > limit => Err(Response::error(413, "decompressed body too large")),
         Ok(_) => Ok(out),

@@ -87,12 +87,20 @@ pub fn xmlrpc_post(
     let config = HttpConfig::default();
     let stats = HttpStats::default();
     let channels = RefCell::new(Slab::new());
+    let reactor = Reactor::new().expect("reactor");
+    let waker = reactor.waker();
+    let deferred = RefCell::new(None);
     let view = ServerView {
         config: &config,
         stats: &stats,
         started: Instant::now(),
         others: [&[], &[]],
         channels: &channels,
+        deferral: crate::http::Deferral {
+            token: mio::Token(0),
+            waker: &waker,
+            slot: &deferred,
+        },
     };
     let response = handler.handle_request(&mut request, &view);
     let encoding = response.header("Content-Encoding").map(str::to_string);

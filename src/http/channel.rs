@@ -10,19 +10,23 @@
 //! One timer per connection carries both timeouts: it fires, looks at what
 //! the connection is doing and since when, and either acts or re-arms.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::deferred::{self, Slot};
+use super::handler::Deferral;
 use super::request::{parse_head, BodyFraming, Version};
 use super::response::Framing;
 use super::server::{ChannelInfo, HttpStats, Shared};
 use super::{Body, HttpError, Request, Response, ServerView};
 use crate::chat::{Chat, ChatHandler, Terminator};
 use crate::producers::{ChunkedProducer, HookedProducer};
-use crate::reactor::{Context, TimerId};
+use crate::reactor::{Context, TimerId, Waker};
+use mio::Token;
 
 /// Longest chunk-size or trailer line of a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
@@ -44,6 +48,8 @@ enum State {
     ChunkEnd,
     /// Reading trailer lines after the last chunk.
     Trailers,
+    /// The handler deferred its reply; further input is held.
+    Waiting,
     /// Done: the connection closes once the response is sent.
     Closing,
 }
@@ -68,10 +74,26 @@ pub struct HttpChannel {
     sent_mark: u64,
     /// This connection's key in the server's channel list.
     slot: usize,
+    /// For deferred replies: how a `Responder` reaches this channel.
+    token: Token,
+    waker: Waker,
+    /// The deferred reply's slot, while one is awaited, and what is needed
+    /// to send it.
+    deferred: RefCell<Option<Slot>>,
+    awaiting: Option<Exchange>,
+}
+
+/// What sending a response needs to know about its request.
+struct Exchange {
+    version: Version,
+    keep_alive: bool,
+    head_only: bool,
+    request_line: String,
+    user: Option<String>,
 }
 
 impl HttpChannel {
-    pub(crate) fn new(shared: Rc<Shared>, peer: SocketAddr) -> HttpChannel {
+    pub(crate) fn new(shared: Rc<Shared>, peer: SocketAddr, waker: Waker) -> HttpChannel {
         let slot = shared.channels.borrow_mut().insert(ChannelInfo {
             peer,
             opened: Instant::now(),
@@ -79,6 +101,10 @@ impl HttpChannel {
         });
         HttpChannel {
             slot,
+            token: Token(usize::MAX),
+            waker,
+            deferred: RefCell::new(None),
+            awaiting: None,
             shared,
             peer,
             state: State::Idle,
@@ -99,7 +125,11 @@ impl HttpChannel {
     /// timeout is acted on at most half a timeout late.
     fn check_period(&self) -> Duration {
         let config = self.config();
-        (config.idle_timeout.min(config.request_timeout) / 2).max(Duration::from_millis(10))
+        let shortest = config
+            .idle_timeout
+            .min(config.request_timeout)
+            .min(config.response_timeout);
+        (shortest / 2).max(Duration::from_millis(10))
     }
 
     /// Answers a request that cannot be handled, and closes: after a
@@ -130,16 +160,47 @@ impl HttpChannel {
         request.body = std::mem::take(&mut self.body);
         request.peer = Some(self.peer);
         let response = self.call_handler(&mut request);
-        let keep_alive = request.wants_keep_alive() && !response.close && !cx.is_shutting_down();
-        let head_only = request.method == "HEAD";
+        let exchange = Exchange {
+            version: request.version,
+            keep_alive: request.wants_keep_alive(),
+            head_only: request.method == "HEAD",
+            request_line: request.request_line(),
+            user: request.user.take(),
+        };
+        let slot = self.deferred.borrow_mut().take();
+        if response.is_pending() {
+            if slot.is_some() {
+                // Hold everything else until the Responder answers.
+                *self.deferred.borrow_mut() = slot;
+                self.awaiting = Some(exchange);
+                self.state = State::Waiting;
+                self.since = Instant::now();
+                return;
+            }
+            let error = Response::error(500, "the handler deferred without a responder");
+            return self.finish(chat, cx, error, &exchange);
+        }
+        self.finish(chat, cx, response, &exchange);
+    }
+
+    /// Sends the response to `exchange` and readies the connection for the
+    /// next request, or for closing.
+    fn finish(
+        &mut self,
+        chat: &mut Chat,
+        cx: &mut Context<'_>,
+        response: Response,
+        exchange: &Exchange,
+    ) {
+        let keep_alive = exchange.keep_alive && !response.close && !cx.is_shutting_down();
         let keep_alive = self.send(
             chat,
             response,
-            request.version,
+            exchange.version,
             keep_alive,
-            head_only,
-            &request.request_line(),
-            request.user.as_deref(),
+            exchange.head_only,
+            &exchange.request_line,
+            exchange.user.as_deref(),
         );
         if keep_alive {
             self.state = State::Idle;
@@ -165,6 +226,11 @@ impl HttpChannel {
             started: self.shared.started,
             others: [before, after],
             channels: &self.shared.channels,
+            deferral: Deferral {
+                token: self.token,
+                waker: &self.waker,
+                slot: &self.deferred,
+            },
         };
         match panic::catch_unwind(AssertUnwindSafe(|| handler.handle_request(request, &view))) {
             Ok(response) => response,
@@ -233,7 +299,8 @@ impl HttpChannel {
             response.body
         };
         match body {
-            Body::Empty => {
+            // `finish` never sends a pending response (dispatch checks).
+            Body::Empty | Body::Pending => {
                 chat.push(&out);
                 HttpStats::add(&stats.bytes_out, head_len);
                 log_line.write(0);
@@ -356,7 +423,8 @@ impl ChatHandler for HttpChannel {
                 }
                 self.buffer.extend_from_slice(data);
             }
-            State::Closing => {}
+            // Not fed while waiting (readable() is false).
+            State::Waiting | State::Closing => {}
         }
     }
 
@@ -392,12 +460,42 @@ impl ChatHandler for HttpChannel {
                     self.buffer.clear();
                 }
             }
-            State::Closing => {}
+            State::Waiting | State::Closing => {}
+        }
+        Ok(())
+    }
+
+    /// While a deferred reply is awaited, pipelined requests wait in the
+    /// channel's input buffer (and reading pauses when it fills).
+    fn readable(&self) -> bool {
+        self.state != State::Waiting
+    }
+
+    /// A `Responder` answered (or a stale wake-up: then nothing is waiting).
+    fn handle_wake(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.state != State::Waiting {
+            return Ok(());
+        }
+        let Some(make) = self.deferred.borrow().as_ref().and_then(deferred::take) else {
+            return Ok(());
+        };
+        *self.deferred.borrow_mut() = None;
+        let response = match panic::catch_unwind(AssertUnwindSafe(make)) {
+            Ok(response) if !response.is_pending() => response,
+            Ok(_) => Response::error(500, "a deferred reply cannot itself be pending"),
+            Err(_) => {
+                HttpStats::add(&self.shared.stats.panics, 1);
+                Response::error(500, "the deferred reply failed")
+            }
+        };
+        if let Some(exchange) = self.awaiting.take() {
+            self.finish(chat, cx, response, &exchange);
         }
         Ok(())
     }
 
     fn handle_added(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
+        self.token = cx.token();
         chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
         self.since = Instant::now();
         self.timer = Some(cx.set_timer(self.check_period()));
@@ -418,6 +516,8 @@ impl ChatHandler for HttpChannel {
         let waiting_on_reader = matches!(self.state, State::Idle | State::Closing);
         let limit = if waiting_on_reader {
             self.config().idle_timeout
+        } else if self.state == State::Waiting {
+            self.config().response_timeout
         } else {
             self.config().request_timeout
         };
@@ -437,7 +537,18 @@ impl ChatHandler for HttpChannel {
             self.timer = Some(cx.set_timer(next));
             return Ok(());
         }
-        if waiting_on_reader {
+        if self.state == State::Waiting {
+            // A late answer finds the slot gone and is dropped.
+            *self.deferred.borrow_mut() = None;
+            if let Some(exchange) = self.awaiting.take() {
+                let exchange = Exchange {
+                    keep_alive: false,
+                    ..exchange
+                };
+                let response = Response::error(504, "the reply did not come in time");
+                self.finish(chat, cx, response, &exchange);
+            }
+        } else if waiting_on_reader {
             // Idle, or a response the peer stopped reading.
             log::debug!("{}: idle for {elapsed:?}, closing", self.peer);
             chat.close();

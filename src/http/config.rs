@@ -21,6 +21,10 @@ pub struct HttpConfig {
     /// Time allowed to receive a whole request, from its first byte to the
     /// end of its body. Slower senders get 408 and are cut off. Default 30 s.
     pub request_timeout: Duration,
+    /// How long a deferred reply (see [`Responder`](super::Responder)) may
+    /// take before the request is answered 504 and the connection closed.
+    /// Default 60 s.
+    pub response_timeout: Duration,
     /// Open connections; a connection accepted beyond it is closed at once.
     /// Default 10,000.
     pub max_connections: usize,
@@ -38,6 +42,7 @@ impl Default for HttpConfig {
             max_body_bytes: 10 * 1024 * 1024,
             idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
+            response_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             server_name: concat!("medusa/", env!("CARGO_PKG_VERSION")).to_string(),
             chat: ChatConfig::default(),

@@ -7,11 +7,15 @@
 use std::time::Instant;
 
 use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 
+use mio::Token;
 use slab::Slab;
 
+use super::deferred::{Responder, Slot};
 use super::server::{ChannelInfo, HttpStats};
 use super::{HttpConfig, Request, Response};
+use crate::reactor::Waker;
 
 /// A handler's line on the status page: its name and a few facts.
 #[derive(Clone, Debug, Default)]
@@ -33,9 +37,28 @@ pub struct ServerView<'a> {
     /// The other installed handlers (before and after this one).
     pub(crate) others: [&'a [Box<dyn Handler>]; 2],
     pub(crate) channels: &'a RefCell<Slab<ChannelInfo>>,
+    /// The asking connection, for deferred replies.
+    pub(crate) deferral: Deferral<'a>,
+}
+
+/// What [`ServerView::defer`] needs to reach the asking connection later.
+pub(crate) struct Deferral<'a> {
+    pub(crate) token: Token,
+    pub(crate) waker: &'a Waker,
+    pub(crate) slot: &'a RefCell<Option<Slot>>,
 }
 
 impl ServerView<'_> {
+    /// Promises a later answer to the current request: keep the
+    /// [`Responder`], return [`Response::pending()`](super::Response::pending)
+    /// from `handle_request`, and call [`Responder::respond`] when the
+    /// answer is ready (from this thread or another).
+    pub fn defer(&self) -> Responder {
+        let slot: Slot = Arc::new(Mutex::new(None));
+        *self.deferral.slot.borrow_mut() = Some(slot.clone());
+        Responder::new(slot, self.deferral.waker.clone(), self.deferral.token)
+    }
+
     /// Status of the other installed handlers, in match order (computed on
     /// demand: only the status page asks).
     pub fn handler_statuses(&self) -> Vec<HandlerStatus> {

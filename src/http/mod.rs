@@ -23,6 +23,7 @@
 mod channel;
 mod config;
 mod date;
+mod deferred;
 mod handler;
 mod request;
 mod response;
@@ -31,6 +32,8 @@ mod server;
 pub use channel::HttpChannel;
 pub use config::HttpConfig;
 pub use date::http_date_now;
+pub use deferred::Responder;
+pub(crate) use handler::Deferral;
 pub use handler::{Handler, HandlerStatus, ServerView};
 pub(crate) use request::parse_head;
 pub use request::{Request, Version};

@@ -27,6 +27,9 @@ pub enum Body {
         /// Its total length, if known.
         length: Option<u64>,
     },
+    /// Not yet: the handler took a [`Responder`](super::Responder) and
+    /// will answer through it (see [`Response::pending`]).
+    Pending,
 }
 
 impl Body {
@@ -36,6 +39,7 @@ impl Body {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::Stream { length, .. } => *length,
+            Body::Pending => None,
         }
     }
 
@@ -67,6 +71,21 @@ impl Response {
             body: Body::Empty,
             close: false,
         }
+    }
+
+    /// The answer of a handler that called
+    /// [`ServerView::defer`](super::ServerView::defer): the real response
+    /// comes later through the [`Responder`](super::Responder).
+    pub fn pending() -> Response {
+        Response {
+            body: Body::Pending,
+            ..Response::new(200)
+        }
+    }
+
+    /// Whether this is [`Response::pending`].
+    pub fn is_pending(&self) -> bool {
+        matches!(self.body, Body::Pending)
     }
 
     /// A 200 with a body of the given content type.
@@ -215,6 +234,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         500 => "Internal Server Error",
         501 => "Not Implemented",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }

@@ -108,7 +108,7 @@ impl HttpServer {
             }
             HttpStats::add(&stats.connections_total, 1);
             HttpStats::add(&stats.connections_open, 1);
-            let channel = HttpChannel::new(for_accept.clone(), peer);
+            let channel = HttpChannel::new(for_accept.clone(), peer, cx.waker());
             let config = for_accept.config.chat.clone();
             cx.add(AsyncChat::with_config(stream, channel, config))?;
             Ok(())

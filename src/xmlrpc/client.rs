@@ -26,7 +26,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 
 use super::{
     decode_call, decode_response, encode_call, DecodeLimits, EncodeError, EncodeOptions, Fault,
@@ -229,7 +229,7 @@ impl Transport {
         }
         if head.gzip {
             let mut out = Vec::new();
-            GzDecoder::new(&body[..])
+            MultiGzDecoder::new(&body[..])
                 .take(DecodeLimits::default().max_size as u64 + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| {

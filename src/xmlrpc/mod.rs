@@ -54,6 +54,7 @@ mod registry;
 mod ser;
 mod service;
 mod value;
+mod workers;
 
 pub use datetime::DateTime;
 pub use de::from_value;
@@ -65,4 +66,5 @@ pub use value::{Bytes, Value, ValueError};
 
 pub use client::{dumps, loads, Client, ClientError, Transport};
 pub use registry::{Fallible, IntoReply, Method, MethodDoc, Plain, Registry};
-pub use service::{MethodInfo, XmlRpcService};
+pub use service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
+pub use workers::{Busy, WorkerPool};

@@ -32,10 +32,21 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{from_value, to_value, Fault, MethodInfo, Value, XmlRpcService};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// A method as the registry stores it: parameters in, value or fault out.
-type Callable = Box<dyn FnMut(Vec<Value>) -> Result<Value, Fault>>;
+use super::{
+    from_value, to_value, CallContext, Fault, MethodInfo, Reply, Value, WorkerPool,
+    XmlRpcResponder, XmlRpcService,
+};
+
+/// A method as the registry stores it.
+enum Callable {
+    /// Parameters in, value or fault out.
+    Now(Box<dyn FnMut(Vec<Value>) -> Result<Value, Fault>>),
+    /// Parameters and a responder in; the answer comes through the
+    /// responder, later.
+    Later(Box<dyn FnMut(Vec<Value>, XmlRpcResponder)>),
+}
 
 struct Entry {
     callable: Callable,
@@ -95,8 +106,63 @@ impl Registry {
         name: &str,
         f: impl FnMut(Vec<Value>) -> Result<Value, Fault> + 'static,
     ) -> MethodDoc<'_> {
+        self.insert(name, Callable::Now(Box::new(f)))
+    }
+
+    /// Registers a method that answers later: it gets the parameters and an
+    /// [`XmlRpcResponder`] to complete when the answer is ready, e.g. when
+    /// calls it made to other servers come back, or from another thread.
+    pub fn register_deferred(
+        &mut self,
+        name: &str,
+        f: impl FnMut(Vec<Value>, XmlRpcResponder) + 'static,
+    ) -> MethodDoc<'_> {
+        self.insert(name, Callable::Later(Box::new(f)))
+    }
+
+    /// Registers a method that blocks or burns CPU: it runs on `pool`, so
+    /// the loop keeps serving other clients meanwhile. When the pool's
+    /// queue is full the call is refused at once with fault -32500
+    /// ("server busy").
+    pub fn register_blocking(
+        &mut self,
+        name: &str,
+        pool: Arc<WorkerPool>,
+        f: impl Fn(Vec<Value>) -> Result<Value, Fault> + Send + Sync + 'static,
+    ) -> MethodDoc<'_> {
+        let f = Arc::new(f);
+        let method = name.to_string();
+        self.register_deferred(name, move |params, responder| {
+            // Shared so that a refused job can still answer "busy".
+            let responder = Arc::new(Mutex::new(Some(responder)));
+            let for_job = responder.clone();
+            let f = f.clone();
+            let job = move || {
+                let result = f(params);
+                if let Some(responder) = for_job
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                {
+                    responder.respond(result);
+                }
+            };
+            if pool.submit(job).is_err() {
+                if let Some(responder) = responder
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                {
+                    let busy = format!("server busy: {method} not run, try again");
+                    responder.respond(Err(Fault::application_error(busy)));
+                }
+            }
+        })
+    }
+
+    fn insert(&mut self, name: &str, callable: Callable) -> MethodDoc<'_> {
         let entry = Entry {
-            callable: Box::new(f),
+            callable,
             help: String::new(),
             signatures: Vec::new(),
         };
@@ -219,12 +285,37 @@ impl Registry {
 impl XmlRpcService for Registry {
     fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
         if let Some(entry) = self.methods.get_mut(method) {
-            return (entry.callable)(params);
+            return match &mut entry.callable {
+                Callable::Now(f) => f(params),
+                // Reached only through system.multicall, which must answer
+                // in one go.
+                Callable::Later(_) => Err(Fault::invalid_xmlrpc(format!(
+                    "{method} answers later and cannot be called inside system.multicall"
+                ))),
+            };
         }
         if method.starts_with("system.") {
             return self.system(method, params);
         }
         Err(Fault::method_not_found(format!("no method {method}")))
+    }
+
+    fn call_or_defer(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+        cx: &mut CallContext<'_>,
+    ) -> Reply {
+        match self.methods.get_mut(method) {
+            Some(Entry {
+                callable: Callable::Later(f),
+                ..
+            }) => {
+                f(params, cx.defer());
+                Reply::Later
+            }
+            _ => Reply::Now(self.call(method, params)),
+        }
     }
 
     fn describe(&self) -> Option<Vec<MethodInfo>> {

@@ -32,7 +32,8 @@
 //!   `system.*` introspection and the handler's HTML page; the registry
 //!   implements it for you.
 
-use super::{Fault, Value};
+use super::{encode_fault, encode_response, EncodeOptions, Fault, Value};
+use crate::http::{Responder, Response, ServerView};
 
 /// One method as introspection shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,6 +59,100 @@ pub trait XmlRpcService {
     fn describe(&self) -> Option<Vec<MethodInfo>> {
         None
     }
+
+    /// Like `call`, but may answer later: return [`Reply::Later`] after
+    /// taking a responder with [`CallContext::defer`], and complete it when
+    /// the answer is ready (from a later loop event, or from another thread).
+    /// The default answers now, with `call`.
+    fn call_or_defer(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+        _cx: &mut CallContext<'_>,
+    ) -> Reply {
+        Reply::Now(self.call(method, params))
+    }
+}
+
+/// The answer of [`XmlRpcService::call_or_defer`].
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    /// Here it is.
+    Now(Result<Value, Fault>),
+    /// It will come through the responder taken from [`CallContext::defer`].
+    Later,
+}
+
+/// What a call may ask of the server while it runs: a way to answer later.
+pub struct CallContext<'a> {
+    server: &'a ServerView<'a>,
+    encode: EncodeOptions,
+    deferred: bool,
+}
+
+impl<'a> CallContext<'a> {
+    pub(crate) fn new(server: &'a ServerView<'a>, encode: EncodeOptions) -> CallContext<'a> {
+        CallContext {
+            server,
+            encode,
+            deferred: false,
+        }
+    }
+
+    /// Promises a later answer; return [`Reply::Later`] from
+    /// `call_or_defer`.
+    pub fn defer(&mut self) -> XmlRpcResponder {
+        self.deferred = true;
+        XmlRpcResponder {
+            responder: Some(self.server.defer()),
+            encode: self.encode,
+        }
+    }
+
+    /// Whether [`defer`](CallContext::defer) was called.
+    pub(crate) fn was_deferred(&self) -> bool {
+        self.deferred
+    }
+}
+
+/// Completes a deferred XML-RPC call; `Send`, so a worker thread can answer.
+/// Dropping it unanswered answers fault -32603.
+pub struct XmlRpcResponder {
+    responder: Option<Responder>,
+    encode: EncodeOptions,
+}
+
+impl XmlRpcResponder {
+    /// Sends the call's result or fault.
+    pub fn respond(mut self, result: Result<Value, Fault>) {
+        self.send(result);
+    }
+
+    fn send(&mut self, result: Result<Value, Fault>) {
+        let Some(responder) = self.responder.take() else {
+            return;
+        };
+        let encode = self.encode;
+        responder.respond(move || {
+            let xml = match result {
+                Ok(value) => encode_response(&value, &encode).unwrap_or_else(|e| {
+                    encode_fault(&Fault::internal_error(format!(
+                        "cannot encode the result: {e}"
+                    )))
+                }),
+                Err(fault) => encode_fault(&fault),
+            };
+            Response::ok("text/xml", xml)
+        });
+    }
+}
+
+impl Drop for XmlRpcResponder {
+    /// Dropped unanswered (a bug, or a worker that panicked): the caller
+    /// still gets a fault rather than waiting for the response timeout.
+    fn drop(&mut self) {
+        self.send(Err(Fault::internal_error("the method gave no answer")));
+    }
 }
 
 impl<S: XmlRpcService + ?Sized> XmlRpcService for Box<S> {
@@ -67,5 +162,14 @@ impl<S: XmlRpcService + ?Sized> XmlRpcService for Box<S> {
 
     fn describe(&self) -> Option<Vec<MethodInfo>> {
         (**self).describe()
+    }
+
+    fn call_or_defer(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+        cx: &mut CallContext<'_>,
+    ) -> Reply {
+        (**self).call_or_defer(method, params, cx)
     }
 }
