@@ -364,6 +364,12 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
             DispatchError::Io(e) if peer_gone(e) => log::debug!("channel {:?}: {e}", cx.token()),
             _ => log::warn!("channel {:?}: {error}; closing it", cx.token()),
         }
+        // The handler may be in any state after a panic; it only records.
+        let handler = &mut self.handler;
+        let chat = &mut self.chat;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.handle_error(chat, &error)
+        }));
         cx.close();
     }
 

@@ -51,7 +51,7 @@ use std::time::Duration;
 use mio::net::TcpStream;
 
 use crate::producers::Producer;
-use crate::reactor::{Context, TimerId};
+use crate::reactor::{Context, DispatchError, TimerId};
 
 /// Output gathered before a write: a response of up to this size is one
 /// `write` call.
@@ -140,6 +140,11 @@ pub trait ChatHandler {
     fn handle_wake(&mut self, _chat: &mut Chat, _cx: &mut Context<'_>) -> io::Result<()> {
         Ok(())
     }
+
+    /// The channel is about to close because of `error` (a failed connect,
+    /// a reset, an error or panic in a hook). The default does nothing; a
+    /// client uses it to tell its caller why.
+    fn handle_error(&mut self, _chat: &mut Chat, _error: &DispatchError) {}
 
     /// Graceful shutdown began. The default finishes the output, then closes.
     fn handle_shutdown(&mut self, chat: &mut Chat, _cx: &mut Context<'_>) {
