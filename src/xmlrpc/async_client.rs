@@ -110,6 +110,9 @@ struct Pool {
     handed: HashMap<Token, Call>,
     hub: Option<Token>,
     waker: Waker,
+    /// A wake-up is on its way to the hub: one per pass is enough (each
+    /// costs a system call).
+    hub_woken: bool,
     closed: bool,
 }
 
@@ -129,6 +132,7 @@ impl AsyncClient {
             handed: HashMap::new(),
             hub: None,
             waker: reactor.waker(),
+            hub_woken: false,
             closed: false,
         }));
         let hub = reactor.add(Hub { pool: pool.clone() })?;
@@ -223,8 +227,12 @@ impl AsyncClient {
 }
 
 impl Pool {
-    fn wake_hub(&self) {
+    fn wake_hub(&mut self) {
+        if self.hub_woken {
+            return;
+        }
         if let Some(hub) = self.hub {
+            self.hub_woken = true;
             // Only fails if the loop is gone, and then nothing can run.
             let _ = self.waker.wake(hub);
         }
@@ -267,6 +275,7 @@ impl Dispatcher for Hub {
     }
 
     fn handle_wake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        self.pool.borrow_mut().hub_woken = false;
         let to_open = self.pool.borrow_mut().schedule(cx);
         for (authority, addr) in to_open {
             let channel = Connection {
