@@ -399,28 +399,10 @@ impl Client {
     /// A client for `url` (`http://host:port/path`; the path defaults to
     /// `/RPC2`, the port to 80).
     pub fn new(url: &str) -> Result<Client, ClientError> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            ClientError::Protocol(format!("unsupported URL {url:?} (only http://)"))
-        })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/RPC2"),
-        };
-        if authority.is_empty() {
-            return Err(ClientError::Protocol(format!("no host in {url:?}")));
-        }
-        let has_port = match authority.rfind(']') {
-            Some(bracket) => authority[bracket..].contains(':'),
-            None => authority.contains(':'),
-        };
-        let host = if has_port {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
+        let (host, path) = split_url(url)?;
         Ok(Client {
             host,
-            path: path.to_string(),
+            path,
             transport: Transport::new(),
             encode: EncodeOptions::default(),
         })
@@ -445,6 +427,31 @@ impl Client {
             .map_err(|fault| ClientError::Protocol(fault.message))??;
         Ok(value)
     }
+}
+
+/// Splits `http://host[:port][/path]` into (`host:port`, `/path`); the port
+/// defaults to 80 and the path to `/RPC2`.
+pub(crate) fn split_url(url: &str) -> Result<(String, String), ClientError> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| ClientError::Protocol(format!("unsupported URL {url:?} (only http://)")))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/RPC2"),
+    };
+    if authority.is_empty() {
+        return Err(ClientError::Protocol(format!("no host in {url:?}")));
+    }
+    let has_port = match authority.rfind(']') {
+        Some(bracket) => authority[bracket..].contains(':'),
+        None => authority.contains(':'),
+    };
+    let authority = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority, path.to_string()))
 }
 
 #[cfg(test)]
