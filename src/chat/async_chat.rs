@@ -106,7 +106,7 @@ impl<H: ChatHandler> AsyncChat<H> {
                 }
             }
             self.report_eof(cx);
-            let was_readable = self.handler.readable();
+            let was_blocked = !self.handler.readable() || self.chat.output_backlogged();
             self.chat.initiate_send()?;
             // Sending may have dropped output below the high-water mark, or
             // (through a producer's hook) made the handler willing to take
@@ -114,7 +114,10 @@ impl<H: ChatHandler> AsyncChat<H> {
             let more = self.chat.read_ready
                 && self.chat.can_read()
                 && reads < self.chat.config.reads_per_pass;
-            let reopened = !was_readable && self.handler.readable() && !self.chat.inbuf.is_empty();
+            let reopened = was_blocked
+                && self.handler.readable()
+                && !self.chat.output_backlogged()
+                && !self.chat.inbuf.is_empty();
             if !more && !reopened {
                 break;
             }
@@ -187,7 +190,11 @@ impl<H: ChatHandler> AsyncChat<H> {
     fn feed(&mut self, data: &[u8], cx: &mut Context<'_>) -> io::Result<usize> {
         let mut pos = 0;
         while pos < data.len() {
-            if self.chat.is_closing() || self.chat.discard_input || !self.handler.readable() {
+            if self.chat.is_closing()
+                || self.chat.discard_input
+                || !self.handler.readable()
+                || self.chat.output_backlogged()
+            {
                 break;
             }
             let rest = &data[pos..];

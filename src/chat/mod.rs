@@ -67,8 +67,8 @@ pub struct ChatConfig {
     /// Input held while the handler is not `readable()` before reading
     /// pauses (one more read of up to 64 KiB may land on top). Default 64 KiB.
     pub max_buffered_input: usize,
-    /// Pending output above which reading pauses until the peer catches up.
-    /// Default 256 KiB.
+    /// Pending output above which reading pauses until the peer catches up
+    /// (a queued producer pauses it too). Default 256 KiB.
     pub output_high_water: usize,
     /// How long `close_when_done` waits for the peer to close after our
     /// output is sent, discarding input meanwhile. Zero closes at once.
@@ -308,7 +308,16 @@ impl Chat {
             && !self.eof
             && !self.is_closing()
             && self.inbuf.len() < self.config.max_buffered_input
-            && self.pending_output() < self.config.output_high_water
+            && !self.output_backlogged()
+    }
+
+    /// Too much output waits: take no more input (neither read it nor hand
+    /// it to the handler) until the peer catches up. A queued producer
+    /// counts as a backlog by itself: it may stand for a whole file, and
+    /// a client pipelining requests without reading must not make us
+    /// open a file (or build a response) per request.
+    pub(crate) fn output_backlogged(&self) -> bool {
+        !self.fifo.is_empty() || self.pending_output() >= self.config.output_high_water
     }
 
     /// asynchat `initiate_send`: top up the output buffer from the producer

@@ -193,6 +193,9 @@ impl HttpChannel {
         exchange: &Exchange,
     ) {
         let keep_alive = exchange.keep_alive && !response.close && !cx.is_shutting_down();
+        // Earlier responses still unsent: the peer is not reading, and a new
+        // request must not count as activity (only output progress does).
+        let backlog = chat.has_output();
         let keep_alive = self.send(
             chat,
             response,
@@ -204,7 +207,9 @@ impl HttpChannel {
         );
         if keep_alive {
             self.state = State::Idle;
-            self.since = Instant::now();
+            if !backlog {
+                self.since = Instant::now();
+            }
             chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
         } else {
             self.state = State::Closing;

@@ -81,13 +81,25 @@ pub struct DecodeLimits {
     /// 10 MiB, the HTTP server's default body limit. This also bounds every
     /// string and every base64 blob in it.
     pub max_size: usize,
+    /// Elements in the document. Default 200,000 (a 10,000-element array
+    /// of ints is 20,000). Decoding time grows with the element count, and
+    /// the loop serves no one else meanwhile: a 10 MiB document of empty
+    /// `<value/>`s would hold it for a second.
+    pub max_elements: usize,
 }
+
+/// Namespace bindings in scope beyond which a document is refused: xml-rs
+/// rebuilds the in-scope map at every element, so thousands of
+/// declarations make parsing quadratic. XML-RPC needs at most one (`ex`);
+/// three more are predefined.
+const MAX_NAMESPACES: usize = 16;
 
 impl Default for DecodeLimits {
     fn default() -> DecodeLimits {
         DecodeLimits {
             max_depth: 128,
             max_size: 10 * 1024 * 1024,
+            max_elements: 200_000,
         }
     }
 }
@@ -558,6 +570,7 @@ const LIBERAL_BASE64: GeneralPurpose = GeneralPurpose::new(
 struct Parser<'a> {
     events: EventReader<Source<'a>>,
     max_depth: usize,
+    elements_left: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -586,13 +599,30 @@ impl<'a> Parser<'a> {
         Ok(Parser {
             events: EventReader::new_with_config(source, parser_config()),
             max_depth: limits.max_depth,
+            elements_left: limits.max_elements,
         })
     }
 
     fn next(&mut self) -> Result<Event, Fault> {
         loop {
             return match self.events.next() {
-                Ok(XmlEvent::StartElement { name, .. }) => Ok(Event::Start(tag_of(&name)?)),
+                Ok(XmlEvent::StartElement {
+                    name, namespace, ..
+                }) => {
+                    if namespace.0.len() > MAX_NAMESPACES {
+                        return Err(Fault::parse_error(format!(
+                            "more than {} namespace declarations in scope",
+                            MAX_NAMESPACES - 3
+                        )));
+                    }
+                    if self.elements_left == 0 {
+                        return Err(Fault::parse_error(
+                            "too many elements (DecodeLimits::max_elements)",
+                        ));
+                    }
+                    self.elements_left -= 1;
+                    Ok(Event::Start(tag_of(&name)?))
+                }
                 Ok(XmlEvent::EndElement { name }) => Ok(Event::End(tag_of(&name)?)),
                 Ok(XmlEvent::Characters(text) | XmlEvent::Whitespace(text)) => {
                     Ok(Event::Text(text))

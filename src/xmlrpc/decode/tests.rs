@@ -998,3 +998,45 @@ fn fault_structs_are_read_liberally() {
         "a <fault> holds a struct, found int",
     );
 }
+
+#[test]
+fn namespace_declaration_floods_are_refused_at_once() {
+    let declarations: String = (0..4000)
+        .map(|i| format!(" xmlns:n{i}=\"urn:{i}\""))
+        .collect();
+    let body = format!(
+        "<methodCall{declarations}><methodName>m</methodName><params>{}</params></methodCall>",
+        "<param><value><int>1</int></value></param>".repeat(2000)
+    );
+    let started = std::time::Instant::now();
+    assert_fault(
+        decode_call(body.as_bytes(), &DecodeLimits::default()),
+        Fault::PARSE_ERROR,
+        "namespace",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "refused quickly"
+    );
+}
+
+#[test]
+fn element_counts_beyond_the_limit_are_refused() {
+    let limits = DecodeLimits {
+        max_elements: 50,
+        ..DecodeLimits::default()
+    };
+    let body = |n: usize| {
+        format!(
+            "<methodCall><methodName>m</methodName><params><param><value><array><data>{}</data></array></value></param></params></methodCall>",
+            "<value/>".repeat(n)
+        )
+    };
+    // methodCall, methodName, params, param, value, array, data: 7, plus n.
+    assert!(decode_call(body(43).as_bytes(), &limits).is_ok());
+    assert_fault(
+        decode_call(body(44).as_bytes(), &limits),
+        Fault::PARSE_ERROR,
+        "too many elements",
+    );
+}
