@@ -116,6 +116,21 @@ pub fn xmlrpc_post(
 /// then half-closes and returns everything the server answered, with the
 /// `Date` headers blanked (they change with the clock).
 pub fn http_exchange(pieces: &[&[u8]]) -> Vec<u8> {
+    SERVER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let (reactor, addr) = slot.get_or_insert_with(start_server);
+        exchange(reactor, *addr, pieces)
+    })
+}
+
+thread_local! {
+    /// One server per thread, reused: a fresh listener per exchange would
+    /// burn an ephemeral port per exchange (the server's TIME_WAIT sockets
+    /// keep it), and they run out within a minute.
+    static SERVER: RefCell<Option<(Reactor, std::net::SocketAddr)>> = const { RefCell::new(None) };
+}
+
+fn start_server() -> (Reactor, std::net::SocketAddr) {
     let mut reactor = Reactor::new().expect("reactor");
     // The default lingering close matters here: closing with unread input
     // would reset the connection and could destroy an answer not yet read.
@@ -127,6 +142,10 @@ pub fn http_exchange(pieces: &[&[u8]]) -> Vec<u8> {
     server.install_handler(XmlRpcHandler::new("/RPC2", service()));
     let addr = server.local_addr().expect("address");
     reactor.add(server).expect("add");
+    (reactor, addr)
+}
+
+fn exchange(reactor: &mut Reactor, addr: std::net::SocketAddr, pieces: &[&[u8]]) -> Vec<u8> {
     let mut client = TcpStream::connect(addr).expect("connect");
     client.set_nonblocking(true).expect("nonblocking");
     let mut answer = Vec::new();
@@ -147,14 +166,14 @@ pub fn http_exchange(pieces: &[&[u8]]) -> Vec<u8> {
         if client.write_all(piece).is_err() {
             break;
         }
-        pump(&mut reactor, &mut client, &mut answer);
+        pump(reactor, &mut client, &mut answer);
     }
     let _ = client.shutdown(Shutdown::Write);
     let deadline = Instant::now() + Duration::from_secs(2);
     while reactor.dispatcher_count() > 1 && Instant::now() < deadline {
-        pump(&mut reactor, &mut client, &mut answer);
+        pump(reactor, &mut client, &mut answer);
     }
-    pump(&mut reactor, &mut client, &mut answer);
+    pump(reactor, &mut client, &mut answer);
     // Close with a reset: the whole answer is read, and a normal close would
     // leave this port in TIME_WAIT; at hundreds of exchanges a second the
     // ephemeral ports run out within a minute.
