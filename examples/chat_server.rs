@@ -17,12 +17,13 @@
 //! works), and over-long lines (4 KiB) are refused rather than buffered
 //! without bound.
 
+#[path = "common/args.rs"]
+mod args;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
 
 use medusa::chat::{AsyncChat, Chat, ChatHandler, Terminator};
 use medusa::reactor::{Context, Listener, Reactor};
@@ -178,13 +179,13 @@ impl Drop for ChatChannel {
 
 fn main() -> io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let addr = address_from_args(8518);
+    let (addr, grace) = args::server_options("chat_server", 8518);
 
     let room = Rc::new(RefCell::new(Room::default()));
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
     // graceful shutdown, not the default action (death).
-    reactor.catch_signals(Duration::from_secs(5))?;
+    reactor.catch_signals(grace)?;
     let listener = Listener::bind(addr, move |stream, _peer, cx| {
         let channel = ChatChannel {
             room: room.clone(),
@@ -200,31 +201,4 @@ fn main() -> io::Result<()> {
     log::info!("chat server listening on {}", listener.local_addr()?);
     reactor.add(listener)?;
     reactor.run()
-}
-
-/// `--host H` (default 127.0.0.1) and `--port P`.
-fn address_from_args(default_port: u16) -> SocketAddr {
-    let mut host = "127.0.0.1".to_string();
-    let mut port = default_port;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--host", Some(h)) => host = h,
-            ("--port", Some(p)) => port = p.parse().unwrap_or_else(|_| usage(&arg)),
-            _ => usage(&arg),
-        }
-    }
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    format!("{host}:{port}")
-        .parse()
-        .unwrap_or_else(|_| usage("--host"))
-}
-
-fn usage(bad: &str) -> ! {
-    eprintln!("bad argument {bad:?}; usage: chat_server [--host ADDR] [--port PORT]");
-    std::process::exit(2);
 }

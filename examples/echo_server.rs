@@ -8,15 +8,15 @@
 //! Ctrl-C (SIGINT) or SIGTERM stops accepting, lets connections finish
 //! sending what they owe, and exits 0.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+#[path = "common/args.rs"]
+mod args;
 
 use medusa::chat::{AsyncChat, EchoHandler};
 use medusa::reactor::{Listener, Reactor};
 
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let (addr, grace) = options_from_args(8007);
+    let (addr, grace) = args::server_options("echo_server", 8007);
 
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
@@ -31,43 +31,4 @@ fn main() -> std::io::Result<()> {
     reactor.run()?;
     log::info!("echo server: all connections closed, exiting");
     Ok(())
-}
-
-/// `--host H` (default 127.0.0.1), `--port P`, `--grace SECONDS` (time
-/// allowed to finish sending on SIGINT/SIGTERM, default 5).
-fn options_from_args(default_port: u16) -> (SocketAddr, Duration) {
-    let mut host = "127.0.0.1".to_string();
-    let mut port = default_port;
-    let mut grace = Duration::from_secs(5);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--host", Some(h)) => host = h,
-            ("--port", Some(p)) => port = p.parse().unwrap_or_else(|_| usage(&arg)),
-            ("--grace", Some(g)) => {
-                grace = g
-                    .parse()
-                    .ok()
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .unwrap_or_else(|| usage(&arg))
-            }
-            _ => usage(&arg),
-        }
-    }
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let addr = format!("{host}:{port}")
-        .parse()
-        .unwrap_or_else(|_| usage("--host"));
-    (addr, grace)
-}
-
-fn usage(bad: &str) -> ! {
-    eprintln!(
-        "bad argument {bad:?}; usage: echo_server [--host ADDR] [--port PORT] [--grace SECONDS]"
-    );
-    std::process::exit(2);
 }

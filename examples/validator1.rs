@@ -25,9 +25,10 @@
 //! Ctrl-C (SIGINT) or SIGTERM stops accepting, lets calls in flight finish,
 //! and exits 0.
 
+#[path = "common/args.rs"]
+mod args;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::Duration;
 
 use medusa::handlers::XmlRpcHandler;
 use medusa::http::{HttpConfig, HttpServer};
@@ -228,7 +229,7 @@ fn validator1() -> Registry {
 
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let (addr, grace) = options_from_args(8182);
+    let (addr, grace) = args::server_options("validator1", 8182);
 
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
@@ -243,43 +244,4 @@ fn main() -> std::io::Result<()> {
     reactor.run()?;
     log::info!("validator1: all connections closed, exiting");
     Ok(())
-}
-
-/// `--host H` (default 127.0.0.1), `--port P`, `--grace SECONDS` (time
-/// allowed to finish calls on SIGINT/SIGTERM, default 5).
-fn options_from_args(default_port: u16) -> (SocketAddr, Duration) {
-    let mut host = "127.0.0.1".to_string();
-    let mut port = default_port;
-    let mut grace = Duration::from_secs(5);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--host", Some(h)) => host = h,
-            ("--port", Some(p)) => port = p.parse().unwrap_or_else(|_| usage(&arg)),
-            ("--grace", Some(g)) => {
-                grace = g
-                    .parse()
-                    .ok()
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .unwrap_or_else(|| usage(&arg))
-            }
-            _ => usage(&arg),
-        }
-    }
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let addr = format!("{host}:{port}")
-        .parse()
-        .unwrap_or_else(|_| usage("--host"));
-    (addr, grace)
-}
-
-fn usage(bad: &str) -> ! {
-    eprintln!(
-        "bad argument {bad:?}; usage: validator1 [--host ADDR] [--port PORT] [--grace SECONDS]"
-    );
-    std::process::exit(2);
 }

@@ -18,7 +18,7 @@
 //! | `from medusa.http_server import http_server` | `use medusa::http::HttpServer` |
 //! | `from medusa import asyncore` | `use medusa::reactor::Reactor` |
 //! | `class xmlrpc_server(xmlrpc_handler):` | `struct XmlrpcServer` + `impl XmlRpcService for XmlrpcServer`: a trait instead of a base class |
-//! | `def __init__(self, host=None, port=8182):` | `main` and `options_from_args(8182)`: building the object no longer runs the server |
+//! | `def __init__(self, host=None, port=8182):` | `main` and `args::server_options("xmlrpc_server", 8182)`: building the object no longer runs the server |
 //! | `host = gethostname()` | `--host`, default `127.0.0.1` (see below) |
 //! | `hs = http_server(host, port)` | `HttpServer::bind(addr, HttpConfig::default())` |
 //! | *(missing)* `hs.install_handler(self)` | `server.install_handler(XmlRpcHandler::new("/RPC2", XmlrpcServer))` |
@@ -47,8 +47,8 @@
 //! - A result beyond 32 bits is sent as `<i8>`, where Python's marshaller
 //!   would refuse it (`OverflowError`) and the client would get a fault.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+#[path = "common/args.rs"]
+mod args;
 
 use medusa::handlers::XmlRpcHandler;
 use medusa::http::{HttpConfig, HttpServer};
@@ -128,7 +128,7 @@ impl XmlRpcService for XmlrpcServer {
 
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let (addr, grace) = options_from_args(8182);
+    let (addr, grace) = args::server_options("xmlrpc_server", 8182);
 
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
@@ -143,43 +143,4 @@ fn main() -> std::io::Result<()> {
     reactor.run()?;
     log::info!("xmlrpc server: all connections closed, exiting");
     Ok(())
-}
-
-/// `--host H` (default 127.0.0.1), `--port P`, `--grace SECONDS` (time
-/// allowed to finish calls on SIGINT/SIGTERM, default 5).
-fn options_from_args(default_port: u16) -> (SocketAddr, Duration) {
-    let mut host = "127.0.0.1".to_string();
-    let mut port = default_port;
-    let mut grace = Duration::from_secs(5);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--host", Some(h)) => host = h,
-            ("--port", Some(p)) => port = p.parse().unwrap_or_else(|_| usage(&arg)),
-            ("--grace", Some(g)) => {
-                grace = g
-                    .parse()
-                    .ok()
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .unwrap_or_else(|| usage(&arg))
-            }
-            _ => usage(&arg),
-        }
-    }
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let addr = format!("{host}:{port}")
-        .parse()
-        .unwrap_or_else(|_| usage("--host"));
-    (addr, grace)
-}
-
-fn usage(bad: &str) -> ! {
-    eprintln!(
-        "bad argument {bad:?}; usage: xmlrpc_server [--host ADDR] [--port PORT] [--grace SECONDS]"
-    );
-    std::process::exit(2);
 }
