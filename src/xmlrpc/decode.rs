@@ -48,19 +48,18 @@
 //!   value we accept is a value we can send back.
 //! - Limits: see [`DecodeLimits`].
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Chain, Read};
 use std::sync::OnceLock;
 
-use base64::engine::general_purpose::{GeneralPurpose, PAD_INDIFFERENT};
-use base64::{alphabet, Engine as _};
 use memchr::memmem;
 use xml::name::OwnedName;
 use xml::reader::{EventReader, ParserConfig, XmlEvent};
 
 use super::{DateTime, Fault, Value};
+use prolog::{document_text, root_offset};
+use scalars::{parse_base64, parse_bool, parse_double, parse_int};
 
 /// The namespace of Apache XML-RPC's extension types (`ex:nil`, `ex:i8`).
 pub const EXTENSIONS_NAMESPACE: &str = "http://ws.apache.org/xmlrpc/namespaces/extensions";
@@ -294,105 +293,6 @@ fn parser_config() -> ParserConfig {
         .clone()
 }
 
-/// The `encoding="..."` of an XML declaration at the start of `body`.
-fn declared_encoding(body: &[u8]) -> Option<&[u8]> {
-    let decl = body.strip_prefix(b"<?xml")?;
-    let end = decl.windows(2).position(|w| w == b"?>")?;
-    let decl = &decl[..end];
-    let at = decl.windows(8).position(|w| w == b"encoding")?;
-    let rest = &decl[at + 8..];
-    let rest = &rest[rest.iter().position(|&b| b == b'"' || b == b'\'')? + 1..];
-    let close = rest.iter().position(|&b| b == b'"' || b == b'\'')?;
-    Some(&rest[..close])
-}
-
-/// Checks the size, and turns the bytes into text: UTF-8 whatever the
-/// declaration says (a wrong label is common and harmless), or ISO-8859-1
-/// when it says so and the bytes are not UTF-8 (Python's client with
-/// `encoding="iso-8859-1"` sends that). Anything else gets one of the two
-/// encoding faults.
-fn document_text<'a>(body: &'a [u8], limits: &DecodeLimits) -> Result<Cow<'a, str>, Fault> {
-    if body.len() > limits.max_size {
-        return Err(Fault::parse_error(format!(
-            "the document is {} bytes, over the limit of {}",
-            body.len(),
-            limits.max_size
-        )));
-    }
-    // xml-rs, told the encoding is UTF-8, would read a byte order mark as a
-    // character. Whitespace before the XML declaration is not allowed, but
-    // servers that print a stray newline before it are common (PHP's).
-    let original_len = body.len();
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let start = body
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .unwrap_or(body.len());
-    let body = &body[start..];
-    let skipped = original_len - body.len();
-    let err = match std::str::from_utf8(body) {
-        Ok(text) => return Ok(Cow::Borrowed(text)),
-        Err(e) => e,
-    };
-    if body.starts_with(b"\xFF\xFE") || body.starts_with(b"\xFE\xFF") {
-        return Err(Fault::unsupported_encoding(
-            "the document is UTF-16; only UTF-8 and ISO-8859-1 are supported",
-        ));
-    }
-    match declared_encoding(body) {
-        Some(label) if is_latin1_label(label) => {
-            // Each ISO-8859-1 byte is the code point of the same number.
-            Ok(Cow::Owned(body.iter().map(|&b| char::from(b)).collect()))
-        }
-        Some(label)
-            if !label.eq_ignore_ascii_case(b"utf-8") && !label.eq_ignore_ascii_case(b"utf8") =>
-        {
-            Err(Fault::unsupported_encoding(format!(
-                "the document is declared as '{}'; only UTF-8 and ISO-8859-1 are supported",
-                String::from_utf8_lossy(label)
-            )))
-        }
-        _ => Err(Fault::invalid_character(format!(
-            "the document is not valid UTF-8 (byte {})",
-            skipped + err.valid_up_to()
-        ))),
-    }
-}
-
-fn is_latin1_label(label: &[u8]) -> bool {
-    ["iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"]
-        .iter()
-        .any(|name| label.eq_ignore_ascii_case(name.as_bytes()))
-}
-
-/// Walks the prolog (XML declaration, comments, processing instructions)
-/// and returns the offset of the root element's `<`. Any other `<!` there
-/// is a DOCTYPE, the only place xml-rs accepts one, and is refused: that
-/// is how we guarantee no DTD is ever processed.
-fn root_offset(text: &str) -> Result<usize, Fault> {
-    let mut rest = text;
-    loop {
-        rest = rest.trim_start_matches(is_xml_space);
-        let skip = if rest.starts_with("<?") {
-            rest.find("?>").map(|i| i + 2)
-        } else if let Some(comment) = rest.strip_prefix("<!--") {
-            comment.find("-->").map(|i| 4 + i + 3)
-        } else if rest.starts_with("<!") {
-            return Err(Fault::parse_error(
-                "DOCTYPE declarations are not allowed in XML-RPC \
-                 (no DTDs, no entities beyond the predefined five)",
-            ));
-        } else {
-            return Ok(text.len() - rest.len());
-        };
-        match skip {
-            Some(n) => rest = &rest[n..],
-            // Unterminated: the parser will report it.
-            None => return Ok(text.len()),
-        }
-    }
-}
-
 // ---- The event stream, reduced to what XML-RPC needs ----
 
 /// The elements of XML-RPC. Names are matched once, when an event arrives,
@@ -559,13 +459,6 @@ enum Started {
     /// `<struct>` consumed.
     Struct,
 }
-
-// base64 as found in the wild: padding optional, stray trailing bits kept
-// (Python's decoder allows both). Whitespace is removed before decoding.
-const LIBERAL_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    PAD_INDIFFERENT.with_decode_allow_trailing_bits(true),
-);
 
 struct Parser<'a> {
     events: EventReader<Source<'a>>,
@@ -909,77 +802,7 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// `<int>`, `<i4>` or `<i8>` text: an optional sign and decimal digits,
-/// surrounding whitespace allowed, within `min..=max`.
-fn parse_int(tag: Tag, text: &str, min: i64, max: i64) -> Result<i64, Fault> {
-    use std::num::IntErrorKind;
-    let trimmed = text.trim_matches(is_xml_space);
-    let out_of_range = || {
-        Fault::invalid_xmlrpc(format!(
-            "<{}> '{}' is out of range ({min}..={max})",
-            tag.name(),
-            shorten(trimmed)
-        ))
-    };
-    match trimmed.parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        Ok(_) => Err(out_of_range()),
-        Err(e)
-            if matches!(
-                e.kind(),
-                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow
-            ) =>
-        {
-            Err(out_of_range())
-        }
-        Err(_) => Err(Fault::invalid_xmlrpc(format!(
-            "<{}> '{}' is not an integer",
-            tag.name(),
-            shorten(trimmed)
-        ))),
-    }
-}
-
-fn parse_bool(text: &str) -> Result<bool, Fault> {
-    let trimmed = text.trim_matches(is_xml_space);
-    match trimmed {
-        "1" => Ok(true),
-        "0" => Ok(false),
-        t if t.eq_ignore_ascii_case("true") => Ok(true),
-        t if t.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(Fault::invalid_xmlrpc(format!(
-            "<boolean> '{}' is not 0 or 1",
-            shorten(trimmed)
-        ))),
-    }
-}
-
-fn parse_double(text: &str) -> Result<f64, Fault> {
-    let trimmed = text.trim_matches(is_xml_space);
-    // Rust's parser also takes "inf" and "NaN"; the finiteness check below
-    // refuses those along with overflow such as "1e400".
-    match trimmed.parse::<f64>() {
-        Ok(x) if x.is_finite() => Ok(x),
-        Ok(_) => Err(Fault::invalid_xmlrpc(format!(
-            "<double> '{}' is not finite (XML-RPC has no NaN or infinity)",
-            shorten(trimmed)
-        ))),
-        Err(_) => Err(Fault::invalid_xmlrpc(format!(
-            "<double> '{}' is not a number",
-            shorten(trimmed)
-        ))),
-    }
-}
-
-fn parse_base64(text: &str) -> Result<Vec<u8>, Fault> {
-    let decoded = if text.bytes().any(|b| b.is_ascii_whitespace()) {
-        let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        LIBERAL_BASE64.decode(compact)
-    } else {
-        LIBERAL_BASE64.decode(text)
-    };
-    decoded.map_err(|e| Fault::invalid_xmlrpc(format!("<base64> is not valid base64: {e}")))
-}
-
+mod prolog;
+mod scalars;
 #[cfg(test)]
 mod tests;
