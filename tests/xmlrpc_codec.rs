@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use medusa::xmlrpc::{
-    decode_call, decode_response, encode_call, encode_response, from_value, to_value, DateTime,
-    DecodeLimits, EncodeOptions, Value,
+    decode_call, decode_call_fast_only, decode_call_reference, decode_response,
+    decode_response_fast_only, decode_response_reference, encode_call, encode_response, from_value,
+    to_value, DateTime, DecodeLimits, EncodeOptions, Value,
 };
 use proptest::prelude::*;
 
@@ -162,6 +163,34 @@ const TOKENS: &[&str] = &[
     "faultString",
 ];
 
+/// The fast reader (see src/xmlrpc/decode/fast.rs) may only accept what
+/// xml-rs accepts, and must then decode the same thing; the public
+/// decoders must answer exactly as xml-rs alone does, faults included.
+fn readers_agree(body: &[u8]) -> Result<(), TestCaseError> {
+    let limits = DecodeLimits::default();
+    let reference = decode_call_reference(body, &limits);
+    if let Some(fast) = decode_call_fast_only(body, &limits) {
+        prop_assert_eq!(
+            Ok(fast),
+            reference.clone(),
+            "fast call reader on {:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    prop_assert_eq!(decode_call(body, &limits), reference);
+    let reference = decode_response_reference(body, &limits);
+    if let Some(fast) = decode_response_fast_only(body, &limits) {
+        prop_assert_eq!(
+            Ok(fast),
+            reference.clone(),
+            "fast response reader on {:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    prop_assert_eq!(decode_response(body, &limits), reference);
+    Ok(())
+}
+
 proptest! {
     /// Whatever a response carries comes back identical.
     #[test]
@@ -169,6 +198,9 @@ proptest! {
         let body = encode_response(&v, &EncodeOptions::default()).unwrap();
         let back = decode_response(&body, &DecodeLimits::default()).unwrap().unwrap();
         prop_assert!(same(&v, &back), "{v:?} came back as {back:?}");
+        // Our own documents never need the slow path.
+        prop_assert!(decode_response_fast_only(&body, &DecodeLimits::default()).is_some());
+        readers_agree(&body)?;
     }
 
     /// Whatever a call carries comes back identical, method name included.
@@ -179,6 +211,8 @@ proptest! {
     ) {
         let body = encode_call(&method, &params, &EncodeOptions::default()).unwrap();
         let call = decode_call(&body, &DecodeLimits::default()).unwrap();
+        prop_assert!(decode_call_fast_only(&body, &DecodeLimits::default()).is_some());
+        readers_agree(&body)?;
         prop_assert_eq!(&call.method, &method);
         prop_assert_eq!(call.params.len(), params.len());
         for (a, b) in params.iter().zip(&call.params) {
@@ -199,18 +233,18 @@ proptest! {
     /// Arbitrary bytes never panic the decoder.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = decode_call(&bytes, &DecodeLimits::default());
-        let _ = decode_response(&bytes, &DecodeLimits::default());
+        readers_agree(&bytes)?;
     }
 
     /// Documents assembled from XML-RPC pieces in any order never panic it.
     #[test]
     fn token_soup_never_panics(picks in prop::collection::vec(any::<prop::sample::Index>(), 0..64)) {
         let doc: String = picks.iter().map(|i| TOKENS[i.index(TOKENS.len())]).collect();
-        let _ = decode_call(doc.as_bytes(), &DecodeLimits::default());
-        let _ = decode_response(doc.as_bytes(), &DecodeLimits::default());
+        readers_agree(doc.as_bytes())?;
         let wrapped = format!("<methodCall><methodName>m</methodName><params><param>{doc}");
-        let _ = decode_call(wrapped.as_bytes(), &DecodeLimits::default());
+        readers_agree(wrapped.as_bytes())?;
+        let closed = format!("{wrapped}</param></params></methodCall>");
+        readers_agree(closed.as_bytes())?;
     }
 
     /// Valid documents with bytes deleted, inserted, replaced or cut never
@@ -239,6 +273,7 @@ proptest! {
                 _ => body.truncate(pos),
             }
         }
+        readers_agree(&body)?;
         if let Ok(call) = decode_call(&body, &DecodeLimits::default()) {
             for p in &call.params {
                 let _ = encode_response(p, &EncodeOptions::default());

@@ -60,6 +60,11 @@ mod workers;
 pub use datetime::DateTime;
 pub use de::from_value;
 pub use decode::{decode_call, decode_response, DecodeLimits, MethodCall, EXTENSIONS_NAMESPACE};
+#[doc(hidden)]
+pub use decode::{
+    decode_call_fast_only, decode_call_reference, decode_response_fast_only,
+    decode_response_reference,
+};
 pub use encode::{encode_call, encode_fault, encode_response, EncodeError, EncodeOptions};
 pub use fault::Fault;
 pub use ser::to_value;

@@ -5,12 +5,28 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+/// Decodes, checking on the way that the answer is xml-rs's alone and
+/// that the fast reader, where it accepts the document, agrees.
+#[track_caller]
 fn call(body: &str) -> Result<MethodCall, Fault> {
-    decode_call(body.as_bytes(), &DecodeLimits::default())
+    let limits = DecodeLimits::default();
+    let decoded = decode_call(body.as_bytes(), &limits);
+    assert_eq!(decoded, decode_call_reference(body.as_bytes(), &limits));
+    if let Some(fast) = decode_call_fast_only(body.as_bytes(), &limits) {
+        assert_eq!(Ok(fast), decoded, "the fast reader disagrees on {body:?}");
+    }
+    decoded
 }
 
+#[track_caller]
 fn response(body: &str) -> Result<Result<Value, Fault>, Fault> {
-    decode_response(body.as_bytes(), &DecodeLimits::default())
+    let limits = DecodeLimits::default();
+    let decoded = decode_response(body.as_bytes(), &limits);
+    assert_eq!(decoded, decode_response_reference(body.as_bytes(), &limits));
+    if let Some(fast) = decode_response_fast_only(body.as_bytes(), &limits) {
+        assert_eq!(Ok(fast), decoded, "the fast reader disagrees on {body:?}");
+    }
+    decoded
 }
 
 /// Decodes `xml` (what goes inside `<param>`) as the only parameter of a
