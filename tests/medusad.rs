@@ -129,6 +129,44 @@ fn serves_files_status_and_logs_access() {
     assert!(get(daemon.addr, "/missing").starts_with("HTTP/1.0 404"));
 }
 
+/// `--access-log FILE`: lines go to the file (buffered, so they appear
+/// within the flush period, not necessarily at once), none to stderr, and
+/// every line is on disk when the daemon exits.
+#[test]
+fn access_log_file_is_flushed_periodically_and_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let mut daemon = Daemon::start(&["--access-log", path.to_str().unwrap()]);
+    assert!(get(daemon.addr, "/status").starts_with("HTTP/1.0 200"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if !text.is_empty() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the line never reached the file");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(first.starts_with("127.0.0.1 - - ["), "{first}");
+    assert!(
+        first.contains("\"GET /status HTTP/1.0\" 200 ") && first.ends_with('\n'),
+        "{first}"
+    );
+    for _ in 0..50 {
+        assert!(get(daemon.addr, "/missing").starts_with("HTTP/1.0 404"));
+    }
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 51, "{text}");
+    assert_eq!(text.matches("\"GET /missing HTTP/1.0\" 404 ").count(), 50);
+    assert!(text.ends_with('\n'));
+    // Nothing of it went to stderr.
+    while let Ok(line) = daemon.log.try_recv() {
+        assert!(!line.contains("GET /"), "access line on stderr: {line}");
+    }
+}
+
 /// Limits given as flags take effect.
 #[test]
 fn limit_flags_take_effect() {

@@ -17,6 +17,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::access_log::Entry;
 use super::deferred::{self, Slot};
 use super::handler::Deferral;
 use super::request::{parse_head, BodyFraming, Version};
@@ -85,11 +86,10 @@ pub struct HttpChannel {
 
 /// What sending a response needs to know about its request.
 struct Exchange {
-    version: Version,
     keep_alive: bool,
     head_only: bool,
-    request_line: String,
-    user: Option<String>,
+    /// Also carries the version, for the status line.
+    log: Entry,
 }
 
 impl HttpChannel {
@@ -136,17 +136,13 @@ impl HttpChannel {
     /// framing error the next request's start cannot be known.
     fn refuse(&mut self, chat: &mut Chat, error: &HttpError, version: Version) {
         log::debug!("{}: {error}", self.peer);
-        let request_line = self.request.as_ref().map(Request::request_line);
         let response = Response::error(error.status, &error.detail);
-        self.send(
-            chat,
-            response,
-            version,
-            false,
-            false,
-            request_line.as_deref().unwrap_or("-"),
-            None,
-        );
+        let (method, uri) = match self.request.take() {
+            Some(request) => (request.method, request.uri),
+            None => (String::new(), String::new()),
+        };
+        let log = self.entry(method, uri, version, None);
+        self.send(chat, response, false, false, log);
         self.state = State::Closing;
         self.since = Instant::now();
         chat.close_when_done();
@@ -160,12 +156,14 @@ impl HttpChannel {
         request.body = std::mem::take(&mut self.body);
         request.peer = Some(self.peer);
         let response = self.call_handler(&mut request);
+        let keep_alive = request.wants_keep_alive();
+        let head_only = request.method == "HEAD";
+        let user = request.user.take();
+        let log = self.entry(request.method, request.uri, request.version, user);
         let exchange = Exchange {
-            version: request.version,
-            keep_alive: request.wants_keep_alive(),
-            head_only: request.method == "HEAD",
-            request_line: request.request_line(),
-            user: request.user.take(),
+            keep_alive,
+            head_only,
+            log,
         };
         let slot = self.deferred.borrow_mut().take();
         if response.is_pending() {
@@ -178,9 +176,9 @@ impl HttpChannel {
                 return;
             }
             let error = Response::error(500, "the handler deferred without a responder");
-            return self.finish(chat, cx, error, &exchange);
+            return self.finish(chat, cx, error, exchange);
         }
-        self.finish(chat, cx, response, &exchange);
+        self.finish(chat, cx, response, exchange);
     }
 
     /// Sends the response to `exchange` and readies the connection for the
@@ -190,21 +188,13 @@ impl HttpChannel {
         chat: &mut Chat,
         cx: &mut Context<'_>,
         response: Response,
-        exchange: &Exchange,
+        exchange: Exchange,
     ) {
         let keep_alive = exchange.keep_alive && !response.close && !cx.is_shutting_down();
         // Earlier responses still unsent: the peer is not reading, and a new
         // request must not count as activity (only output progress does).
         let backlog = chat.has_output();
-        let keep_alive = self.send(
-            chat,
-            response,
-            exchange.version,
-            keep_alive,
-            exchange.head_only,
-            &exchange.request_line,
-            exchange.user.as_deref(),
-        );
+        let keep_alive = self.send(chat, response, keep_alive, exchange.head_only, exchange.log);
         if keep_alive {
             self.state = State::Idle;
             if !backlog {
@@ -252,19 +242,31 @@ impl HttpChannel {
         }
     }
 
-    /// Pushes a response: head and (unless `head_only`) body, coalesced.
-    /// Returns whether the connection stays open afterwards.
-    #[allow(clippy::too_many_arguments)]
+    /// The access log's view of a request. Strings are moved in, not
+    /// copied: the request is done with them.
+    fn entry(&self, method: String, uri: String, version: Version, user: Option<String>) -> Entry {
+        Entry {
+            client: self.peer.ip(),
+            user,
+            method,
+            uri,
+            version,
+            status: 0,
+        }
+    }
+
+    /// Pushes a response: head and (unless `head_only`) body, coalesced,
+    /// and logs it (streamed bodies once they are sent). Returns whether
+    /// the connection stays open afterwards.
     fn send(
         &self,
         chat: &mut Chat,
         response: Response,
-        version: Version,
         keep_alive: bool,
         head_only: bool,
-        request_line: &str,
-        user: Option<&str>,
+        mut log: Entry,
     ) -> bool {
+        let version = log.version;
         let mut keep_alive = keep_alive;
         let framing = if !response.status_allows_body() {
             Framing::None
@@ -296,8 +298,7 @@ impl HttpChannel {
             keep_alive,
         );
         let head_len = out.len() as u64;
-        let status = response.status;
-        let log_line = AccessLog::new(self.peer, user, request_line, status);
+        log.status = response.status;
         let body = if head_only || framing == Framing::None {
             Body::Empty
         } else {
@@ -308,13 +309,16 @@ impl HttpChannel {
             Body::Empty | Body::Pending => {
                 chat.push(&out);
                 HttpStats::add(&stats.bytes_out, head_len);
-                log_line.write(0);
+                self.shared.access_log.borrow_mut().record(&log, 0);
             }
             Body::Bytes(bytes) => {
                 out.extend_from_slice(&bytes);
                 chat.push(&out);
                 HttpStats::add(&stats.bytes_out, out.len() as u64);
-                log_line.write(bytes.len() as u64);
+                self.shared
+                    .access_log
+                    .borrow_mut()
+                    .record(&log, bytes.len() as u64);
             }
             Body::Stream { producer, .. } => {
                 chat.push(&out);
@@ -324,7 +328,7 @@ impl HttpChannel {
                 // producer is exhausted.
                 let hooked = HookedProducer::new(producer, move |n| {
                     HttpStats::add(&shared.stats.bytes_out, n);
-                    log_line.write(n);
+                    shared.access_log.borrow_mut().record(&log, n);
                 });
                 if framing == Framing::Chunked {
                     chat.push_with_producer(ChunkedProducer::new(hooked, Vec::new()));
@@ -494,7 +498,7 @@ impl ChatHandler for HttpChannel {
             }
         };
         if let Some(exchange) = self.awaiting.take() {
-            self.finish(chat, cx, response, &exchange);
+            self.finish(chat, cx, response, exchange);
         }
         Ok(())
     }
@@ -551,7 +555,7 @@ impl ChatHandler for HttpChannel {
                     ..exchange
                 };
                 let response = Response::error(504, "the reply did not come in time");
-                self.finish(chat, cx, response, &exchange);
+                self.finish(chat, cx, response, exchange);
             }
         } else if waiting_on_reader {
             // Idle, or a response the peer stopped reading.
@@ -593,37 +597,5 @@ fn guess_version(head: &[u8]) -> Version {
         Version::Http11
     } else {
         Version::Http10
-    }
-}
-
-/// One Common Log Format line, completed with the byte count.
-struct AccessLog {
-    line: String,
-}
-
-impl AccessLog {
-    fn new(peer: SocketAddr, user: Option<&str>, request_line: &str, status: u16) -> AccessLog {
-        if !log::log_enabled!(target: "medusa::access", log::Level::Info) {
-            return AccessLog {
-                line: String::new(),
-            };
-        }
-        let date = super::date::clf_date_now();
-        AccessLog {
-            line: format!(
-                "{} - {} [{}] \"{}\" {}",
-                peer.ip(),
-                user.unwrap_or("-"),
-                date,
-                request_line.escape_default(),
-                status
-            ),
-        }
-    }
-
-    fn write(&self, bytes: u64) {
-        if !self.line.is_empty() {
-            log::info!(target: "medusa::access", "{} {}", self.line, bytes);
-        }
     }
 }

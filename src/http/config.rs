@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::AccessLog;
 use crate::chat::ChatConfig;
 
 /// Limits and settings of an [`HttpServer`](super::HttpServer). The defaults
@@ -32,6 +33,9 @@ pub struct HttpConfig {
     pub server_name: String,
     /// Buffering and backpressure of each connection.
     pub chat: ChatConfig,
+    /// Where the access log goes. Default: the `log` crate, target
+    /// `medusa::access`. [`AccessLog::File`] is much cheaper per request.
+    pub access_log: AccessLog,
 }
 
 impl Default for HttpConfig {
@@ -46,6 +50,7 @@ impl Default for HttpConfig {
             max_connections: 10_000,
             server_name: concat!("medusa/", env!("CARGO_PKG_VERSION")).to_string(),
             chat: ChatConfig::default(),
+            access_log: AccessLog::default(),
         }
     }
 }

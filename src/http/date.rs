@@ -13,6 +13,11 @@ thread_local! {
 
 /// The current time as an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`).
 pub fn http_date_now() -> String {
+    with_http_date(str::to_string)
+}
+
+/// Calls `f` with the current HTTP-date, without copying it.
+pub(crate) fn with_http_date<T>(f: impl FnOnce(&str) -> T) -> T {
     let now = SystemTime::now();
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHE.with(|cache| {
@@ -20,7 +25,7 @@ pub fn http_date_now() -> String {
         if cache.0 != second {
             *cache = (second, httpdate::fmt_http_date(now));
         }
-        cache.1.clone()
+        f(&cache.1)
     })
 }
 
@@ -28,8 +33,9 @@ thread_local! {
     static CLF_CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
-/// The current time in Common Log Format: `10/Oct/2000:13:55:36 +0000`.
-pub(crate) fn clf_date_now() -> String {
+/// Calls `f` with the current time in Common Log Format
+/// (`10/Oct/2000:13:55:36 +0000`), without copying it.
+pub(crate) fn with_clf_date<T>(f: impl FnOnce(&str) -> T) -> T {
     let second = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -38,7 +44,7 @@ pub(crate) fn clf_date_now() -> String {
         if cache.0 != second {
             *cache = (second, clf_date(second));
         }
-        cache.1.clone()
+        f(&cache.1)
     })
 }
 

@@ -20,6 +20,7 @@
 //! - A handler returns a [`Response`] instead of pushing into the request.
 //! - A panicking handler costs its own request a 500, nothing more.
 
+mod access_log;
 mod channel;
 mod config;
 mod date;
@@ -29,6 +30,7 @@ mod request;
 mod response;
 mod server;
 
+pub use access_log::AccessLog;
 pub use channel::HttpChannel;
 pub use config::HttpConfig;
 pub use date::http_date_now;

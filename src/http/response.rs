@@ -6,9 +6,7 @@
 //! framing headers, `Connection`, then the body, coalesced so that a small
 //! response is one write.
 
-use std::fmt::Write as _;
-
-use super::date::http_date_now;
+use super::date::with_http_date;
 use super::request::Version;
 use crate::producers::Producer;
 
@@ -163,36 +161,56 @@ impl Response {
         framing: Framing,
         keep_alive: bool,
     ) {
-        let mut head = String::with_capacity(160);
-        let _ = write!(
-            head,
-            "{} {} {}\r\nDate: {}\r\nServer: {}\r\n",
-            version.as_str(),
-            self.status,
-            reason_phrase(self.status),
-            http_date_now(),
-            server
-        );
+        // Straight into the output buffer: no format machinery, no
+        // temporary strings (this runs once per request).
+        out.extend_from_slice(version.as_str().as_bytes());
+        out.push(b' ');
+        push_decimal(out, u64::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(self.status).as_bytes());
+        out.extend_from_slice(b"\r\nDate: ");
+        with_http_date(|date| out.extend_from_slice(date.as_bytes()));
+        out.extend_from_slice(b"\r\nServer: ");
+        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
             // Values never carry CR/LF into the head (header injection).
-            let value: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-            let _ = write!(head, "{name}: {value}\r\n");
+            out.extend(value.bytes().filter(|&b| b != b'\r' && b != b'\n'));
+            out.extend_from_slice(b"\r\n");
         }
         match framing {
             Framing::Length(n) => {
-                let _ = write!(head, "Content-Length: {n}\r\n");
+                out.extend_from_slice(b"Content-Length: ");
+                push_decimal(out, n);
+                out.extend_from_slice(b"\r\n");
             }
-            Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
+            Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
             Framing::None | Framing::UntilClose => {}
         }
         match (keep_alive, version) {
-            (true, Version::Http10) => head.push_str("Connection: keep-alive\r\n"),
+            (true, Version::Http10) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
             (true, Version::Http11) => {}
-            (false, _) => head.push_str("Connection: close\r\n"),
+            (false, _) => out.extend_from_slice(b"Connection: close\r\n"),
         }
-        head.push_str("\r\n");
-        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// How a response body is delimited on the wire.
@@ -254,4 +272,28 @@ pub fn html_escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_decimal_writes_every_width() {
+        for n in [0, 7, 10, 178, 4_294_967_296, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn heads_strip_cr_and_lf_from_values() {
+        let response = Response::new(200).with_header("X-A", "one\r\ntwo");
+        let mut out = Vec::new();
+        response.write_head(&mut out, Version::Http10, "s", Framing::Length(5), true);
+        let head = String::from_utf8(out).unwrap();
+        assert!(head.starts_with("HTTP/1.0 200 OK\r\nDate: "), "{head}");
+        assert!(head.contains("\r\nServer: s\r\nX-A: onetwo\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n"), "{head}");
+    }
 }

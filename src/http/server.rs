@@ -4,12 +4,13 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::net::TcpStream;
 use slab::Slab;
 
+use super::access_log::AccessLogger;
 use super::{Handler, HttpChannel, HttpConfig};
 use crate::chat::AsyncChat;
 use crate::reactor::{Context, Dispatcher, Listener, TimerId};
@@ -60,6 +61,7 @@ pub(crate) struct Shared {
     pub(crate) stats: HttpStats,
     pub(crate) started: Instant,
     pub(crate) channels: RefCell<Slab<ChannelInfo>>,
+    pub(crate) access_log: RefCell<AccessLogger>,
 }
 
 type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>>;
@@ -83,13 +85,20 @@ type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Re
 pub struct HttpServer {
     listener: Listener<AcceptFn>,
     shared: Rc<Shared>,
+    /// Writes out the buffered access log once a second.
+    flush_timer: Option<TimerId>,
 }
+
+/// How stale a buffered access log line may get.
+const ACCESS_LOG_FLUSH: Duration = Duration::from_secs(1);
 
 impl HttpServer {
     /// Binds `addr` (port 0 picks a free port) with `SO_REUSEADDR` and a
-    /// backlog of 1024.
+    /// backlog of 1024, and opens the access log file if one is set.
     pub fn bind(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
+        let access_log = RefCell::new(AccessLogger::open(&config.access_log)?);
         let shared = Rc::new(Shared {
+            access_log,
             config,
             handlers: RefCell::new(Vec::new()),
             stats: HttpStats::default(),
@@ -116,6 +125,7 @@ impl HttpServer {
         Ok(HttpServer {
             listener: Listener::bind(addr, accept)?,
             shared,
+            flush_timer: None,
         })
     }
 
@@ -166,12 +176,26 @@ impl Dispatcher for HttpServer {
         self.listener.handle_accept(cx)
     }
 
+    fn handle_added(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.shared.access_log.borrow().buffered() {
+            self.flush_timer = Some(cx.set_repeating(ACCESS_LOG_FLUSH));
+        }
+        Ok(())
+    }
+
     fn handle_timer(&mut self, cx: &mut Context<'_>, timer: TimerId) -> io::Result<()> {
+        if self.flush_timer == Some(timer) {
+            self.shared.access_log.borrow_mut().flush();
+            return Ok(());
+        }
         self.listener.handle_timer(cx, timer)
     }
 
     fn handle_shutdown(&mut self, cx: &mut Context<'_>) {
         log::info!("http server: no longer accepting connections");
+        // Channels still finishing keep logging; the logger flushes the
+        // rest when the last of them drops it.
+        self.shared.access_log.borrow_mut().flush();
         cx.close();
     }
 }

@@ -1,0 +1,258 @@
+//! The access log (Medusa's `logger` objects handed to `http_server`): one
+//! Common Log Format line per response.
+//!
+//! Three sinks, chosen by [`HttpConfig::access_log`](super::HttpConfig):
+//! the `log` crate (target `medusa::access`, the default, so `RUST_LOG`
+//! decides), a file, or nothing. The file sink is the fast one: lines are
+//! formatted straight into a buffer without allocating, and the buffer is
+//! written out when it passes 64 KiB, once a second (the server's timer),
+//! and when the server is dropped. Going through `log` and `env_logger`
+//! costs a formatted record and a `write` system call per line, about a
+//! sixth of the whole cost of an XML-RPC call.
+//!
+//! The file is opened for appending, so `logrotate`'s `copytruncate` works;
+//! a line is never split across two writes of the buffer.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use super::date::with_clf_date;
+use super::request::Version;
+
+/// Where access log lines go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AccessLog {
+    /// Through the `log` crate at info level, target `medusa::access`
+    /// (with `env_logger`: stderr, filtered by `RUST_LOG`).
+    #[default]
+    Log,
+    /// Appended to this file, buffered (flushed at least once a second).
+    File(PathBuf),
+    /// Not written at all.
+    Off,
+}
+
+/// Buffered lines before the file sink writes them out.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// What one access log line says about its request.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) client: IpAddr,
+    pub(crate) user: Option<String>,
+    /// Empty when the request line could not be parsed (logged as `-`).
+    pub(crate) method: String,
+    pub(crate) uri: String,
+    pub(crate) version: Version,
+    pub(crate) status: u16,
+}
+
+enum Sink {
+    Log,
+    File { file: File, path: PathBuf },
+    Off,
+}
+
+/// The open sink of one server.
+pub(crate) struct AccessLogger {
+    sink: Sink,
+    buffer: Vec<u8>,
+    /// For the `Log` sink: one line, reused.
+    line: String,
+}
+
+impl AccessLogger {
+    pub(crate) fn open(target: &AccessLog) -> io::Result<AccessLogger> {
+        let sink = match target {
+            AccessLog::Log => Sink::Log,
+            AccessLog::Off => Sink::Off,
+            AccessLog::File(path) => Sink::File {
+                file: open_append(path)?,
+                path: path.clone(),
+            },
+        };
+        Ok(AccessLogger {
+            sink,
+            buffer: Vec::new(),
+            line: String::new(),
+        })
+    }
+
+    /// Whether a flush timer is worth having.
+    pub(crate) fn buffered(&self) -> bool {
+        matches!(self.sink, Sink::File { .. })
+    }
+
+    /// Logs one response of `bytes` body bytes.
+    pub(crate) fn record(&mut self, entry: &Entry, bytes: u64) {
+        match self.sink {
+            Sink::Off => {}
+            Sink::Log => {
+                if !log::log_enabled!(target: "medusa::access", log::Level::Info) {
+                    return;
+                }
+                self.line.clear();
+                // Writing to a String cannot fail.
+                let _ = format_line(&mut self.line, entry, bytes);
+                log::info!(target: "medusa::access", "{}", self.line);
+            }
+            Sink::File { .. } => {
+                let mut line = std::mem::take(&mut self.line);
+                line.clear();
+                let _ = format_line(&mut line, entry, bytes);
+                line.push('\n');
+                self.buffer.extend_from_slice(line.as_bytes());
+                self.line = line;
+                if self.buffer.len() >= FLUSH_AT {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    /// Writes the buffered lines out. A failing disk must not take the
+    /// server down: the lines are dropped with one error message.
+    pub(crate) fn flush(&mut self) {
+        let Sink::File { file, path } = &mut self.sink else {
+            return;
+        };
+        if self.buffer.is_empty() {
+            return;
+        }
+        if let Err(e) = file.write_all(&self.buffer) {
+            log::error!(
+                "access log {}: {e}; {} bytes of log lines lost",
+                path.display(),
+                self.buffer.len()
+            );
+        }
+        self.buffer.clear();
+        if self.buffer.capacity() > 4 * FLUSH_AT {
+            self.buffer.shrink_to(FLUSH_AT);
+        }
+    }
+}
+
+impl Drop for AccessLogger {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("access log {}: {e}", path.display())))
+}
+
+/// `127.0.0.1 - user [10/Oct/2000:13:55:36 +0000] "POST /RPC2 HTTP/1.1" 200 157`
+fn format_line(out: &mut String, entry: &Entry, bytes: u64) -> std::fmt::Result {
+    write!(
+        out,
+        "{} - {} [",
+        entry.client,
+        entry.user.as_deref().unwrap_or("-")
+    )?;
+    with_clf_date(|date| out.push_str(date));
+    out.push_str("] \"");
+    if entry.method.is_empty() {
+        out.push('-');
+    } else {
+        push_escaped(out, &entry.method);
+        out.push(' ');
+        push_escaped(out, &entry.uri);
+        out.push(' ');
+        out.push_str(entry.version.as_str());
+    }
+    write!(out, "\" {} {bytes}", entry.status)
+}
+
+/// Peer-controlled text, escaped so a line cannot be forged or broken
+/// (quotes, backslashes, control characters and non-ASCII become escapes).
+fn push_escaped(out: &mut String, text: &str) {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(text);
+    } else {
+        out.extend(text.escape_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(method: &str, uri: &str) -> Entry {
+        Entry {
+            client: "127.0.0.1".parse().unwrap(),
+            user: None,
+            method: method.to_string(),
+            uri: uri.to_string(),
+            version: Version::Http11,
+            status: 200,
+        }
+    }
+
+    #[test]
+    fn lines_are_common_log_format() {
+        let mut line = String::new();
+        format_line(&mut line, &entry("POST", "/RPC2"), 157).unwrap();
+        let (start, rest) = line.split_once(" [").unwrap();
+        assert_eq!(start, "127.0.0.1 - -");
+        let (date, rest) = rest.split_once("] ").unwrap();
+        assert!(date.ends_with(" +0000"), "{date}");
+        assert_eq!(rest, "\"POST /RPC2 HTTP/1.1\" 200 157");
+    }
+
+    #[test]
+    fn peer_text_cannot_break_the_line() {
+        let mut line = String::new();
+        format_line(&mut line, &entry("GET", "/a\"b\nc\\d\u{e9}"), 0).unwrap();
+        assert!(
+            line.contains(r#""GET /a\"b\nc\\d\u{e9} HTTP/1.1""#),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+        line.clear();
+        format_line(&mut line, &entry("", ""), 0).unwrap();
+        assert!(line.contains("] \"-\" 200 0"), "{line}");
+    }
+
+    #[test]
+    fn file_sink_buffers_then_flushes_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let mut logger = AccessLogger::open(&AccessLog::File(path.clone())).unwrap();
+        assert!(logger.buffered());
+        logger.record(&entry("GET", "/x"), 5);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "", "buffered");
+        logger.flush();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("\"GET /x HTTP/1.1\" 200 5\n"), "{text}");
+        // Past the threshold, lines go out without waiting for the timer.
+        for _ in 0..2000 {
+            logger.record(&entry("POST", "/RPC2"), 157);
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().count() > 1, "flushed at 64 KiB");
+        assert!(text.ends_with('\n'), "never half a line");
+        drop(logger);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2001, "drop flushes the rest");
+    }
+
+    #[test]
+    fn an_unwritable_path_is_an_error_at_open() {
+        let err = AccessLogger::open(&AccessLog::File("/nonexistent/dir/log".into()))
+            .err()
+            .expect("cannot open");
+        assert!(err.to_string().contains("/nonexistent/dir/log"), "{err}");
+    }
+}
