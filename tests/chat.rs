@@ -981,6 +981,7 @@ fn close_when_done_flushes_then_lingers_for_a_clean_eof() {
         move |_| Bye {
             log: log.clone(),
             reply: Some(reply.clone()),
+            linger: true,
         }
     });
     // A small receive buffer keeps most of the reply in the server's hands
@@ -1010,10 +1011,84 @@ fn close_when_done_flushes_then_lingers_for_a_clean_eof() {
     assert_eq!(server.counts.errors.get(), 0);
 }
 
-/// Replies to "BYE" with a large body and close_when_done.
+/// close_when_done_without_linger: once the reply is sent the socket is
+/// closed at once, though the client keeps its end open (a linger of
+/// 30 s would otherwise hold it), and the client still reads the whole
+/// reply and a clean EOF.
+#[test]
+fn close_without_linger_closes_once_the_reply_is_sent() {
+    let log = Log::default();
+    let reply = pattern(3, 200_000);
+    let config = ChatConfig {
+        linger: Duration::from_secs(30),
+        ..ChatConfig::default()
+    };
+    let mut server = Server::start(Terminator::bytes(b"\r\n"), config, {
+        let (log, reply) = (log.clone(), reply.clone());
+        move |_| Bye {
+            log: log.clone(),
+            reply: Some(reply.clone()),
+            linger: false,
+        }
+    });
+    let mut client = util::connect(server.addr);
+    client.write_all(b"BYE\r\n").unwrap();
+    let reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        let result = client.read_to_end(&mut got).map(|_| got);
+        // Hold the socket open (no FIN from us) until the test is done.
+        (result, client)
+    });
+    // The reader ends at EOF but keeps its socket open; with a linger the
+    // channel would stay for 30 s waiting for the client's FIN.
+    server.run_until("the channel to close with the client still open", |s| {
+        reader.is_finished() && s.reactor.dispatcher_count() == 1
+    });
+    let (got, _client) = reader.join().unwrap();
+    assert_same_bytes(&got.expect("clean EOF"), &reply, "reply");
+    assert_eq!(log.events(), [data(b"BYE"), Ev::Found]);
+}
+
+/// ...but input held when the reply is done means the peer was still
+/// sending: then it lingers after all, and the client gets the whole
+/// reply and a clean EOF rather than a reset.
+#[test]
+fn close_without_linger_still_lingers_over_held_input() {
+    let log = Log::default();
+    let reply = pattern(5, 1_000_000);
+    let mut server = Server::start(Terminator::bytes(b"\r\n"), ChatConfig::default(), {
+        let (log, reply) = (log.clone(), reply.clone());
+        move |_| Bye {
+            log: log.clone(),
+            reply: Some(reply.clone()),
+            linger: false,
+        }
+    });
+    let client = small_buffer_client(server.addr, Some(16 * 1024), None);
+    let mut writer = client.try_clone().unwrap();
+    let mut reader = client;
+    let writer = thread::spawn(move || {
+        // One write: the extra line arrives with BYE and is held.
+        writer.write_all(b"BYE\r\nstill talking\r\n")
+    });
+    let reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).map(|_| got)
+    });
+    server.run_until("the client to finish and the channel to close", |s| {
+        reader.is_finished() && s.reactor.dispatcher_count() == 1
+    });
+    writer.join().unwrap().unwrap();
+    let got = reader.join().unwrap().expect("clean EOF, not a reset");
+    assert_same_bytes(&got, &reply, "reply");
+}
+
+/// Replies to "BYE" with a large body and close_when_done (or, without
+/// `linger`, close_when_done_without_linger).
 struct Bye {
     log: Log,
     reply: Option<Vec<u8>>,
+    linger: bool,
 }
 
 impl ChatHandler for Bye {
@@ -1024,7 +1099,11 @@ impl ChatHandler for Bye {
         self.log.push(Ev::Found);
         if let Some(reply) = self.reply.take() {
             chat.push_with_producer(SimpleProducer::new(reply, 8192));
-            chat.close_when_done();
+            if self.linger {
+                chat.close_when_done();
+            } else {
+                chat.close_when_done_without_linger();
+            }
         }
         Ok(())
     }

@@ -176,6 +176,8 @@ pub struct Chat {
     eof_reported: bool,
     discard_input: bool,
     closing_when_done: bool,
+    /// The peer has finished sending: closing needs no linger.
+    peer_done: bool,
     close_now: bool,
     lingering: Option<TimerId>,
 }
@@ -198,6 +200,7 @@ impl Chat {
             eof_reported: false,
             discard_input: false,
             closing_when_done: false,
+            peer_done: false,
             close_now: false,
             lingering: None,
         }
@@ -241,6 +244,19 @@ impl Chat {
     /// No more input is handed to the handler.
     pub fn close_when_done(&mut self) {
         self.closing_when_done = true;
+    }
+
+    /// `close_when_done` for a peer that has finished sending, e.g. an
+    /// HTTP client that asked for `Connection: close` and whose request
+    /// was read whole. Lingering exists to drain input a peer is still
+    /// sending (closing on unread input makes the kernel send a reset,
+    /// which can destroy the reply in flight); with nothing to drain, the
+    /// socket is closed as soon as the output is sent, saving the
+    /// half-close, the wait for the peer's FIN and its reads. If input is
+    /// held when the output is done, it lingers after all.
+    pub fn close_when_done_without_linger(&mut self) {
+        self.closing_when_done = true;
+        self.peer_done = true;
     }
 
     /// asyncore `close`: close as soon as the current hook returns,
@@ -376,7 +392,8 @@ impl Chat {
     /// Output is sent and `close_when_done` was asked: half-close and linger,
     /// or close now if the peer is already gone.
     fn finish_closing(&mut self, cx: &mut Context<'_>) {
-        if self.eof || self.config.linger.is_zero() {
+        let nothing_to_drain = self.peer_done && self.inbuf.is_empty();
+        if self.eof || self.config.linger.is_zero() || nothing_to_drain {
             self.close_now = true;
             return;
         }

@@ -204,7 +204,15 @@ impl HttpChannel {
         } else {
             self.state = State::Closing;
             self.since = Instant::now();
-            chat.close_when_done();
+            if exchange.keep_alive {
+                // We close (shutdown, handler's choice): the client may
+                // already be sending its next request, so linger.
+                chat.close_when_done();
+            } else {
+                // The client asked for the close and sent its whole
+                // request: nothing to drain.
+                chat.close_when_done_without_linger();
+            }
         }
     }
 
