@@ -286,9 +286,6 @@ class Conn:
         self.sock.close()
 
 
-ADD_PARAMS = ["<int>40</int>", "<int>2</int>"]
-
-
 def check_add(port):
     """add(40, 2) through Python's own client: 42 or an exception."""
     got = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2").add(40, 2)
@@ -298,13 +295,12 @@ def check_add(port):
 
 # ---------------------------------------------------------------- starvation client
 
-def starvation(port, conns, secs):
+def starvation(port, conns, secs, body):
     """conns keep-alive connections, each calling add in a loop (one request in
     flight per connection) for secs, from one selector loop. Returns the
     per-connection counts of completed calls and the failures."""
     import selectors
     sel = selectors.DefaultSelector()
-    body = rpc_body("add", ADD_PARAMS)
     request = post_head(port, len(body)) + body
     state = {}
     failures = 0
@@ -424,7 +420,9 @@ class Run:
         self.tmp = tempfile.mkdtemp(prefix="medusa-load-")
         self.wrk_log = os.path.join(self.tmp, "wrk.log")
         self.lua = os.path.join(self.kit, "post_add.lua")
-        self.medusad = os.path.join(REPO, "target", "release", "medusad")
+        with open(os.path.join(self.kit, "add_body.xml"), "rb") as f:
+            self.add_body = f.read()  # what post_add.lua posts, for the raw-socket clients
+        self.medusad = os.path.abspath(args.medusad)
         self.floor = os.path.join(FLOOR_TARGET, "release", "mio_floor")
         self.out = []          # report sections
         self.commands = []     # commands worth quoting
@@ -517,7 +515,7 @@ class Run:
         for name in ("medusad", "floor", "python"):
             check_add(servers[name].port)
         # nginx answers a fixed 42 without reading the call
-        status, body = Conn(servers["nginx"].port).call(rpc_body("add", ADD_PARAMS))
+        status, body = Conn(servers["nginx"].port).call(self.add_body)
         if status != 200 or b"<int>42</int>" not in body:
             raise SystemExit(f"nginx baseline answered {status} {body[:200]!r}")
         for s in servers.values():
@@ -590,7 +588,7 @@ class Run:
         for name, server in servers.items():
             secs = self.a.starve_secs if name != "python" else min(self.a.starve_secs, self.a.python_secs)
             self.say(f"starvation check: {name}")
-            counts, failures, reconnects = starvation(server.port, self.a.conns, secs)
+            counts, failures, reconnects = starvation(server.port, self.a.conns, secs, self.add_body)
             srows.append([name, f"{secs} s", sum(counts), min(counts), max(counts),
                           f"{statistics.median(counts):.0f}", sum(1 for c in counts if c == 0),
                           failures, reconnects])
@@ -660,7 +658,7 @@ class Run:
                                                       "--idle-timeout", "600"])
         self.commands.append(f"{server.name}: {server.command()}")
         pid = server.proc.pid
-        body = rpc_body("add", ADD_PARAMS)
+        body = self.add_body
 
         def fresh_calls(k):
             times = []
@@ -834,6 +832,8 @@ def main():
                    help="medusad's options besides --port, with {access_log} for the access log file "
                         "(default: %(default)s; falls back to RUST_LOG=info with stderr to that file if "
                         "medusad has no --access-log)")
+    p.add_argument("--medusad", default=os.path.join(REPO, "target", "release", "medusad"),
+                   help="the medusad binary to measure (default: the one the build step makes)")
     p.add_argument("--idle-conns", type=int, default=10_000, help="idle keep-alive connections")
     p.add_argument("--fresh-calls", type=int, default=20, help="calls timed in the idle test")
     p.add_argument("--echo-sizes", default="1000,10000,100000,1000000,10000000",
