@@ -327,6 +327,11 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
         self.chat.can_read()
     }
 
+    /// The channel owns its stream; dropping it closes the socket.
+    fn closes_source_on_drop(&self) -> bool {
+        true
+    }
+
     fn writable(&self) -> bool {
         self.chat.connecting || (!self.chat.close_now && self.chat.has_output())
     }

@@ -64,6 +64,17 @@ pub trait Dispatcher {
         false
     }
 
+    /// Whether dropping the dispatcher closes the descriptor behind
+    /// [`source`](Dispatcher::source): it owns the socket, and no duplicate
+    /// of it lives elsewhere. Then, on Linux, the reactor does not
+    /// deregister it before dropping it: closing the last descriptor of a
+    /// socket removes it from epoll by itself (epoll(7)), and a
+    /// connection-per-request server saves a system call per connection.
+    /// Default `false` (always deregister), which is always correct.
+    fn closes_source_on_drop(&self) -> bool {
+        false
+    }
+
     /// asyncore `accepting`: a listening dispatcher gets `handle_accept`
     /// instead of `handle_read` when it becomes readable.
     fn accepting(&self) -> bool {

@@ -40,6 +40,9 @@ pub struct Listener<F> {
     listener: TcpListener,
     on_accept: F,
     backoff: Option<TimerId>,
+    /// Accepted sockets come with TCP_NODELAY already set (see
+    /// `from_listener`), saving a system call per connection.
+    inherits_nodelay: bool,
 }
 
 impl<F> Listener<F>
@@ -61,10 +64,18 @@ where
 
     /// Wraps a listener that is already bound and listening.
     pub fn from_listener(listener: TcpListener, on_accept: F) -> Listener<F> {
+        // Linux copies TCP_NODELAY from a listening socket to the sockets
+        // it accepts (tests/output.rs checks accepted channels have it);
+        // elsewhere, or if setting it fails, each accepted socket gets it.
+        let inherits_nodelay = cfg!(target_os = "linux")
+            && socket2::SockRef::from(&listener)
+                .set_tcp_nodelay(true)
+                .is_ok();
         Listener {
             listener,
             on_accept,
             backoff: None,
+            inherits_nodelay,
         }
     }
 
@@ -99,7 +110,11 @@ where
                 Ok((stream, peer)) => {
                     // A failure here concerns that one connection (dropped,
                     // hence closed), never the listener.
-                    if let Err(e) = stream.set_nodelay(true) {
+                    let nodelay = match self.inherits_nodelay {
+                        true => Ok(()),
+                        false => stream.set_nodelay(true),
+                    };
+                    if let Err(e) = nodelay {
                         log::debug!("accept {peer}: TCP_NODELAY: {e}; dropping it");
                         continue;
                     }

@@ -517,7 +517,8 @@ impl Core {
 
     fn remove(&mut self, token: Token, mut dispatcher: Box<dyn Dispatcher>) {
         let entry = &mut self.entries[key_of(token)];
-        if entry.interest.is_some() {
+        let closed_by_drop = cfg!(target_os = "linux") && dispatcher.closes_source_on_drop();
+        if entry.interest.is_some() && !closed_by_drop {
             if let Some(source) = dispatcher.source() {
                 // The socket is closed right after; nothing to do on failure.
                 let _ = self.registry.deregister(source);
