@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use super::access_log::Entry;
 use super::deferred::{self, Slot};
 use super::handler::Deferral;
-use super::request::{parse_head, BodyFraming, Version};
+use super::request::{parse_terminated_head, BodyFraming, Version};
 use super::response::Framing;
 use super::server::{ChannelInfo, HttpStats, Shared};
 use super::{Body, HttpError, Request, Response, ServerView};
@@ -28,6 +28,10 @@ use crate::chat::{Chat, ChatHandler, Terminator};
 use crate::producers::{ChunkedProducer, HookedProducer};
 use crate::reactor::{Context, TimerId, Waker};
 use mio::Token;
+
+/// Head buffer capacity kept between requests (a head is a few hundred
+/// bytes; a rare large one is not kept for the life of the connection).
+const KEEP_HEAD_CAPACITY: usize = 1024;
 
 /// Longest chunk-size or trailer line of a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
@@ -350,13 +354,20 @@ impl HttpChannel {
 
     /// A complete head arrived.
     fn head_complete(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
-        let head = std::mem::take(&mut self.buffer);
-        let (request, framing) = match parse_head(&head, self.config()) {
+        // Put back the blank line the terminator consumed, so the head is
+        // parsed where it lies; the buffer keeps its memory for the next
+        // request unless this head was unusually large.
+        self.buffer.extend_from_slice(b"\r\n\r\n");
+        let parsed = parse_terminated_head(&self.buffer, self.config())
+            .map_err(|error| (error, guess_version(&self.buffer)));
+        if self.buffer.capacity() > KEEP_HEAD_CAPACITY {
+            self.buffer = Vec::new();
+        } else {
+            self.buffer.clear();
+        }
+        let (request, framing) = match parsed {
             Ok(parsed) => parsed,
-            Err(error) => {
-                let version = guess_version(&head);
-                return self.refuse(chat, &error, version);
-            }
+            Err((error, version)) => return self.refuse(chat, &error, version),
         };
         let version = request.version;
         let expects_continue = request

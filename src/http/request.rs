@@ -5,6 +5,7 @@
 //! the framing rules on top: which body length applies, which requests are
 //! refused before their body is read, and which errors close the connection.
 
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 
 use super::{HttpConfig, HttpError};
@@ -96,9 +97,25 @@ pub(crate) enum BodyFraming {
     Chunked,
 }
 
+/// Header slots httparse gets on the stack; a larger `max_headers` puts
+/// them on the heap.
+const STACK_HEADERS: usize = 128;
+
 /// Parses a request head (request line and headers, without the blank line
 /// that ended it) and decides how its body is framed.
 pub(crate) fn parse_head(
+    head: &[u8],
+    config: &HttpConfig,
+) -> Result<(Request, BodyFraming), HttpError> {
+    let mut raw = Vec::with_capacity(head.len() + 4);
+    raw.extend_from_slice(head);
+    raw.extend_from_slice(b"\r\n\r\n");
+    parse_terminated_head(&raw, config)
+}
+
+/// [`parse_head`] for a head that still ends with its blank line
+/// (`\r\n\r\n`): what the channel has, so nothing is copied.
+pub(crate) fn parse_terminated_head(
     head: &[u8],
     config: &HttpConfig,
 ) -> Result<(Request, BodyFraming), HttpError> {
@@ -107,12 +124,20 @@ pub(crate) fn parse_head(
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(head.len());
-    let mut raw = head[start..].to_vec();
-    raw.extend_from_slice(b"\r\n\r\n");
+    let raw = &head[start..];
 
-    let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
-    let mut parsed = httparse::Request::new(&mut headers);
-    match parsed.parse(&raw) {
+    // Uninitialised slots: httparse writes only those it fills, so a
+    // limit of 100 headers costs nothing for a request with 3.
+    let mut on_stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
+    let mut on_heap = Vec::new();
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if config.max_headers <= STACK_HEADERS {
+        &mut on_stack[..config.max_headers]
+    } else {
+        on_heap.resize_with(config.max_headers, MaybeUninit::uninit);
+        &mut on_heap
+    };
+    let mut parsed = httparse::Request::new(&mut []);
+    match parsed.parse_with_uninit_headers(raw, slots) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
             return Err(HttpError::bad_request("incomplete request head"))
@@ -351,5 +376,29 @@ mod tests {
             head.push_str(&format!("\r\nX-{i}: y"));
         }
         assert_eq!(status(&head), 431);
+    }
+
+    /// The limit holds whether the slots live on the stack (up to 128) or
+    /// on the heap, and exactly the limit is allowed.
+    #[test]
+    fn header_limit_is_exact_on_stack_and_heap() {
+        for limit in [1, 5, STACK_HEADERS, STACK_HEADERS + 1, 300] {
+            let config = HttpConfig {
+                max_headers: limit,
+                ..HttpConfig::default()
+            };
+            let head = |n: usize| {
+                let mut head = "GET / HTTP/1.1".to_string();
+                for i in 0..n {
+                    head.push_str(&format!("\r\nX-{i}: y"));
+                }
+                head
+            };
+            let (request, _) = parse_head(head(limit).as_bytes(), &config).unwrap();
+            assert_eq!(request.headers.len(), limit);
+            assert_eq!(request.header(&format!("x-{}", limit - 1)), Some("y"));
+            let err = parse_head(head(limit + 1).as_bytes(), &config).unwrap_err();
+            assert_eq!(err.status, 431, "limit {limit}");
+        }
     }
 }
