@@ -54,7 +54,11 @@ fn closed_channels_leave_the_epoll_set() {
         assert_eq!(got, line.as_bytes());
         clients.push(client);
     }
-    assert_eq!(registered(), baseline + 50, "each open channel is registered");
+    assert_eq!(
+        registered(),
+        baseline + 50,
+        "each open channel is registered"
+    );
     // The clients close; the server sees EOF and drops each channel.
     drop(clients);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -444,8 +444,9 @@ fn cancelled_one_shot_never_fires() {
 }
 
 /// Timers of a dispatcher that closed never fire, not even on the newcomer
-/// that reuses its slot (and token) in the socket map; they are dropped at
-/// their deadline, the repeating one for good.
+/// that reuses its slot (and token) in the socket map: closing cancels
+/// them, so a server whose connections come and go does not accumulate
+/// them.
 #[test]
 fn timers_of_a_closed_dispatcher_never_fire() {
     let mut reactor = Reactor::new().unwrap();
@@ -460,7 +461,7 @@ fn timers_of_a_closed_dispatcher_never_fire() {
     );
     reactor.run_once(Some(Duration::ZERO)).unwrap();
     assert_eq!(reactor.dispatcher_count(), 0);
-    assert_eq!(reactor.timer_count(), 2, "timers linger until due");
+    assert_eq!(reactor.timer_count(), 0, "closing cancels its timers");
 
     let sentinel: Rc<Cell<Option<TimerId>>> = Rc::default();
     let fired: Rc<RefCell<Vec<TimerId>>> = Rc::default();
@@ -483,6 +484,41 @@ fn timers_of_a_closed_dispatcher_never_fire() {
 
     assert_eq!(*fired.borrow(), [sentinel.get().unwrap()]);
     assert_eq!(reactor.timer_count(), 0);
+}
+
+/// A timer that fired, one cancelled and one pending: at close, only the
+/// pending one was left to cancel, and none remains.
+#[test]
+fn closing_cancels_only_what_is_pending() {
+    let mut reactor = Reactor::new().unwrap();
+    let fired = Rc::new(Cell::new(0));
+    let f = fired.clone();
+    start(
+        &mut reactor,
+        Scripted::new()
+            .on_wake(|cx| {
+                cx.set_timer(ms(1));
+                let cancelled = cx.set_timer(ms(1));
+                assert!(cx.cancel_timer(cancelled));
+                assert!(!cx.cancel_timer(cancelled), "cancelled once");
+                Ok(())
+            })
+            .on_timer(move |cx, _| {
+                f.set(f.get() + 1);
+                cx.set_repeating(ms(1000));
+                cx.set_timer(ms(1000));
+                Ok(())
+            }),
+    );
+    run_until(&mut reactor, 50, || fired.get() == 1);
+    assert_eq!(reactor.timer_count(), 2);
+    reactor.shutdown(Duration::ZERO);
+    for _ in 0..3 {
+        reactor.run_once(Some(ms(10))).unwrap();
+    }
+    assert_eq!(reactor.dispatcher_count(), 0);
+    assert_eq!(reactor.timer_count(), 0);
+    assert_eq!(fired.get(), 1);
 }
 
 /// `run_once(None)` with only a timer pending sleeps until it is due and

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     pub(crate) channels: RefCell<Slab<ChannelInfo>>,
     pub(crate) access_log: RefCell<AccessLogger>,
+    /// Most connections open at once since memory was last handed back.
+    pub(crate) connections_peak: Cell<u64>,
 }
 
 type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>>;
@@ -85,12 +87,17 @@ type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Re
 pub struct HttpServer {
     listener: Listener<AcceptFn>,
     shared: Rc<Shared>,
-    /// Writes out the buffered access log once a second.
-    flush_timer: Option<TimerId>,
+    /// Once a second: writes out the buffered access log, and hands freed
+    /// memory back to the system after a crowd of connections has gone.
+    housekeeping: Option<TimerId>,
 }
 
 /// How stale a buffered access log line may get.
-const ACCESS_LOG_FLUSH: Duration = Duration::from_secs(1);
+const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
+
+/// Connections that must have closed (below the peak) before freed memory
+/// is handed back to the system.
+const TRIM_AFTER_CLOSED: u64 = 1000;
 
 impl HttpServer {
     /// Binds `addr` (port 0 picks a free port) with `SO_REUSEADDR` and a
@@ -99,6 +106,7 @@ impl HttpServer {
         let access_log = RefCell::new(AccessLogger::open(&config.access_log)?);
         let shared = Rc::new(Shared {
             access_log,
+            connections_peak: Cell::new(0),
             config,
             handlers: RefCell::new(Vec::new()),
             stats: HttpStats::default(),
@@ -117,6 +125,10 @@ impl HttpServer {
             }
             HttpStats::add(&stats.connections_total, 1);
             HttpStats::add(&stats.connections_open, 1);
+            let open = stats.connections_open.get();
+            if open > for_accept.connections_peak.get() {
+                for_accept.connections_peak.set(open);
+            }
             let channel = HttpChannel::new(for_accept.clone(), peer, cx.waker());
             let config = for_accept.config.chat.clone();
             cx.add(AsyncChat::with_config(stream, channel, config))?;
@@ -125,7 +137,7 @@ impl HttpServer {
         Ok(HttpServer {
             listener: Listener::bind(addr, accept)?,
             shared,
-            flush_timer: None,
+            housekeeping: None,
         })
     }
 
@@ -177,15 +189,18 @@ impl Dispatcher for HttpServer {
     }
 
     fn handle_added(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if self.shared.access_log.borrow().buffered() {
-            self.flush_timer = Some(cx.set_repeating(ACCESS_LOG_FLUSH));
-        }
+        self.housekeeping = Some(cx.set_repeating(HOUSEKEEPING_PERIOD));
         Ok(())
     }
 
     fn handle_timer(&mut self, cx: &mut Context<'_>, timer: TimerId) -> io::Result<()> {
-        if self.flush_timer == Some(timer) {
+        if self.housekeeping == Some(timer) {
             self.shared.access_log.borrow_mut().flush();
+            let open = self.shared.stats.connections_open.get();
+            if self.shared.connections_peak.get() >= open + TRIM_AFTER_CLOSED {
+                self.shared.connections_peak.set(open);
+                release_free_memory();
+            }
             return Ok(());
         }
         self.listener.handle_timer(cx, timer)
@@ -197,5 +212,20 @@ impl Dispatcher for HttpServer {
         // rest when the last of them drops it.
         self.shared.access_log.borrow_mut().flush();
         cx.close();
+    }
+}
+
+/// Hands the allocator's free pages back to the system. glibc's malloc
+/// keeps memory freed in the middle of its heap (thousands of closed
+/// connections' buffers) for reuse, so a server's RSS would stay at its
+/// peak forever; `malloc_trim` releases the unused pages.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim has no preconditions: it only walks glibc's
+        // own free lists and may be called at any time from any thread.
+        // With another global allocator it has nothing to trim.
+        let released = unsafe { libc::malloc_trim(0) };
+        log::debug!("malloc_trim: memory released: {}", released != 0);
     }
 }

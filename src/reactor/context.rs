@@ -69,11 +69,14 @@ impl<'a> Context<'a> {
             serial,
             period,
         };
-        self.core.timers.insert(Instant::now() + after, timer)
+        let id = self.core.timers.insert(Instant::now() + after, timer);
+        self.core.own_timer(self.token, id);
+        id
     }
 
     /// Cancels a timer; false if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.core.disown_timer(self.token, timer);
         self.core.timers.cancel(timer)
     }
 

@@ -86,6 +86,10 @@ struct Entry {
     /// Closed during this pass; the key is freed at the end of the pass so
     /// an event later in the same batch cannot reach a newcomer.
     closed: bool,
+    /// Its pending timers, cancelled when it closes so that a server whose
+    /// connections come and go does not hold their timers until they are
+    /// due (a connection has one or two; a linear search is fine).
+    timers: Vec<TimerId>,
 }
 
 /// The loop's state that hooks may touch through a [`Context`].
@@ -307,6 +311,9 @@ impl Reactor {
     fn fire_timers(&mut self) {
         let now = Instant::now();
         while let Some((id, timer)) = self.core.timers.pop_expired(now) {
+            if timer.period.is_none() {
+                self.core.disown_timer(timer.owner, id);
+            }
             if self.core.is_live(timer.owner, timer.serial) {
                 self.core
                     .dispatch(timer.owner, |d, cx| d.handle_timer(cx, id));
@@ -378,6 +385,7 @@ impl Core {
             interest: None,
             serial,
             closed: false,
+            timers: Vec::new(),
         });
         let token = token_for(key, serial);
         if let Err(e) = self.update_interest(token, &mut *dispatcher) {
@@ -399,6 +407,22 @@ impl Core {
 
     fn serial_of(&self, token: Token) -> u64 {
         self.entry(token).map_or(u64::MAX, |e| e.serial)
+    }
+
+    /// Records a timer as `token`'s, so it is cancelled when `token` closes.
+    fn own_timer(&mut self, token: Token, id: TimerId) {
+        if let Some(entry) = self.entry_mut(token) {
+            entry.timers.push(id);
+        }
+    }
+
+    /// Forgets a timer that fired (one-shot) or was cancelled.
+    fn disown_timer(&mut self, token: Token, id: TimerId) {
+        if let Some(entry) = self.entry_mut(token) {
+            if let Some(at) = entry.timers.iter().position(|&t| t == id) {
+                entry.timers.swap_remove(at);
+            }
+        }
     }
 
     fn is_live(&self, token: Token, serial: u64) -> bool {
@@ -526,6 +550,9 @@ impl Core {
         }
         entry.interest = None;
         entry.closed = true;
+        for id in std::mem::take(&mut entry.timers) {
+            self.timers.cancel(id);
+        }
         self.dead.push(key_of(token));
         self.live -= 1;
         if panic::catch_unwind(AssertUnwindSafe(move || drop(dispatcher))).is_err() {
