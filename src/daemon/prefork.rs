@@ -169,7 +169,10 @@ impl<F: FnMut() -> Command> Master<F> {
         let pid = child.id();
         slot.child = None;
         if self.stopping {
-            if status.success() {
+            // Killed by the relayed signal itself: it had not yet set up its
+            // handler, so it had taken no connection either.
+            let relayed = matches!(status.signal(), Some(SIGTERM | SIGINT));
+            if status.success() || relayed {
                 log::info!("master: worker {pid} stopped");
             } else {
                 log::warn!("master: worker {pid} stopped: {}", describe(status));
