@@ -17,14 +17,13 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use std::collections::HashMap;
 
-use medusa::daemon::{activation, worker, Backoff, Master, MasterExit, Worker};
+use medusa::daemon::{activation, worker, Backoff, Listening, Master, MasterExit, Worker};
 use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcConfig, XmlRpcHandler};
 use medusa::http::{AccessLog, HttpConfig, HttpServer};
 use medusa::reactor::Reactor;
@@ -348,115 +347,67 @@ impl Failure {
 
 /// A worker: dies with the master, serves beside the other workers, and
 /// tells the master with its exit status whether it could start at all.
-fn run_worker(worker: Worker, mut options: Options) -> ExitCode {
+fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
     if let Err(e) = worker.die_with_master() {
         eprintln!("medusad worker: {e}");
         return ExitCode::FAILURE;
     }
-    let pid = std::process::id().to_string();
+    let pid = std::process::id();
     options
         .http
         .extra_headers
-        .push(("X-Medusa-Worker".to_string(), pid));
-    let listen = match std::env::var(worker::LISTEN_FD_ENV).ok() {
-        Some(fd) => {
-            let inherited = fd
-                .parse()
-                .map_err(|_| std::io::Error::other(format!("bad {}", worker::LISTEN_FD_ENV)))
-                // SAFETY: the master set LISTEN_FD_ENV to the number of the
-                // listening socket it inherited and kept open without
-                // close-on-exec for us; nothing else in this fresh process
-                // has claimed that descriptor.
-                .and_then(|fd| unsafe { activation::inherited(fd) });
-            match inherited {
-                Ok(listener) => Listen::Inherited(listener),
-                Err(e) => {
-                    eprintln!("medusad worker: {e}");
-                    return ExitCode::from(worker::STARTUP_FAILED);
-                }
-            }
+        .push(("X-Medusa-Worker".to_string(), pid.to_string()));
+    let listen = match worker.shared_listener() {
+        Ok(Some(listener)) => Listen::Inherited(listener),
+        Ok(None) => Listen::ReusePort(options.addr),
+        Err(e) => {
+            eprintln!("medusad worker {pid}: {e}");
+            return ExitCode::from(worker::STARTUP_FAILED);
         }
-        None => Listen::ReusePort(options.addr),
     };
     match serve(options, listen) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Startup(e)) => {
-            eprintln!("medusad worker {}: {e}", std::process::id());
+            eprintln!("medusad worker {pid}: {e}");
             ExitCode::from(worker::STARTUP_FAILED)
         }
         Err(Failure::Running(e)) => {
-            eprintln!("medusad worker {}: {e}", std::process::id());
+            eprintln!("medusad worker {pid}: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// The master of `--workers N`: holds the port, starts the workers as new
-/// executions of this program with the same arguments, and supervises them.
+/// The master of `--workers N`: holds the address, starts the workers as
+/// new executions of this program with the same arguments, and supervises
+/// them (`medusa::daemon::Master`).
 fn run_master(
     options: &Options,
     activated: Option<std::net::TcpListener>,
 ) -> std::io::Result<MasterExit> {
     let exe = std::env::current_exe()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // Kept open for the master's lifetime: the workers' port (or socket)
-    // stays ours while they restart.
-    let (held, extra_args, listen_fd) = match activated {
-        Some(listener) => {
-            // The workers inherit the socket itself (no close-on-exec) and
-            // all accept on it.
-            socket2::SockRef::from(&listener).set_cloexec(false)?;
-            let fd = listener.as_raw_fd();
-            let addr = listener.local_addr()?;
-            log::info!("medusad master: socket-activated on {addr}");
-            (HeldPort::Socket(listener), Vec::new(), Some(fd))
-        }
-        None => {
-            let socket = reserve_port(options.addr)?;
-            let port = socket.local_addr()?.as_socket().map_or(0, |a| a.port());
-            let args = vec!["--port".to_string(), port.to_string()];
-            (HeldPort::Reserved(socket), args, None)
-        }
+    // Kept for the master's lifetime: the port (or socket) stays ours
+    // while workers restart.
+    let listening = match activated {
+        Some(listener) => Listening::share(listener)?,
+        None => Listening::reserve(options.addr)?,
     };
     log::info!(
-        "medusad master {}: {} workers",
+        "medusad master {}: {} workers on {}",
         std::process::id(),
-        options.workers
+        options.workers,
+        listening.local_addr()?
     );
     let master = Master::new(options.workers, Backoff::default(), || {
         let mut command = Command::new(&exe);
-        command.args(&args).args(&extra_args);
-        if let Some(fd) = listen_fd {
-            command.env(worker::LISTEN_FD_ENV, fd.to_string());
-        }
+        command.args(&args);
+        listening.configure(&mut command);
         command
     });
     let outcome = master.run();
-    drop(held);
     log::info!("medusad master: all workers stopped");
     outcome
-}
-
-/// What the master keeps open while the workers come and go.
-#[allow(dead_code)] // held for its descriptor, never read
-enum HeldPort {
-    Socket(std::net::TcpListener),
-    Reserved(socket2::Socket),
-}
-
-/// Binds `addr` with `SO_REUSEPORT` without listening: the port is ours
-/// (port 0 becomes a concrete one for the workers to share, and no other
-/// program can take it while all workers are down), yet the socket gets
-/// no connections, since only listening sockets are offered any.
-fn reserve_port(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| std::io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
-    Ok(socket)
 }
 
 fn serve(options: Options, listen: Listen) -> Result<(), Failure> {

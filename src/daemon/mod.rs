@@ -2,6 +2,8 @@
 //! worker's side of that contract (`worker`), restart backoff (`backoff`)
 //! and systemd socket activation (`activation`).
 //!
+//! `listening` is how the master holds the workers' address.
+//!
 //! One reactor serves one core. To use more, `medusad --workers N` runs N
 //! copies of itself, each a single-threaded reactor on its own
 //! `SO_REUSEPORT` socket on the same port, and a small master that starts
@@ -11,9 +13,11 @@
 
 pub mod activation;
 pub mod backoff;
+pub mod listening;
 pub mod prefork;
 pub mod worker;
 
 pub use backoff::Backoff;
+pub use listening::Listening;
 pub use prefork::{Master, MasterExit};
 pub use worker::Worker;

@@ -6,6 +6,10 @@
 //! [`Worker::die_with_master`] before serving.
 
 use std::io;
+use std::net::TcpListener;
+use std::os::fd::RawFd;
+
+use super::activation;
 
 /// Set by the master in each worker's environment: the master's pid.
 pub const WORKER_ENV: &str = "MEDUSAD_WORKER";
@@ -21,10 +25,12 @@ pub const LISTEN_FD_ENV: &str = "MEDUSAD_LISTEN_FD";
 pub const STARTUP_FAILED: u8 = 3;
 
 /// This process as a worker of a master.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Worker {
     /// The master's pid.
     pub master: u32,
+    /// The shared listening descriptor, until taken.
+    listen_fd: Option<RawFd>,
 }
 
 impl Worker {
@@ -33,11 +39,29 @@ impl Worker {
     /// for a worker.
     pub fn from_env() -> Option<Worker> {
         let value = std::env::var(WORKER_ENV).ok()?;
+        let listen_fd = std::env::var(LISTEN_FD_ENV).ok();
         // Still single-threaded here (called first thing in main), which
         // is what makes changing the environment safe.
         std::env::remove_var(WORKER_ENV);
+        std::env::remove_var(LISTEN_FD_ENV);
         let master = value.parse().ok()?;
-        Some(Worker { master })
+        let listen_fd = listen_fd.and_then(|fd| fd.parse().ok());
+        Some(Worker { master, listen_fd })
+    }
+
+    /// The listening socket the master shares with its workers (socket
+    /// activation), if it does; `None` when each worker binds its own.
+    /// A second call returns `None`.
+    pub fn shared_listener(&mut self) -> io::Result<Option<TcpListener>> {
+        let Some(fd) = self.listen_fd.take() else {
+            return Ok(None);
+        };
+        // SAFETY: the master set LISTEN_FD_ENV to the number of the
+        // listening socket it holds without close-on-exec for its workers
+        // (`Listening::share`), so this fresh process has it open; nothing
+        // else in the process claims it, and `take` above makes this the
+        // only time it is wrapped.
+        unsafe { activation::inherited(fd) }.map(Some)
     }
 
     /// Makes the kernel send SIGTERM to this process when the master dies,
