@@ -165,6 +165,38 @@ fn two_workers_share_the_load_and_survive_a_killed_worker() {
     assert!(status.success(), "master exit status {status}");
 }
 
+/// Counters are per worker: the metrics a worker serves carry its own
+/// pid, the one in the response's X-Medusa-Worker.
+#[test]
+fn status_and_metrics_describe_the_worker_that_answered() {
+    let (mut daemon, pids) = two_workers(&[]);
+    let mut seen = HashSet::new();
+    for _ in 0..200 {
+        let mut stream = util::connect(daemon.addr);
+        util::send(&mut stream, b"GET /status/metrics HTTP/1.0\r\n\r\n");
+        let reply = String::from_utf8_lossy(&util::read_to_end(&mut stream)).into_owned();
+        let header = reply
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Medusa-Worker: "))
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no X-Medusa-Worker in {reply}"));
+        let gauge = reply
+            .lines()
+            .find_map(|l| l.strip_prefix("medusa_worker_pid "))
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no medusa_worker_pid in {reply}"));
+        assert_eq!(header, gauge, "{reply}");
+        assert!(pids.contains(&gauge), "{gauge} not in {pids:?}");
+        seen.insert(gauge);
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2, "only {seen:?} answered");
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
 /// SIGTERM to the master under load: each worker finishes what it took.
 /// Every call a worker logged (it reached the handler) was answered, in
 /// full and correctly; a call is allowed to go unanswered only when its
