@@ -267,6 +267,23 @@ fn sigterm_to_the_master_under_load_answers_every_accepted_call() {
     }
 }
 
+/// SIGTERM to one worker recycles it: it exits 0 and the master starts a
+/// fresh one at once, which serves.
+#[test]
+fn sigterm_to_one_worker_recycles_it() {
+    let (mut daemon, pids) = two_workers(&[]);
+    signal_pid(pids[0], libc::SIGTERM);
+    daemon.wait_for(&format!(
+        "worker {} exited with status 0; restarting it in 0ns",
+        pids[0]
+    ));
+    let fresh = daemon.worker_pids(3)[2];
+    daemon.wait_for(&format!("pid={fresh}] medusad listening on"));
+    assert!(alive(pids[1]), "the other worker was left alone");
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
 /// A SIGKILLed master cannot relay anything; its workers exit anyway (the
 /// parent-death signal) instead of holding the port forever.
 #[test]
@@ -339,8 +356,8 @@ fn a_crash_looping_worker_backs_off_then_recovers() {
 
 /// The Python stand-in for systemd: bind and listen, put the socket on fd
 /// 3, set LISTEN_FDS/LISTEN_PID to its own pid and exec medusad (the pid
-/// survives exec). `--port 1` would fail to bind if medusad ignored the
-/// inherited socket.
+/// survives exec). medusad must then announce the inherited socket's
+/// address, not `--port 1`'s.
 fn socket_activated(extra: &[&str]) -> (Daemon, SocketAddr) {
     let script = r#"
 import os, socket, sys
