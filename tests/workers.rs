@@ -142,7 +142,7 @@ fn two_workers_share_the_load_and_survive_a_killed_worker() {
     assert!(line.contains("restarting it in 0ns"), "{line}");
     let replacement = daemon.worker_pids(3)[2];
     assert!(!pids.contains(&replacement));
-    daemon.wait_for(&format!("pid={replacement}] medusad listening on"));
+    daemon.wait_for_seen(&format!("pid={replacement}] medusad listening on"));
     let mut seen_replacement = false;
     for i in 0..500 {
         let mut conn = RpcConnection::connect(addr).expect("connect after recovery");
@@ -278,7 +278,7 @@ fn sigterm_to_one_worker_recycles_it() {
         pids[0]
     ));
     let fresh = daemon.worker_pids(3)[2];
-    daemon.wait_for(&format!("pid={fresh}] medusad listening on"));
+    daemon.wait_for_seen(&format!("pid={fresh}] medusad listening on"));
     assert!(alive(pids[1]), "the other worker was left alone");
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_exit(Duration::from_secs(30)).success());

@@ -79,6 +79,15 @@ impl Daemon {
         }
     }
 
+    /// Like `wait_for`, but a line already read counts too: the order of
+    /// lines from different processes (master, workers) is not fixed.
+    pub fn wait_for_seen(&mut self, needle: &str) -> String {
+        match self.seen.iter().find(|l| l.contains(needle)) {
+            Some(line) => line.clone(),
+            None => self.wait_for(needle),
+        }
+    }
+
     /// Every log line until the log closes (all processes holding it
     /// exited), within 20 s; also appended to `seen`.
     pub fn rest_of_log(&mut self) -> Vec<String> {
