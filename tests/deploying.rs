@@ -55,6 +55,24 @@ fn access_log_believes_x_forwarded_for_only_from_trusted_proxies() {
     assert!(get(trusting.addr, "/status?direct", "").contains(" 200 "));
     let line = access_line(&mut trusting, "/status?direct");
     assert_eq!(client_field(&line), "127.0.0.1", "{line}");
+    // On one kept-alive connection (nginx multiplexes clients over its
+    // upstream connections), each request is logged under its own client.
+    let mut conn = RpcConnection::connect(trusting.addr).expect("connect");
+    let forwarded = "X-Forwarded-For: 203.0.113.8\r\n";
+    assert_eq!(conn.call(&add_call(1, 1), forwarded).unwrap().int, Some(2));
+    assert_eq!(conn.call(&add_call(2, 2), "").unwrap().int, Some(4));
+    let first = access_line(&mut trusting, "\"POST /RPC2 HTTP/1.1\"");
+    assert_eq!(client_field(&first), "203.0.113.8", "{first}");
+    let second = access_line(&mut trusting, "\"POST /RPC2 HTTP/1.1\"");
+    assert_eq!(client_field(&second), "127.0.0.1", "{second}");
+    // Also a request refused before its head was parsed (431), after one
+    // that was forwarded.
+    assert_eq!(conn.call(&add_call(3, 3), forwarded).unwrap().int, Some(6));
+    access_line(&mut trusting, "203.0.113.8 - - [");
+    let pad = format!("X-Pad: {}\r\n", "a".repeat(20_000));
+    assert_eq!(conn.call(&add_call(4, 4), &pad).unwrap().status, 431);
+    let refused = access_line(&mut trusting, "\" 431 ");
+    assert_eq!(client_field(&refused), "127.0.0.1", "{refused}");
     // Another trusted hop in the chain is skipped too, but not an
     // address nobody trusts.
     let mut two_hops = Daemon::start(&[
