@@ -46,10 +46,13 @@ impl StatusHandler {
             "th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}</style>",
             "</head><body>\n<h1>medusa status</h1>\n"
         ));
+        // Counters are per process: with medusad --workers, the pid says
+        // which worker this page describes.
         let _ = writeln!(
             html,
-            "<p>{} &mdash; up {}</p>",
+            "<p>{} &mdash; process {} &mdash; up {}</p>",
             html_escape(&server.config.server_name),
+            std::process::id(),
             human_duration(uptime)
         );
         html.push_str("<h2>Server</h2>\n<table>\n");
@@ -110,6 +113,12 @@ impl StatusHandler {
             "gauge",
             "Seconds since the server started.",
             server.started.elapsed().as_secs(),
+        );
+        metric(
+            "worker_pid",
+            "gauge",
+            "Process id of the worker these counters belong to (they are per process).",
+            u64::from(std::process::id()),
         );
         metric(
             "connections_total",

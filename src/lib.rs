@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod chat;
+pub mod daemon;
 pub mod http;
 pub mod producers;
 pub mod reactor;

@@ -7,14 +7,23 @@
 //! startup line with the bound address, then the access log (target
 //! `medusa::access`), unless `--access-log FILE` sends it to a file. On SIGINT/SIGTERM it stops accepting, finishes the
 //! requests in flight, and exits 0.
+//!
+//! With `--workers N` it is a master (`medusa::daemon::prefork`) that runs
+//! N copies of itself as workers, each on its own `SO_REUSEPORT` socket on
+//! the same port; log lines then carry the pid, and responses say which
+//! worker answered (`X-Medusa-Worker`). Started by systemd socket
+//! activation (`LISTEN_FDS`), it serves the inherited socket instead of
+//! binding (the workers share it). See `docs/deploying.md`.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use std::collections::HashMap;
 
+use medusa::daemon::{activation, worker, Backoff, Listening, Master, MasterExit, Worker};
 use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcConfig, XmlRpcHandler};
 use medusa::http::{AccessLog, HttpConfig, HttpServer};
 use medusa::reactor::Reactor;
@@ -43,15 +52,22 @@ usage: medusad [OPTIONS]
   --access-log FILE         append the access log to FILE, buffered and
                             flushed every second (much cheaper than the
                             default, the log below); 'off' for none
+  --workers N|auto          worker processes on the same port (default 1;
+                            auto = one per CPU); a master restarts them
+  --trusted-proxy ADDR      believe X-Forwarded-For from this proxy IP in the
+                            access log (repeatable)
   --help                    this text
   --version                 the version
 
 Logging: RUST_LOG (default info; without --access-log, the access log is
-target medusa::access).";
+target medusa::access).
+Socket activation: with LISTEN_PID/LISTEN_FDS (systemd), serves on fd 3
+instead of binding --host/--port.";
 
 /// Everything the command line can set.
 struct Options {
     addr: SocketAddr,
+    workers: usize,
     root: Option<PathBuf>,
     grace: Duration,
     http: HttpConfig,
@@ -75,6 +91,7 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut rpc_paths = Vec::new();
     let mut users = HashMap::new();
     let mut xmlrpc = XmlRpcConfig::default();
+    let mut workers = 1;
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -120,6 +137,12 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--max-connections" => http.max_connections = number(&flag, &value)?,
             "--access-log" if value == "off" => http.access_log = AccessLog::Off,
             "--access-log" => http.access_log = AccessLog::File(PathBuf::from(value)),
+            "--workers" => workers = worker_count(&value)?,
+            "--trusted-proxy" => http.trusted_proxies.push(
+                value
+                    .parse()
+                    .map_err(|_| format!("--trusted-proxy: not an IP address: {value:?}"))?,
+            ),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -138,6 +161,7 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     xmlrpc.decode.max_size = xmlrpc.decode.max_size.max(http.max_body_bytes as usize);
     Ok(Parsed::Serve(Box::new(Options {
         addr,
+        workers,
         root,
         grace,
         http,
@@ -145,6 +169,16 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         users,
         xmlrpc,
     })))
+}
+
+fn worker_count(value: &str) -> Result<usize, String> {
+    if value == "auto" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("--workers: a number >= 1 or auto, not {value:?}")),
+    }
 }
 
 fn add_user(users: &mut HashMap<String, String>, entry: &str) -> Result<(), String> {
@@ -215,7 +249,12 @@ fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // First, while single-threaded: both change the environment.
+    let worker = Worker::from_env();
+    let activated = match worker {
+        Some(_) => Ok(None),
+        None => activation::listen_fds(),
+    };
     let options = match parse_options(std::env::args().skip(1)) {
         Ok(Parsed::Serve(options)) => options,
         Ok(Parsed::Exit(text, code)) => {
@@ -227,23 +266,184 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match serve(*options) {
+    init_logging(worker.is_some() || options.workers > 1);
+    let activated = match activated {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("medusad: socket activation: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(worker) = worker {
+        return run_worker(worker, *options);
+    }
+    if options.workers > 1 {
+        return match run_master(&options, activated) {
+            Ok(MasterExit::Stopped) => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("medusad: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let listen = match activated {
+        Some(listener) => Listen::Inherited(listener),
+        None => Listen::Bind(options.addr),
+    };
+    match serve(*options, listen) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("medusad: {e}");
+            eprintln!("medusad: {}", e.error());
             ExitCode::FAILURE
         }
     }
 }
 
-fn serve(options: Options) -> std::io::Result<()> {
+/// `env_logger`'s usual format; with workers, the pid after the target, so
+/// every line (access log included) says which process wrote it.
+fn init_logging(with_pid: bool) {
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if with_pid {
+        let pid = std::process::id();
+        builder.format(move |buf, record| {
+            writeln!(
+                buf,
+                "[{} {:<5} {} pid={pid}] {}",
+                buf.timestamp(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        });
+    }
+    builder.init();
+}
+
+/// Where the server's listening socket comes from.
+enum Listen {
+    /// Bind this address (one process).
+    Bind(SocketAddr),
+    /// Bind it with `SO_REUSEPORT` (a worker, beside the others).
+    ReusePort(SocketAddr),
+    /// Already listening: socket activation.
+    Inherited(std::net::TcpListener),
+}
+
+/// Why `serve` failed: before serving (the configuration) or while.
+enum Failure {
+    Startup(std::io::Error),
+    Running(std::io::Error),
+}
+
+impl Failure {
+    fn error(&self) -> &std::io::Error {
+        match self {
+            Failure::Startup(e) | Failure::Running(e) => e,
+        }
+    }
+}
+
+/// A worker: dies with the master, serves beside the other workers, and
+/// tells the master with its exit status whether it could start at all.
+fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
+    if let Err(e) = worker.die_with_master() {
+        eprintln!("medusad worker: {e}");
+        return ExitCode::FAILURE;
+    }
+    let pid = std::process::id();
+    options
+        .http
+        .extra_headers
+        .push(("X-Medusa-Worker".to_string(), pid.to_string()));
+    let listen = match worker.shared_listener() {
+        Ok(Some(listener)) => Listen::Inherited(listener),
+        Ok(None) => Listen::ReusePort(options.addr),
+        Err(e) => {
+            eprintln!("medusad worker {pid}: {e}");
+            return ExitCode::from(worker::STARTUP_FAILED);
+        }
+    };
+    match serve(options, listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Startup(e)) => {
+            eprintln!("medusad worker {pid}: {e}");
+            ExitCode::from(worker::STARTUP_FAILED)
+        }
+        Err(Failure::Running(e)) => {
+            eprintln!("medusad worker {pid}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The master of `--workers N`: holds the address, starts the workers as
+/// new executions of this program with the same arguments, and supervises
+/// them (`medusa::daemon::Master`).
+fn run_master(
+    options: &Options,
+    activated: Option<std::net::TcpListener>,
+) -> std::io::Result<MasterExit> {
+    let exe = std::env::current_exe()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Kept for the master's lifetime: the port (or socket) stays ours
+    // while workers restart.
+    let listening = match activated {
+        Some(listener) => Listening::share(listener)?,
+        None => Listening::reserve(options.addr)?,
+    };
+    log::info!(
+        "medusad master {}: {} workers on {}",
+        std::process::id(),
+        options.workers,
+        listening.local_addr()?
+    );
+    let master = Master::new(options.workers, Backoff::default(), || {
+        let mut command = Command::new(&exe);
+        command.args(&args);
+        listening.configure(&mut command);
+        command
+    });
+    let outcome = master.run();
+    log::info!("medusad master: all workers stopped");
+    outcome
+}
+
+fn serve(options: Options, listen: Listen) -> Result<(), Failure> {
     raise_fd_limit(options.http.max_connections);
+    let (mut reactor, server) = setup(&options, listen).map_err(Failure::Startup)?;
+    let addr = server.local_addr().map_err(Failure::Startup)?;
+    match &options.root {
+        Some(root) => log::info!(
+            "medusad listening on {addr} (files from {})",
+            root.display()
+        ),
+        None => log::info!("medusad listening on {addr}"),
+    }
+    log::info!(
+        "XML-RPC: http://{addr}{}; status page: http://{addr}/status",
+        options.rpc_paths.join(", ")
+    );
+    reactor.add(server).map_err(Failure::Startup)?;
+    reactor.run().map_err(Failure::Running)?;
+    log::info!("medusad: all connections closed, exiting");
+    Ok(())
+}
+
+/// The reactor and the server with its handlers, not yet running.
+fn setup(options: &Options, listen: Listen) -> std::io::Result<(Reactor, HttpServer)> {
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
     // graceful shutdown, not the default action (death).
     reactor.catch_signals(options.grace)?;
 
-    let server = HttpServer::bind(options.addr, options.http)?;
+    let http = options.http.clone();
+    let server = match listen {
+        Listen::Bind(addr) => HttpServer::bind(addr, http),
+        Listen::ReusePort(addr) => HttpServer::bind_reuseport(addr, http),
+        Listen::Inherited(listener) => HttpServer::from_listener(listener, http),
+    }?;
     if let Some(root) = &options.root {
         let files = FileHandler::new(root).map_err(|e| {
             std::io::Error::new(e.kind(), format!("--root {}: {e}", root.display()))
@@ -258,23 +458,7 @@ fn serve(options: Options) -> std::io::Result<()> {
     } else {
         server.install_handler(AuthHandler::new("medusad", options.users.clone(), rpc));
     }
-
-    let addr = server.local_addr()?;
-    match &options.root {
-        Some(root) => log::info!(
-            "medusad listening on {addr} (files from {})",
-            root.display()
-        ),
-        None => log::info!("medusad listening on {addr}"),
-    }
-    log::info!(
-        "XML-RPC: http://{addr}{}; status page: http://{addr}/status",
-        options.rpc_paths.join(", ")
-    );
-    reactor.add(server)?;
-    reactor.run()?;
-    log::info!("medusad: all connections closed, exiting");
-    Ok(())
+    Ok((reactor, server))
 }
 
 /// One descriptor per connection: lift the soft limit toward the hard one
@@ -387,6 +571,40 @@ mod tests {
         assert_eq!(o.rpc_paths, ["/RPC2"]);
         assert!(parse(&["--rpc-path", "RPC2"]).is_err());
         assert!(parse(&["--auth-user", "nopassword"]).is_err());
+    }
+
+    #[test]
+    fn workers_and_trusted_proxies() {
+        let Ok(Parsed::Serve(o)) = parse(&[]) else {
+            panic!("serves")
+        };
+        assert_eq!(o.workers, 1);
+        assert!(o.http.trusted_proxies.is_empty());
+        let Ok(Parsed::Serve(o)) = parse(&[
+            "--workers",
+            "3",
+            "--trusted-proxy",
+            "10.0.0.1",
+            "--trusted-proxy",
+            "::1",
+        ]) else {
+            panic!("serves")
+        };
+        assert_eq!(o.workers, 3);
+        assert_eq!(
+            o.http.trusted_proxies,
+            [
+                "10.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        let Ok(Parsed::Serve(o)) = parse(&["--workers", "auto"]) else {
+            panic!("serves")
+        };
+        assert!(o.workers >= 1);
+        assert!(parse(&["--workers", "0"]).is_err());
+        assert!(parse(&["--workers", "many"]).is_err());
+        assert!(parse(&["--trusted-proxy", "nginx"]).is_err());
     }
 
     #[test]

@@ -12,13 +12,14 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::access_log::Entry;
 use super::deferred::{self, Slot};
+use super::forwarded;
 use super::handler::Deferral;
 use super::request::{parse_terminated_head, BodyFraming, Version};
 use super::response::Framing;
@@ -64,6 +65,9 @@ enum State {
 pub struct HttpChannel {
     shared: Rc<Shared>,
     peer: SocketAddr,
+    /// Who the access log names for the current request: `peer`, or the
+    /// client a trusted proxy forwarded for.
+    client: IpAddr,
     state: State,
     /// The head being read, or a chunk-size/trailer line.
     buffer: Vec<u8>,
@@ -111,6 +115,7 @@ impl HttpChannel {
             awaiting: None,
             shared,
             peer,
+            client: peer.ip(),
             state: State::Idle,
             buffer: Vec::new(),
             request: None,
@@ -258,7 +263,7 @@ impl HttpChannel {
     /// copied: the request is done with them.
     fn entry(&self, method: String, uri: String, version: Version, user: Option<String>) -> Entry {
         Entry {
-            client: self.peer.ip(),
+            client: self.client,
             user,
             method,
             uri,
@@ -273,7 +278,7 @@ impl HttpChannel {
     fn send(
         &self,
         chat: &mut Chat,
-        response: Response,
+        mut response: Response,
         keep_alive: bool,
         head_only: bool,
         mut log: Entry,
@@ -300,6 +305,9 @@ impl HttpChannel {
         if response.status >= 400 {
             HttpStats::add(&stats.errors, 1);
         }
+        response
+            .headers
+            .extend(self.config().extra_headers.iter().cloned());
         let mut out =
             Vec::with_capacity(256 + response.body.len().unwrap_or(0).min(64 * 1024) as usize);
         response.write_head(
@@ -369,6 +377,13 @@ impl HttpChannel {
             Ok(parsed) => parsed,
             Err((error, version)) => return self.refuse(chat, &error, version),
         };
+        let forwarded_for = request
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("X-Forwarded-For"))
+            .map(|(_, value)| value.as_str());
+        let trusted = &self.shared.config.trusted_proxies;
+        self.client = forwarded::client_address(self.peer.ip(), forwarded_for, trusted);
         let version = request.version;
         let expects_continue = request
             .header("Expect")
@@ -429,6 +444,7 @@ impl ChatHandler for HttpChannel {
             State::Idle | State::Head => {
                 if self.state == State::Idle {
                     self.state = State::Head;
+                    self.client = self.peer.ip();
                     self.since = Instant::now();
                 }
                 if self.buffer.len() + data.len() > self.config().max_header_bytes {

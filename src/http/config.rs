@@ -1,5 +1,6 @@
 //! `HttpConfig`: every limit of the HTTP server in one place.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::AccessLog;
@@ -36,6 +37,13 @@ pub struct HttpConfig {
     /// Where the access log goes. Default: the `log` crate, target
     /// `medusa::access`. [`AccessLog::File`] is much cheaper per request.
     pub access_log: AccessLog,
+    /// Proxies whose `X-Forwarded-For` is believed: a request from one of
+    /// them is logged under the client address the header gives (see
+    /// `forwarded.rs`). Empty (the default): the header is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Header fields added to every response, e.g. medusad's
+    /// `X-Medusa-Worker`. Default none.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Default for HttpConfig {
@@ -51,6 +59,8 @@ impl Default for HttpConfig {
             server_name: concat!("medusa/", env!("CARGO_PKG_VERSION")).to_string(),
             chat: ChatConfig::default(),
             access_log: AccessLog::default(),
+            trusted_proxies: Vec::new(),
+            extra_headers: Vec::new(),
         }
     }
 }

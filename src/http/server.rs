@@ -13,7 +13,7 @@ use slab::Slab;
 use super::access_log::AccessLogger;
 use super::{Handler, HttpChannel, HttpConfig};
 use crate::chat::AsyncChat;
-use crate::reactor::{Context, Dispatcher, Listener, TimerId};
+use crate::reactor::{listener, Context, Dispatcher, Listener, TimerId};
 
 /// Counters for the status page (Medusa kept the same ones).
 #[derive(Debug, Default)]
@@ -103,6 +103,27 @@ impl HttpServer {
     /// Binds `addr` (port 0 picks a free port) with `SO_REUSEADDR` and a
     /// backlog of 1024, and opens the access log file if one is set.
     pub fn bind(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
+        HttpServer::new(listener::listen(addr, false)?, config)
+    }
+
+    /// Like [`bind`](HttpServer::bind), also with `SO_REUSEPORT`, so that
+    /// several processes can each listen on `addr` and the kernel spreads
+    /// connections among them (`medusad --workers`).
+    pub fn bind_reuseport(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
+        HttpServer::new(listener::listen(addr, true)?, config)
+    }
+
+    /// Serves on a socket that is already bound and listening, e.g. one
+    /// inherited through systemd socket activation. It is made non-blocking.
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        config: HttpConfig,
+    ) -> io::Result<HttpServer> {
+        listener.set_nonblocking(true)?;
+        HttpServer::new(mio::net::TcpListener::from_std(listener), config)
+    }
+
+    fn new(listener: mio::net::TcpListener, config: HttpConfig) -> io::Result<HttpServer> {
         let access_log = RefCell::new(AccessLogger::open(&config.access_log)?);
         let shared = Rc::new(Shared {
             access_log,
@@ -135,7 +156,7 @@ impl HttpServer {
             Ok(())
         });
         Ok(HttpServer {
-            listener: Listener::bind(addr, accept)?,
+            listener: Listener::from_listener(listener, accept),
             shared,
             housekeeping: None,
         })

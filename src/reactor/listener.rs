@@ -52,13 +52,7 @@ where
     /// Binds `addr` with `SO_REUSEADDR` and a backlog of [`BACKLOG`]. Port 0
     /// picks a free port; ask [`local_addr`](Listener::local_addr) which.
     pub fn bind(addr: SocketAddr, on_accept: F) -> io::Result<Listener<F>> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        // Restarting a server must not wait out TIME_WAIT on the old port.
-        socket.set_reuse_address(true)?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(BACKLOG)?;
-        let listener = TcpListener::from_std(socket.into());
+        let listener = listen(addr, false)?;
         Ok(Listener::from_listener(listener, on_accept))
     }
 
@@ -154,6 +148,23 @@ where
     fn handle_shutdown(&mut self, cx: &mut Context<'_>) {
         cx.close();
     }
+}
+
+/// A non-blocking listening socket on `addr` with `SO_REUSEADDR`, and with
+/// `SO_REUSEPORT` if asked: several processes (medusad's workers) may then
+/// listen on the same port, each with its own socket, and the kernel
+/// spreads new connections among them.
+pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Restarting a server must not wait out TIME_WAIT on the old port.
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 fn out_of_resources(e: &io::Error) -> bool {

@@ -24,7 +24,7 @@
 
 mod context;
 mod dispatcher;
-mod listener;
+pub(crate) mod listener;
 mod timers;
 mod waker;
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 use medusa::chat::{AsyncChat, ChatHandler};
 use medusa::reactor::{Listener, Reactor, Waker};
 
+pub mod daemon;
+
 /// A reactor running in its own thread. Dropping it stops the loop and joins
 /// the thread (re-raising a panic from it).
 pub struct TestServer {

@@ -1,0 +1,95 @@
+//! The worker's side of the master/worker contract.
+//!
+//! The master starts each worker as a fresh execution of its own binary
+//! (see `prefork`) with [`WORKER_ENV`] set to the master's pid; the worker
+//! reads and removes it with [`Worker::from_env`], then calls
+//! [`Worker::die_with_master`] before serving.
+
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::RawFd;
+
+use super::activation;
+
+/// Set by the master in each worker's environment: the master's pid.
+pub const WORKER_ENV: &str = "MEDUSAD_WORKER";
+
+/// Set by the master when the workers share the socket it inherited
+/// (socket activation): the descriptor number, which workers inherit too.
+pub const LISTEN_FD_ENV: &str = "MEDUSAD_LISTEN_FD";
+
+/// Exit status of a worker that could not start serving (bind error, bad
+/// `--root`...). The master treats it as fatal for the first worker of a
+/// slot (the configuration is wrong: better to fail loudly) and as one
+/// more crash, with backoff, for a replacement.
+pub const STARTUP_FAILED: u8 = 3;
+
+/// This process as a worker of a master.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Worker {
+    /// The master's pid.
+    pub master: u32,
+    /// The shared listening descriptor, until taken.
+    listen_fd: Option<RawFd>,
+}
+
+impl Worker {
+    /// `Some` if this process was started by a master as a worker. Removes
+    /// the variable, so that nothing this process starts mistakes itself
+    /// for a worker.
+    pub fn from_env() -> Option<Worker> {
+        let value = std::env::var(WORKER_ENV).ok()?;
+        let listen_fd = std::env::var(LISTEN_FD_ENV).ok();
+        // Still single-threaded here (called first thing in main), which
+        // is what makes changing the environment safe.
+        std::env::remove_var(WORKER_ENV);
+        std::env::remove_var(LISTEN_FD_ENV);
+        let master = value.parse().ok()?;
+        let listen_fd = listen_fd.and_then(|fd| fd.parse().ok());
+        Some(Worker { master, listen_fd })
+    }
+
+    /// The listening socket the master shares with its workers (socket
+    /// activation), if it does; `None` when each worker binds its own.
+    /// A second call returns `None`.
+    pub fn shared_listener(&mut self) -> io::Result<Option<TcpListener>> {
+        let Some(fd) = self.listen_fd.take() else {
+            return Ok(None);
+        };
+        // SAFETY: the master set LISTEN_FD_ENV to the number of the
+        // listening socket it holds without close-on-exec for its workers
+        // (`Listening::share`), so this fresh process has it open; nothing
+        // else in the process claims it, and `take` above makes this the
+        // only time it is wrapped.
+        unsafe { activation::inherited(fd) }.map(Some)
+    }
+
+    /// Makes the kernel send SIGTERM to this process when the master dies,
+    /// even by SIGKILL, so that workers never outlive it (they would keep
+    /// the port with nobody to stop or restart them). Then checks that the
+    /// master is still our parent: it may have died before the request,
+    /// and the signal would never come.
+    pub fn die_with_master(&self) -> io::Result<()> {
+        // SAFETY: prctl(PR_SET_PDEATHSIG, sig) takes two integers and
+        // touches no memory of ours; the extra arguments are unused by
+        // this option and passed as 0 as the man page asks.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if std::os::unix::process::parent_id() != self.master {
+            return Err(io::Error::other(
+                "the master exited before this worker started",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,413 @@
+//! `medusad --workers N`: the master, its workers on one port, restarts,
+//! signals, and socket activation.
+
+mod util;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use util::daemon::*;
+
+const CONNECTIONS: usize = 50;
+const CALLS_PER_CONNECTION: usize = 20;
+
+/// A daemon with `--workers 2` whose two workers are both listening.
+fn two_workers(extra: &[&str]) -> (Daemon, Vec<u32>) {
+    let mut args = vec!["--workers", "2"];
+    args.extend_from_slice(extra);
+    let mut daemon = Daemon::start(&args);
+    daemon.wait_for("listening on ");
+    let pids = daemon.worker_pids(2);
+    (daemon, pids)
+}
+
+/// Waits until `counter` reaches `n`, so that a signal lands mid-load.
+fn wait_until(counter: &AtomicUsize, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counter.load(Ordering::SeqCst) < n {
+        assert!(Instant::now() < deadline, "load did not reach {n} calls");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// What one client connection's thread saw while a worker was killed.
+struct ClientReport {
+    /// (i, worker) for every answered add(i, 1).
+    answered: Vec<(i32, u32)>,
+    /// For each failed call: the worker that had been serving its
+    /// connection (None: nothing answered on it yet), and whether the kill
+    /// had happened already.
+    failures: Vec<(Option<u32>, bool)>,
+}
+
+/// 1,000 calls from 50 connections spread over both workers; one worker is
+/// SIGKILLed mid-load. Only calls on that worker's connections may fail,
+/// and only after the kill: the call in flight on each of its connections
+/// (the client then reconnects and retries), plus retries whose new
+/// connection was queued on the dying worker's socket. Every one of the
+/// 1,000 calls is answered, correctly, exactly once. The master starts a replacement,
+/// which then serves.
+#[test]
+fn two_workers_share_the_load_and_survive_a_killed_worker() {
+    let (mut daemon, pids) = two_workers(&[]);
+    let addr = daemon.addr;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|c| {
+            let (answered, killed) = (answered.clone(), killed.clone());
+            std::thread::spawn(move || {
+                let mut report = ClientReport {
+                    answered: Vec::new(),
+                    failures: Vec::new(),
+                };
+                let mut conn = RpcConnection::connect(addr).expect("connect");
+                for k in 0..CALLS_PER_CONNECTION {
+                    let i = (c * CALLS_PER_CONNECTION + k) as i32;
+                    loop {
+                        match conn.call(&add_call(i, 1), "") {
+                            Ok(answer) => {
+                                assert_eq!(answer.status, 200, "add({i}, 1)");
+                                assert_eq!(answer.int, Some(i64::from(i) + 1), "add({i}, 1)");
+                                let worker = answer.worker.expect("X-Medusa-Worker");
+                                report.answered.push((i, worker));
+                                answered.fetch_add(1, Ordering::SeqCst);
+                                break;
+                            }
+                            Err(e) => {
+                                report
+                                    .failures
+                                    .push((conn.last_worker, killed.load(Ordering::SeqCst)));
+                                assert!(report.failures.len() <= 3, "call {i}: {e:?}");
+                                conn = RpcConnection::connect(addr).expect("reconnect");
+                            }
+                        }
+                    }
+                }
+                report
+            })
+        })
+        .collect();
+
+    wait_until(&answered, 300);
+    let victim = pids[0];
+    killed.store(true, Ordering::SeqCst);
+    signal_pid(victim, libc::SIGKILL);
+
+    let reports: Vec<ClientReport> = clients
+        .into_iter()
+        .map(|t| t.join().expect("client thread"))
+        .collect();
+    let mut calls: Vec<i32> = reports
+        .iter()
+        .flat_map(|r| r.answered.iter().map(|(i, _)| *i))
+        .collect();
+    calls.sort_unstable();
+    let expected: Vec<i32> = (0..(CONNECTIONS * CALLS_PER_CONNECTION) as i32).collect();
+    assert_eq!(calls, expected, "every call answered exactly once");
+    let served: HashSet<u32> = reports
+        .iter()
+        .flat_map(|r| r.answered.iter().map(|(_, w)| *w))
+        .collect();
+    assert!(
+        served.contains(&pids[0]) && served.contains(&pids[1]),
+        "both workers {pids:?} served; saw {served:?}"
+    );
+    let failures: Vec<(Option<u32>, bool)> =
+        reports.iter().flat_map(|r| r.failures.clone()).collect();
+    for (worker, after_kill) in &failures {
+        assert!(after_kill, "a call failed before any worker was killed");
+        assert!(
+            worker.is_none() || *worker == Some(victim),
+            "a call failed on worker {worker:?}, not the killed {victim}"
+        );
+    }
+    // Each connection the killed worker held fails at most once: the
+    // client's new connection cannot reach that worker again. It may fail
+    // too, unanswered, if the kernel queued it on the dying worker's
+    // listening socket in the instant before the socket closed (a
+    // connection queued on a SO_REUSEPORT socket belongs to that socket):
+    // those are the `None` failures, bounded by the client's 3 retries.
+    for report in &reports {
+        let on_victim = report.failures.iter().filter(|(w, _)| w.is_some()).count();
+        assert!(on_victim <= 1, "{:?}", report.failures);
+    }
+
+    // The master noticed and started a replacement, which serves.
+    let line = daemon.wait_for(&format!("worker {victim} was killed by signal 9"));
+    assert!(line.contains("restarting it in 0ns"), "{line}");
+    let replacement = daemon.worker_pids(3)[2];
+    assert!(!pids.contains(&replacement));
+    daemon.wait_for_seen(&format!("pid={replacement}] medusad listening on"));
+    let mut seen_replacement = false;
+    for i in 0..500 {
+        let mut conn = RpcConnection::connect(addr).expect("connect after recovery");
+        let answer = conn.call(&add_call(i, 1), "").expect("call after recovery");
+        assert_eq!(answer.int, Some(i64::from(i) + 1));
+        let worker = answer.worker.expect("X-Medusa-Worker");
+        assert!(worker == pids[1] || worker == replacement, "{worker}");
+        if worker == replacement {
+            seen_replacement = true;
+            break;
+        }
+    }
+    assert!(
+        seen_replacement,
+        "the replacement {replacement} never answered"
+    );
+
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "master exit status {status}");
+}
+
+/// Counters are per worker: the metrics a worker serves carry its own
+/// pid, the one in the response's X-Medusa-Worker.
+#[test]
+fn status_and_metrics_describe_the_worker_that_answered() {
+    let (mut daemon, pids) = two_workers(&[]);
+    let mut seen = HashSet::new();
+    for _ in 0..200 {
+        let mut stream = util::connect(daemon.addr);
+        util::send(&mut stream, b"GET /status/metrics HTTP/1.0\r\n\r\n");
+        let reply = String::from_utf8_lossy(&util::read_to_end(&mut stream)).into_owned();
+        let header = reply
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Medusa-Worker: "))
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no X-Medusa-Worker in {reply}"));
+        let gauge = reply
+            .lines()
+            .find_map(|l| l.strip_prefix("medusa_worker_pid "))
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no medusa_worker_pid in {reply}"));
+        assert_eq!(header, gauge, "{reply}");
+        assert!(pids.contains(&gauge), "{gauge} not in {pids:?}");
+        seen.insert(gauge);
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2, "only {seen:?} answered");
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
+/// SIGTERM to the master under load: each worker finishes what it took.
+/// Every call a worker logged (it reached the handler) was answered, in
+/// full and correctly; a call is allowed to go unanswered only when its
+/// connection ended before a single byte of response (the server closed an
+/// idle keep-alive connection, or the connection was still in the accept
+/// queue when the listener closed), and then it never reached a handler.
+/// The master exits 0 and no worker survives it.
+#[test]
+fn sigterm_to_the_master_under_load_answers_every_accepted_call() {
+    let (mut daemon, pids) = two_workers(&[]);
+    let addr = daemon.addr;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|c| {
+            let answered = answered.clone();
+            std::thread::spawn(move || {
+                let mut mine = 0;
+                let mut i = (c * 100_000) as i32;
+                // Until the port refuses connections: both workers stopped.
+                while let Ok(mut conn) = RpcConnection::connect(addr) {
+                    loop {
+                        i += 1;
+                        match conn.call(&add_call(i, 1), "") {
+                            Ok(answer) => {
+                                assert_eq!(answer.status, 200);
+                                assert_eq!(answer.int, Some(i64::from(i) + 1));
+                                mine += 1;
+                                answered.fetch_add(1, Ordering::SeqCst);
+                                if answer.close {
+                                    break;
+                                }
+                            }
+                            Err(CallError::Unanswered(_)) => break,
+                            Err(CallError::Broken(e)) => panic!("call {i}: {e}"),
+                        }
+                    }
+                    assert!(mine < 100_000, "the server never stopped");
+                }
+                mine
+            })
+        })
+        .collect();
+
+    wait_until(&answered, 300);
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    let total: usize = clients
+        .into_iter()
+        .map(|t| t.join().expect("client thread"))
+        .sum();
+    assert!(status.success(), "master exit status {status}");
+    let log = daemon.rest_of_log();
+    let logged = daemon
+        .seen
+        .iter()
+        .filter(|l| l.contains("medusa::access") && l.contains("\"POST /RPC2 HTTP/1.1\" 200"))
+        .count();
+    assert_eq!(
+        logged, total,
+        "calls the workers answered vs calls the clients received"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("all workers stopped")),
+        "{log:?}"
+    );
+    for pid in pids {
+        assert!(!alive(pid), "worker {pid} outlived the master");
+    }
+}
+
+/// SIGTERM to one worker recycles it: it exits 0 and the master starts a
+/// fresh one at once, which serves.
+#[test]
+fn sigterm_to_one_worker_recycles_it() {
+    let (mut daemon, pids) = two_workers(&[]);
+    signal_pid(pids[0], libc::SIGTERM);
+    daemon.wait_for(&format!(
+        "worker {} exited with status 0; restarting it in 0ns",
+        pids[0]
+    ));
+    let fresh = daemon.worker_pids(3)[2];
+    daemon.wait_for_seen(&format!("pid={fresh}] medusad listening on"));
+    assert!(alive(pids[1]), "the other worker was left alone");
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
+/// A SIGKILLed master cannot relay anything; its workers exit anyway (the
+/// parent-death signal) instead of holding the port forever.
+#[test]
+fn workers_exit_when_the_master_is_killed() {
+    let (mut daemon, pids) = two_workers(&[]);
+    for pid in &pids {
+        assert!(alive(*pid));
+    }
+    daemon.child.kill().expect("SIGKILL the master");
+    daemon.child.wait().expect("reap the master");
+    for pid in pids {
+        assert!(
+            wait_gone(pid, Duration::from_secs(20)),
+            "worker {pid} outlived its killed master"
+        );
+    }
+}
+
+/// A configuration no worker can start with (here a missing --root) stops
+/// the master with a failure status and the worker's error, instead of
+/// restarting workers forever.
+#[test]
+fn a_worker_that_cannot_start_fails_the_master() {
+    let mut daemon = Daemon::spawn(&["--workers", "2", "--root", "/nonexistent/medusa-test"]);
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert!(!status.success(), "master exit status {status}");
+    daemon.rest_of_log();
+    let log = daemon.seen.join("\n");
+    assert!(log.contains("--root /nonexistent/medusa-test"), "{log}");
+    let starts = daemon
+        .seen
+        .iter()
+        .filter(|l| started_pid(l).is_some())
+        .count();
+    assert!(starts <= 2, "workers were restarted: {log}");
+}
+
+/// A replacement that cannot start (its --root vanished after the first
+/// start) is retried with growing delays, not in a tight loop, and serves
+/// again once the cause is gone. The delays are the master's own log: it
+/// reports each one it chose.
+#[test]
+fn a_crash_looping_worker_backs_off_then_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("site");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("hello.txt"), "hello\n").unwrap();
+    let mut daemon = Daemon::start(&["--workers", "2", "--root", root.to_str().unwrap()]);
+    // Both first workers are up before the directory goes.
+    daemon.wait_for("medusad listening on ");
+    let pids = daemon.worker_pids(2);
+    std::fs::remove_dir_all(&root).unwrap();
+    signal_pid(pids[0], libc::SIGKILL);
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        let line = daemon.wait_for("restarting it in ");
+        let delay = line.rsplit("restarting it in ").next().unwrap_or("");
+        delays.push(delay.to_string());
+    }
+    assert_eq!(delays, ["0ns", "100ms", "200ms", "400ms"]);
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("hello.txt"), "hello\n").unwrap();
+    // The next attempt finds the directory and serves.
+    let line = daemon.wait_for("medusad listening on");
+    assert!(!line.contains(&format!("pid={}]", pids[1])), "{line}");
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "master exit status {status}");
+}
+
+/// The Python stand-in for systemd: bind and listen, put the socket on fd
+/// 3, set LISTEN_FDS/LISTEN_PID to its own pid and exec medusad (the pid
+/// survives exec). medusad must then announce the inherited socket's
+/// address, not `--port 1`'s.
+fn socket_activated(extra: &[&str]) -> (Daemon, SocketAddr) {
+    let script = r#"
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+sys.stderr.write("python listening on 127.0.0.1:%d\n" % s.getsockname()[1])
+sys.stderr.flush()
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+    let mut command = Command::new("python3");
+    command
+        .args(["-c", script, env!("CARGO_BIN_EXE_medusad"), "--port", "1"])
+        .args(extra);
+    let mut daemon = Daemon::spawn_command(command);
+    let python = listening_addr(&daemon.wait_for("python listening on "));
+    let served = listening_addr(&daemon.wait_for("medusad listening on "));
+    assert_eq!(served, python, "medusad serves the inherited socket");
+    daemon.addr = served;
+    (daemon, served)
+}
+
+#[test]
+fn socket_activation_serves_the_inherited_socket() {
+    let (mut daemon, addr) = socket_activated(&[]);
+    let mut conn = RpcConnection::connect(addr).expect("connect");
+    let answer = conn.call(&add_call(40, 2), "").expect("call");
+    assert_eq!((answer.status, answer.int), (200, Some(42)));
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
+
+/// With --workers, the workers share the inherited socket.
+#[test]
+fn socket_activation_with_workers() {
+    let (mut daemon, addr) = socket_activated(&["--workers", "2"]);
+    daemon.wait_for("medusad listening on ");
+    let pids = daemon.worker_pids(2);
+    for i in 0..20 {
+        let mut conn = RpcConnection::connect(addr).expect("connect");
+        let answer = conn.call(&add_call(i, 1), "").expect("call");
+        assert_eq!(answer.int, Some(i64::from(i) + 1));
+        let worker = answer.worker.expect("X-Medusa-Worker");
+        assert!(pids.contains(&worker), "{worker} not in {pids:?}");
+    }
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(30)).success());
+}
