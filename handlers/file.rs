@@ -2,8 +2,9 @@
 //!
 //! GET and HEAD; `Content-Type` by extension; `Last-Modified` and
 //! `If-Modified-Since` (304); `index.html` for directories, and a redirect
-//! from `/dir` to `/dir/`; bodies streamed by a `FileProducer`, so a large
-//! file is never held in memory.
+//! from `/dir` to `/dir/`. A small file is read whole and leaves with its
+//! head in one write; a larger one is sent by a `SendfileProducer`
+//! (`sendfile(2)`, zero copy), so it is never held in memory.
 //!
 //! # Safety of paths
 //!
@@ -12,22 +13,34 @@
 //! refused outright. What remains is joined to the root and canonicalized
 //! (resolving symlinks), and the result must still lie inside the
 //! canonical root: a symlink pointing out of the root is refused too.
+//!
+//! On Linux the same guarantee comes from the kernel in one system call:
+//! the file is opened with `openat2(RESOLVE_BENEATH)` relative to the
+//! root (see `beneath.rs`); only where that cannot decide is the path
+//! canonicalized as above.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::beneath::{open_beneath, Opened};
 use crate::http::{Handler, HandlerStatus, Request, Response, ServerView};
-use crate::producers::FileProducer;
+use crate::producers::SendfileProducer;
 
-/// Block size for reading files (the loop's read size).
+/// Block size for reading files where `sendfile` is not used.
 const BLOCK: usize = 64 * 1024;
+
+/// Files up to this size are read into the response: one read, and the
+/// head and body leave in one write. Larger ones go by `sendfile`.
+const SMALL_FILE: u64 = 32 * 1024;
 
 /// Medusa's `default_handler`: serves files under `root`.
 #[doc(alias = "default_handler")]
 pub struct FileHandler {
     root: PathBuf,
+    /// The root, open, for `openat2` (None if it could not be opened).
+    root_dir: Option<File>,
     hits: u64,
     misses: u64,
 }
@@ -43,61 +56,100 @@ impl FileHandler {
             ));
         }
         Ok(FileHandler {
+            root_dir: File::open(&root).ok(),
             root,
             hits: 0,
             misses: 0,
         })
     }
 
-    /// Maps a request path to a file inside the root, or says why not.
-    fn resolve(&self, path: &str) -> Result<PathBuf, Response> {
-        let decoded =
-            percent_decode(path).ok_or_else(|| Response::error(400, "bad percent-encoding"))?;
-        let Ok(decoded) = String::from_utf8(decoded) else {
-            return Err(Response::error(404, "no such file"));
-        };
-        if decoded.contains(['\0', '\\']) {
-            return Err(Response::error(400, "bad character in path"));
-        }
-        // Segments of the *encoded* path: an encoded slash must not become
-        // a separator.
-        let mut target = self.root.clone();
-        for raw in path.split('/').filter(|s| !s.is_empty()) {
-            let segment = percent_decode(raw)
-                .and_then(|s| String::from_utf8(s).ok())
-                .unwrap_or_default();
-            if segment.is_empty() || segment == "." || segment == ".." || segment.contains('/') {
-                return Err(Response::error(403, "path not allowed"));
+    /// Opens what a request path names inside the root (the kernel-checked
+    /// way first), or says why not.
+    fn open(&self, path: &str) -> Result<(File, PathBuf), Response> {
+        let relative = relative_path(path)?;
+        if let Some(root_dir) = &self.root_dir {
+            let target = if relative.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                relative.as_path()
+            };
+            match open_beneath(root_dir, target) {
+                Opened::File(file) => return Ok((file, self.root.join(&relative))),
+                Opened::Missing => return Err(Response::error(404, "no such file")),
+                Opened::Undecided => {}
             }
-            target.push(segment);
         }
-        match fs::canonicalize(&target) {
+        let real = self.resolve(&relative)?;
+        match File::open(&real) {
+            Ok(file) => Ok((file, real)),
+            Err(_) => Err(Response::error(404, "no such file")),
+        }
+    }
+
+    /// The portable check: canonicalizes the path, which must stay inside
+    /// the root.
+    fn resolve(&self, relative: &Path) -> Result<PathBuf, Response> {
+        match fs::canonicalize(self.root.join(relative)) {
             Ok(real) if real.starts_with(&self.root) => Ok(real),
             Ok(_) => Err(Response::error(403, "path leaves the document root")),
             Err(_) => Err(Response::error(404, "no such file")),
         }
     }
+}
 
+/// The request path as a relative path of checked segments (no `.`, `..`,
+/// encoded `/`, backslash or NUL), or why it is refused.
+fn relative_path(path: &str) -> Result<PathBuf, Response> {
+    let decoded =
+        percent_decode(path).ok_or_else(|| Response::error(400, "bad percent-encoding"))?;
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return Err(Response::error(404, "no such file"));
+    };
+    if decoded.contains(['\0', '\\']) {
+        return Err(Response::error(400, "bad character in path"));
+    }
+    // Segments of the *encoded* path: an encoded slash must not become
+    // a separator.
+    let mut target = PathBuf::new();
+    for raw in path.split('/').filter(|s| !s.is_empty()) {
+        let segment = percent_decode(raw)
+            .and_then(|s| String::from_utf8(s).ok())
+            .unwrap_or_default();
+        if segment.is_empty() || segment == "." || segment == ".." || segment.contains('/') {
+            return Err(Response::error(403, "path not allowed"));
+        }
+        target.push(segment);
+    }
+    Ok(target)
+}
+
+impl FileHandler {
     fn serve(&self, request: &Request) -> Response {
-        let target = match self.resolve(&request.path) {
-            Ok(target) => target,
+        let (mut file, mut file_path) = match self.open(&request.path) {
+            Ok(opened) => opened,
             Err(response) => return response,
         };
-        let mut file_path = target;
-        if file_path.is_dir() {
+        let mut metadata = match file.metadata() {
+            Ok(m) => m,
+            Err(_) => return Response::error(404, "no such file"),
+        };
+        if metadata.is_dir() {
             if !request.path.ends_with('/') {
                 return redirect_to_directory(request);
             }
-            file_path.push("index.html");
+            let index = format!("{}index.html", request.path);
+            (file, file_path) = match self.open(&index) {
+                Ok(opened) => opened,
+                Err(response) => return response,
+            };
+            metadata = match file.metadata() {
+                Ok(m) => m,
+                Err(_) => return Response::error(404, "no such file"),
+            };
         }
-        let file = match File::open(&file_path) {
-            Ok(file) => file,
-            Err(_) => return Response::error(404, "no such file"),
-        };
-        let metadata = match file.metadata() {
-            Ok(m) if m.is_file() => m,
-            _ => return Response::error(404, "no such file"),
-        };
+        if !metadata.is_file() {
+            return Response::error(404, "no such file");
+        }
         let modified = metadata.modified().ok();
         if let (Some(modified), Some(since)) = (modified, request.header("If-Modified-Since")) {
             if let Ok(since) = httpdate::parse_http_date(since) {
@@ -107,14 +159,29 @@ impl FileHandler {
                 }
             }
         }
-        let mut response = Response::new(200)
-            .with_header("Content-Type", content_type(&file_path))
-            .with_producer(FileProducer::new(file, BLOCK), Some(metadata.len()));
+        let len = metadata.len();
+        let response = Response::new(200).with_header("Content-Type", content_type(&file_path));
+        let mut response = if len <= SMALL_FILE && request.method != "HEAD" {
+            match read_small(file, len) {
+                Ok(body) => response.with_body(body),
+                Err(_) => return Response::error(500, "cannot read the file"),
+            }
+        } else {
+            response.with_producer(SendfileProducer::new(file, len, BLOCK), Some(len))
+        };
         if let Some(modified) = modified {
             response = response.with_header("Last-Modified", &httpdate::fmt_http_date(modified));
         }
         response
     }
+}
+
+/// Reads exactly the `len` bytes the `Content-Length` will promise (one
+/// `read` in the common case; a file that shrank meanwhile is an error).
+fn read_small(mut file: File, len: u64) -> io::Result<Vec<u8>> {
+    let mut body = vec![0; len as usize];
+    file.read_exact(&mut body)?;
+    Ok(body)
 }
 
 impl Handler for FileHandler {

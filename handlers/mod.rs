@@ -8,6 +8,7 @@
 //! `matches(request)` (Medusa's `match`) and `handle_request`.
 
 mod auth;
+mod beneath;
 mod file;
 mod status;
 mod xmlrpc;

@@ -14,16 +14,45 @@
 //!   reply that looks complete.
 //! - Python's `scanning_producer` and `escaping_producer` are not ported;
 //!   their jobs are done by the code that builds the output.
+//! - [`SendfileProducer`] is new: a part of a file that the channel sends
+//!   with `sendfile(2)`, so its bytes never pass through user space
+//!   (nginx's `sendfile on`). See [`Producer::file_region`].
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 
 /// asynchat/Medusa producer protocol: `more()` until it returns empty.
 #[doc(alias = "producer")]
 pub trait Producer {
     /// The next piece of output; an empty `Vec` means exhausted.
     fn more(&mut self) -> io::Result<Vec<u8>>;
+
+    /// Zero copy: the part of a file this producer still has to send, if
+    /// it is one. The channel sends what the socket takes of it with
+    /// `sendfile(2)` and reports each amount through
+    /// [`region_sent`](Producer::region_sent); once the region is empty it
+    /// calls [`more`](Producer::more) as usual, which then reports the end.
+    /// A producer that transforms its input (chunked coding) must not pass
+    /// its inner producer's region on.
+    fn file_region(&mut self) -> Option<FileRegion<'_>> {
+        None
+    }
+
+    /// The channel sent `n` bytes of the [`file_region`](Producer::file_region).
+    fn region_sent(&mut self, _n: u64) {}
+}
+
+/// A part of an open file: `len` bytes from `offset`.
+#[derive(Debug)]
+pub struct FileRegion<'a> {
+    /// The file (read with `sendfile`, its position is not used).
+    pub file: &'a File,
+    /// Where the part still to send begins.
+    pub offset: u64,
+    /// How many bytes are still to send.
+    pub len: u64,
 }
 
 /// Bytes already in memory act as a producer that yields them once (asynchat
@@ -37,6 +66,14 @@ impl Producer for Vec<u8> {
 impl<P: Producer + ?Sized> Producer for Box<P> {
     fn more(&mut self) -> io::Result<Vec<u8>> {
         (**self).more()
+    }
+
+    fn file_region(&mut self) -> Option<FileRegion<'_>> {
+        (**self).file_region()
+    }
+
+    fn region_sent(&mut self, n: u64) {
+        (**self).region_sent(n)
     }
 }
 
@@ -201,6 +238,17 @@ impl<P: Producer, F: FnOnce(u64)> Producer for HookedProducer<P, F> {
         }
         Ok(piece)
     }
+
+    fn file_region(&mut self) -> Option<FileRegion<'_>> {
+        // Past the end (the hook has run): nothing more to send.
+        self.function.as_ref()?;
+        self.producer.file_region()
+    }
+
+    fn region_sent(&mut self, n: u64) {
+        self.bytes += n;
+        self.producer.region_sent(n);
+    }
 }
 
 /// `chunked_producer`: HTTP/1.1 chunked transfer coding of the inner
@@ -282,6 +330,71 @@ impl<R: Read> Producer for FileProducer<R> {
     }
 }
 
+/// `len` bytes of a file from its start, sent by the channel with
+/// `sendfile(2)` (zero copy: the kernel moves page-cache pages to the
+/// socket). Where a channel asks for [`more`](Producer::more) instead, it
+/// reads `block_size` bytes at a time, like [`FileProducer`].
+///
+/// `len` is what the `Content-Length` promised: a file that shrinks while
+/// it is being sent is an error (the connection closes), never a short
+/// reply that looks complete.
+pub struct SendfileProducer {
+    file: Option<File>,
+    offset: u64,
+    end: u64,
+    block_size: usize,
+}
+
+impl SendfileProducer {
+    /// Sends the first `len` bytes of `file`.
+    pub fn new(file: File, len: u64, block_size: usize) -> SendfileProducer {
+        SendfileProducer {
+            file: Some(file),
+            offset: 0,
+            end: len,
+            block_size: block_size.max(1),
+        }
+    }
+}
+
+impl Producer for SendfileProducer {
+    fn more(&mut self) -> io::Result<Vec<u8>> {
+        let Some(file) = &self.file else {
+            return Ok(Vec::new());
+        };
+        let want = (self.end - self.offset).min(self.block_size as u64) as usize;
+        if want == 0 {
+            // Close the file as soon as it is sent.
+            self.file = None;
+            return Ok(Vec::new());
+        }
+        let mut block = vec![0; want];
+        let n = file.read_at(&mut block, self.offset)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while being sent",
+            ));
+        }
+        block.truncate(n);
+        self.offset += n as u64;
+        Ok(block)
+    }
+
+    fn file_region(&mut self) -> Option<FileRegion<'_>> {
+        let file = self.file.as_ref()?;
+        Some(FileRegion {
+            file,
+            offset: self.offset,
+            len: self.end - self.offset,
+        })
+    }
+
+    fn region_sent(&mut self, n: u64) {
+        self.offset = (self.offset + n).min(self.end);
+    }
+}
+
 /// Drains a producer to the end (tests and small in-memory uses).
 pub fn produce_all(producer: &mut dyn Producer) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -297,6 +410,58 @@ pub fn produce_all(producer: &mut dyn Producer) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn temp_file(bytes: &[u8]) -> File {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, bytes).unwrap();
+        file
+    }
+
+    #[test]
+    fn sendfile_producer_reads_blocks_where_sendfile_is_not_used() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let mut producer = SendfileProducer::new(temp_file(&data), 9_000, 4096);
+        assert_eq!(produce_all(&mut producer).unwrap(), &data[..9_000]);
+        assert!(producer.file_region().is_none(), "file closed at the end");
+    }
+
+    #[test]
+    fn sendfile_producer_region_advances_with_what_was_sent() {
+        let mut producer = SendfileProducer::new(temp_file(&[1; 100]), 100, 64);
+        let region = producer.file_region().unwrap();
+        assert_eq!((region.offset, region.len), (0, 100));
+        producer.region_sent(60);
+        let region = producer.file_region().unwrap();
+        assert_eq!((region.offset, region.len), (60, 40));
+        // The rest by more(), from where sendfile stopped.
+        assert_eq!(producer.more().unwrap().len(), 40);
+        assert!(producer.more().unwrap().is_empty());
+    }
+
+    #[test]
+    fn sendfile_producer_fails_on_a_file_shorter_than_promised() {
+        let mut producer = SendfileProducer::new(temp_file(&[1; 10]), 20, 64);
+        assert_eq!(producer.more().unwrap().len(), 10);
+        let err = producer.more().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn hooked_producer_counts_region_bytes_and_passes_the_region_on() {
+        let counted = std::rc::Rc::new(std::cell::Cell::new(0));
+        let c = counted.clone();
+        let inner = SendfileProducer::new(temp_file(&[2; 50]), 50, 64);
+        let mut hooked = HookedProducer::new(inner, move |n| c.set(n));
+        assert_eq!(hooked.file_region().map(|r| r.len), Some(50));
+        hooked.region_sent(30);
+        assert_eq!(hooked.more().unwrap().len(), 20);
+        assert!(hooked.more().unwrap().is_empty());
+        assert_eq!(counted.get(), 50, "sendfile bytes and read bytes");
+        // Chunked coding must not let the raw region through.
+        let inner = SendfileProducer::new(temp_file(&[2; 50]), 50, 64);
+        let mut chunked = ChunkedProducer::new(inner, Vec::new());
+        assert!(chunked.file_region().is_none());
+    }
     use std::cell::Cell;
     use std::rc::Rc;
 

@@ -36,6 +36,7 @@
 
 mod async_chat;
 mod echo;
+mod sendfile;
 mod terminator;
 
 pub use async_chat::AsyncChat;
@@ -340,6 +341,13 @@ impl Chat {
     /// fifo and write until the socket would block or nothing is left.
     fn initiate_send(&mut self) -> io::Result<()> {
         loop {
+            if self.sent == self.outbuf.len() && self.write_ready {
+                match self.send_file_region()? {
+                    Some(true) => continue,
+                    Some(false) => return Ok(()),
+                    None => {}
+                }
+            }
             self.refill()?;
             if self.sent == self.outbuf.len() {
                 self.sent = 0;
@@ -365,12 +373,50 @@ impl Chat {
         }
     }
 
+    /// With nothing buffered ahead of it, sends from the front producer's
+    /// file region with `sendfile`. `Some(true)`: bytes went; `Some(false)`:
+    /// the socket is full; `None`: no region to send, use `more()`.
+    fn send_file_region(&mut self) -> io::Result<Option<bool>> {
+        if !sendfile::SUPPORTED {
+            return Ok(None);
+        }
+        let Some(producer) = self.fifo.front_mut() else {
+            return Ok(None);
+        };
+        let result = match producer.file_region() {
+            Some(region) if region.len > 0 => sendfile::send_region(&self.stream, &region),
+            _ => return Ok(None),
+        };
+        match result {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while being sent",
+            )),
+            Ok(n) => {
+                producer.region_sent(n as u64);
+                self.bytes_sent += n as u64;
+                Ok(Some(true))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.write_ready = false;
+                Ok(Some(false))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Some(true)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Moves producer output into `outbuf` until a write's worth is ready.
+    /// A producer with a file region left waits for `send_file_region`
+    /// (once what is buffered ahead of it is sent).
     fn refill(&mut self) -> io::Result<()> {
         while self.outbuf.len() - self.sent < SEND_CHUNK {
             let Some(producer) = self.fifo.front_mut() else {
                 break;
             };
+            if sendfile::SUPPORTED && producer.file_region().is_some_and(|r| r.len > 0) {
+                break;
+            }
             let piece = producer.more()?;
             if piece.is_empty() {
                 self.fifo.pop_front();
