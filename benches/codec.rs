@@ -12,6 +12,8 @@
 //! and `array_10k` (10,000 ints). In each group:
 //!
 //! - `decode_call`: what the server does with a request body;
+//! - `decode_call_xmlrs`: the same with xml-rs alone (the reference the
+//!   fast reader is checked against), to show what the fast reader saves;
 //! - `encode_call`: what a client does to send it;
 //! - `encode_response`: what the server sends back (`add` → 42, the
 //!   calendar → the sum for 2000-04-01, the string and the array echoed).
@@ -26,7 +28,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use medusa::xmlrpc::{
-    decode_call, encode_call, encode_response, DecodeLimits, EncodeOptions, Value,
+    decode_call, decode_call_fast_only, decode_call_reference, encode_call, encode_response,
+    DecodeLimits, EncodeOptions, Value,
 };
 
 /// `shared/bench/add_body.xml`, the body `post_add.lua` posts (trailing
@@ -153,6 +156,11 @@ fn codec(c: &mut Criterion) {
         let decoded = decode_call(&case.body, &limits).expect("benchmark body decodes");
         assert_eq!(decoded.method, case.method);
         assert_eq!(decoded.params, case.params);
+        assert!(
+            decode_call_fast_only(&case.body, &limits).is_some(),
+            "{} takes the fast reader",
+            case.name
+        );
         let response = encode_response(&case.result, &options).unwrap();
 
         let mut group = c.benchmark_group(case.name);
@@ -162,6 +170,10 @@ fn codec(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(case.body.len() as u64));
         group.bench_function(BenchmarkId::new("decode_call", case.body.len()), |b| {
             b.iter(|| decode_call(black_box(&case.body), &limits).unwrap())
+        });
+        // The same with xml-rs alone: what the fast reader saves.
+        group.bench_function(BenchmarkId::new("decode_call_xmlrs", case.body.len()), |b| {
+            b.iter(|| decode_call_reference(black_box(&case.body), &limits).unwrap())
         });
         group.bench_function(BenchmarkId::new("encode_call", case.body.len()), |b| {
             b.iter(|| encode_call(&case.method, black_box(&case.params), &options).unwrap())
