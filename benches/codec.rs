@@ -172,9 +172,10 @@ fn codec(c: &mut Criterion) {
             b.iter(|| decode_call(black_box(&case.body), &limits).unwrap())
         });
         // The same with xml-rs alone: what the fast reader saves.
-        group.bench_function(BenchmarkId::new("decode_call_xmlrs", case.body.len()), |b| {
-            b.iter(|| decode_call_reference(black_box(&case.body), &limits).unwrap())
-        });
+        group.bench_function(
+            BenchmarkId::new("decode_call_xmlrs", case.body.len()),
+            |b| b.iter(|| decode_call_reference(black_box(&case.body), &limits).unwrap()),
+        );
         group.bench_function(BenchmarkId::new("encode_call", case.body.len()), |b| {
             b.iter(|| encode_call(&case.method, black_box(&case.params), &options).unwrap())
         });
