@@ -411,3 +411,52 @@ fn socket_activation_with_workers() {
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_exit(Duration::from_secs(30)).success());
 }
+
+/// `--workers 2 --access-log FILE`: both workers append to the one file,
+/// every line ends with the pid of the worker that served it (the same
+/// pid its response named in `X-Medusa-Worker`), and no line is torn.
+#[test]
+fn workers_sharing_an_access_log_file_tag_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let (mut daemon, pids) = two_workers(&["--access-log", log.to_str().unwrap()]);
+    let addr = daemon.addr;
+    let threads: Vec<_> = (0..20)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut conn = RpcConnection::connect(addr).expect("connect");
+                (0..10)
+                    .map(|k| {
+                        let answer = conn.call(&add_call(c * 10 + k, 1), "").expect("answer");
+                        assert_eq!(answer.int, Some(i64::from(c * 10 + k) + 1));
+                        answer.worker.expect("X-Medusa-Worker")
+                    })
+                    .collect::<Vec<u32>>()
+            })
+        })
+        .collect();
+    let mut served: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut logged: Vec<u32> = Vec::new();
+    for line in text.lines() {
+        assert!(line.contains("\"POST /RPC2 HTTP/1.1\" 200 "), "{line}");
+        let pid = line
+            .rsplit_once(" pid=")
+            .and_then(|(_, pid)| pid.parse().ok())
+            .unwrap_or_else(|| panic!("no pid at the end of {line:?}"));
+        assert!(pids.contains(&pid), "{pid} is not a worker ({pids:?})");
+        logged.push(pid);
+    }
+    served.sort_unstable();
+    logged.sort_unstable();
+    assert_eq!(
+        logged, served,
+        "one line per call, under the worker that answered"
+    );
+}

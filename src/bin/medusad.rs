@@ -357,6 +357,7 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
         .http
         .extra_headers
         .push(("X-Medusa-Worker".to_string(), pid.to_string()));
+    options.http.worker_pid = Some(pid);
     let listen = match worker.shared_listener() {
         Ok(Some(listener)) => Listen::Inherited(listener),
         Ok(None) => Listen::ReusePort(options.addr),

@@ -52,7 +52,12 @@ pub(crate) struct Entry {
 
 enum Sink {
     Log,
-    File { file: File, path: PathBuf },
+    File {
+        file: File,
+        path: PathBuf,
+        /// The worker's pid, for lines of several workers in one file.
+        worker_pid: Option<u32>,
+    },
     Off,
 }
 
@@ -65,13 +70,14 @@ pub(crate) struct AccessLogger {
 }
 
 impl AccessLogger {
-    pub(crate) fn open(target: &AccessLog) -> io::Result<AccessLogger> {
+    pub(crate) fn open(target: &AccessLog, worker_pid: Option<u32>) -> io::Result<AccessLogger> {
         let sink = match target {
             AccessLog::Log => Sink::Log,
             AccessLog::Off => Sink::Off,
             AccessLog::File(path) => Sink::File {
                 file: open_append(path)?,
                 path: path.clone(),
+                worker_pid,
             },
         };
         Ok(AccessLogger {
@@ -94,10 +100,13 @@ impl AccessLogger {
                 let _ = format_line(&mut self.line, entry, bytes);
                 log::info!(target: "medusa::access", "{}", self.line);
             }
-            Sink::File { .. } => {
+            Sink::File { worker_pid, .. } => {
                 let mut line = std::mem::take(&mut self.line);
                 line.clear();
                 let _ = format_line(&mut line, entry, bytes);
+                if let Some(pid) = worker_pid {
+                    let _ = write!(line, " pid={pid}");
+                }
                 line.push('\n');
                 self.buffer.extend_from_slice(line.as_bytes());
                 self.line = line;
@@ -111,7 +120,7 @@ impl AccessLogger {
     /// Writes the buffered lines out. A failing disk must not take the
     /// server down: the lines are dropped with one error message.
     pub(crate) fn flush(&mut self) {
-        let Sink::File { file, path } = &mut self.sink else {
+        let Sink::File { file, path, .. } = &mut self.sink else {
             return;
         };
         if self.buffer.is_empty() {
@@ -224,7 +233,7 @@ mod tests {
     fn file_sink_buffers_then_flushes_whole_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("access.log");
-        let mut logger = AccessLogger::open(&AccessLog::File(path.clone())).unwrap();
+        let mut logger = AccessLogger::open(&AccessLog::File(path.clone()), None).unwrap();
         logger.record(&entry("GET", "/x"), 5);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "", "buffered");
         logger.flush();
@@ -243,8 +252,22 @@ mod tests {
     }
 
     #[test]
+    fn worker_lines_say_which_pid_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let mut logger = AccessLogger::open(&AccessLog::File(path.clone()), Some(4242)).unwrap();
+        logger.record(&entry("GET", "/x"), 5);
+        drop(logger);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with("\"GET /x HTTP/1.1\" 200 5 pid=4242\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn an_unwritable_path_is_an_error_at_open() {
-        let err = AccessLogger::open(&AccessLog::File("/nonexistent/dir/log".into()))
+        let err = AccessLogger::open(&AccessLog::File("/nonexistent/dir/log".into()), None)
             .err()
             .expect("cannot open");
         assert!(err.to_string().contains("/nonexistent/dir/log"), "{err}");

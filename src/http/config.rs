@@ -44,6 +44,11 @@ pub struct HttpConfig {
     /// Header fields added to every response, e.g. medusad's
     /// `X-Medusa-Worker`. Default none.
     pub extra_headers: Vec<(String, String)>,
+    /// Set by medusad's workers (`--workers`): this process's pid, added
+    /// to each line an [`AccessLog::File`] gets (` pid=N` after the byte
+    /// count), so workers sharing one file say which served what. (The
+    /// `log` sink's format carries the pid already.) Default none.
+    pub worker_pid: Option<u32>,
 }
 
 impl Default for HttpConfig {
@@ -61,6 +66,7 @@ impl Default for HttpConfig {
             access_log: AccessLog::default(),
             trusted_proxies: Vec::new(),
             extra_headers: Vec::new(),
+            worker_pid: None,
         }
     }
 }

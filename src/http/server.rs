@@ -124,7 +124,7 @@ impl HttpServer {
     }
 
     fn new(listener: mio::net::TcpListener, config: HttpConfig) -> io::Result<HttpServer> {
-        let access_log = RefCell::new(AccessLogger::open(&config.access_log)?);
+        let access_log = RefCell::new(AccessLogger::open(&config.access_log, config.worker_pid)?);
         let shared = Rc::new(Shared {
             access_log,
             connections_peak: Cell::new(0),
