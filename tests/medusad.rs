@@ -5,97 +5,11 @@ mod util;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use util::daemon::Daemon;
 use util::*;
-
-/// A running daemon; killed if the test fails before it exits.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    log: mpsc::Receiver<String>,
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_medusad"))
-            .args(["--port", "0"])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn medusad");
-        let (tx, log) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut daemon = Daemon {
-            child,
-            addr: localhost(),
-            log,
-        };
-        let line = daemon.wait_for("listening on ");
-        let addr = line
-            .split("listening on ")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
-        daemon.addr = addr.parse().expect("address in the startup line");
-        daemon
-    }
-
-    /// The first log line (from now on) containing `needle`, within 10 s.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line containing {needle:?}"),
-            }
-        }
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid with a valid signal number
-        // has no memory-safety preconditions.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
-        assert_eq!(rc, 0);
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "medusad did not exit within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn get(addr: SocketAddr, path: &str) -> String {
     let mut stream = connect(addr);
@@ -162,7 +76,7 @@ fn access_log_file_is_flushed_periodically_and_at_exit() {
     assert_eq!(text.matches("\"GET /missing HTTP/1.0\" 404 ").count(), 50);
     assert!(text.ends_with('\n'));
     // Nothing of it went to stderr.
-    while let Ok(line) = daemon.log.try_recv() {
+    for line in daemon.rest_of_log() {
         assert!(!line.contains("GET /"), "access line on stderr: {line}");
     }
 }
@@ -260,38 +174,14 @@ fn cpu_seconds(pid: u32) -> f64 {
 #[test]
 fn fd_exhaustion_does_not_spin_and_service_resumes() {
     // A low hard limit (so medusad cannot raise it back), set in a shell.
-    let mut child = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 40 && exec {} --port 0",
-            env!("CARGO_BIN_EXE_medusad")
-        ))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn medusad under ulimit");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, log) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut daemon = Daemon {
-        child,
-        addr: localhost(),
-        log,
-    };
+    let mut command = Command::new("bash");
+    command.arg("-c").arg(format!(
+        "ulimit -n 40 && exec {} --port 0",
+        env!("CARGO_BIN_EXE_medusad")
+    ));
+    let mut daemon = Daemon::spawn_command(command);
     let line = daemon.wait_for("listening on ");
-    daemon.addr = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    daemon.addr = util::daemon::listening_addr(&line);
 
     // A kept-alive connection opened before the flood.
     let mut keeper = connect(daemon.addr);
