@@ -3,50 +3,16 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use util::daemon::Daemon;
 use util::*;
 
-/// A running example; killed when dropped.
-struct Example {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts an example on a free port and reads the address it logged.
-fn start(name: &str) -> Example {
-    let mut child = Command::new(example_path(name))
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("example exited before logging its address")
-            .expect("read stderr");
-        if let Some((_, addr)) = line.split_once("listening on ") {
-            break addr.trim().parse().expect("logged address parses");
-        }
-    };
-    // Keep draining the log so the example never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Example { child, addr }
+fn start(name: &str) -> Daemon {
+    Daemon::start_example(name)
 }
 
 /// Reads until `needle` has arrived (or fails after 10 s).
@@ -74,7 +40,7 @@ fn read_until(stream: &mut TcpStream, needle: &str) -> String {
 /// The echo example sends every byte back and exits 0 on SIGTERM.
 #[test]
 fn echo_server_example_echoes() {
-    let mut example = start("echo_server");
+    let example = start("echo_server");
     let mut client = connect(example.addr);
     let message: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let writer = {
@@ -88,12 +54,7 @@ fn echo_server_example_echoes() {
     assert_eq!(read_to_end(&mut client), message);
     writer.join().unwrap();
 
-    // SAFETY: kill(2) with a valid pid of our own child and a valid signal
-    // number has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(example.child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
-    let status = example.child.wait().expect("wait");
-    assert!(status.success(), "echo_server exited with {status}");
+    example.terminate("echo_server");
 }
 
 /// Two callers of the chat example see each other's lines, `/who` and

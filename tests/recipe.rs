@@ -4,91 +4,17 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use medusa::handlers::XmlRpcHandler;
 use medusa::http::{HttpConfig, HttpServer};
 use medusa::xmlrpc::{Client, ClientError, Fault, Registry, Value};
+use util::daemon::Daemon;
 use util::*;
-
-/// A running example server; killed when dropped. Its log lines are
-/// collected so a test can wait for one.
-struct Example {
-    child: Child,
-    addr: SocketAddr,
-    log: Receiver<String>,
-}
-
-impl Example {
-    /// Starts example `name` on a free port and reads the address it logs.
-    fn start(name: &str) -> Example {
-        let mut child = Command::new(example_path(name))
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("example exited before logging its address")
-                .expect("read stderr");
-            if let Some((_, addr)) = line.split_once("listening on ") {
-                break addr.trim().parse().expect("logged address parses");
-            }
-        };
-        // Keep draining the log, so the example never blocks on a full
-        // pipe, and hand each line to the test.
-        let (tx, log) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Example { child, addr, log }
-    }
-
-    /// Waits (up to 10 s) for a log line containing `needle`; returns it.
-    fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => panic!("no log line with {needle:?}; the log so far: {seen:#?}"),
-            }
-        }
-    }
-
-    /// Sends SIGTERM and asserts a clean exit (status 0).
-    fn terminate(mut self, name: &str) {
-        // SAFETY: kill(2) with a valid pid of our own child and a valid
-        // signal number has no memory-safety preconditions.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(rc, 0);
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "{name} exited with {status} on SIGTERM");
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs the `xmlrpc_client` example with `args`.
 fn run_client(args: &[&str]) -> Output {
@@ -122,7 +48,7 @@ fn python(script: &str, port: u16) -> String {
 /// server cleanly.
 #[test]
 fn recipe_client_gets_the_answer_from_recipe_server() {
-    let server = Example::start("xmlrpc_server");
+    let mut server = Daemon::start_example("xmlrpc_server");
     let port = server.addr.port().to_string();
     let output = run_client(&["--host", "127.0.0.1", "--port", &port]);
     assert!(
@@ -135,7 +61,7 @@ fn recipe_client_gets_the_answer_from_recipe_server() {
         String::from_utf8_lossy(&output.stdout),
         "The answer is: 42\n"
     );
-    let line = server.wait_for_log("call method:");
+    let line = server.wait_for("call method:");
     assert!(
         line.ends_with("call method: add, params: [40, 2]"),
         "server logged {line:?}"
@@ -168,7 +94,7 @@ fn recipe_client_fails_clearly_without_a_server() {
 /// recipe's "method not found" string), a wrong argument count -32602.
 #[test]
 fn python_server_proxy_calls_recipe_server() {
-    let server = Example::start("xmlrpc_server");
+    let mut server = Daemon::start_example("xmlrpc_server");
     let out = python(
         r#"
 import sys, xmlrpc.client as x
@@ -189,8 +115,8 @@ print(fault_code(lambda: s.add(1))[0])
         server.addr.port(),
     );
     assert_eq!(out, "42\n-32601 method not found: mul\n-32602\n");
-    server.wait_for_log("call method: add, params: [40, 2]");
-    server.wait_for_log("call method: mul, params: [6, 7]");
+    server.wait_for("call method: add, params: [40, 2]");
+    server.wait_for("call method: mul, params: [6, 7]");
 }
 
 /// All eight validator1 methods, driven by Python's client with realistic
@@ -198,7 +124,7 @@ print(fault_code(lambda: s.add(1))[0])
 /// Introspection lists the methods with help and signatures.
 #[test]
 fn validator1_suite_from_python() {
-    let server = Example::start("validator1");
+    let server = Daemon::start_example("validator1");
     let out = python(
         r#"
 import sys, random, datetime, xmlrpc.client as x

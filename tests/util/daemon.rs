@@ -26,6 +26,24 @@ impl Daemon {
         daemon
     }
 
+    /// Starts the example program `name` on a free port (built on demand,
+    /// see `example_path`) and waits for the address it logs.
+    pub fn start_example(name: &str) -> Daemon {
+        let mut command = Command::new(super::example_path(name));
+        command.args(["--host", "127.0.0.1", "--port", "0"]);
+        let mut daemon = Daemon::spawn_command(command);
+        let line = daemon.wait_for("listening on ");
+        daemon.addr = listening_addr(&line);
+        daemon
+    }
+
+    /// Sends SIGTERM and asserts a clean exit (status 0) within 20 s.
+    pub fn terminate(mut self, name: &str) {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(Duration::from_secs(20));
+        assert!(status.success(), "{name} exited with {status} on SIGTERM");
+    }
+
     /// Starts medusad without waiting for anything.
     pub fn spawn(args: &[&str]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_medusad"));
