@@ -64,9 +64,9 @@ enum Sink {
 /// The open sink of one server.
 pub(crate) struct AccessLogger {
     sink: Sink,
-    buffer: Vec<u8>,
-    /// For the `Log` sink: one line, reused.
-    line: String,
+    /// The file sink's lines not yet written; the `log` sink's one line,
+    /// reused.
+    buffer: String,
 }
 
 impl AccessLogger {
@@ -82,8 +82,7 @@ impl AccessLogger {
         };
         Ok(AccessLogger {
             sink,
-            buffer: Vec::new(),
-            line: String::new(),
+            buffer: String::new(),
         })
     }
 
@@ -95,21 +94,18 @@ impl AccessLogger {
                 if !log::log_enabled!(target: "medusa::access", log::Level::Info) {
                     return;
                 }
-                self.line.clear();
+                self.buffer.clear();
                 // Writing to a String cannot fail.
-                let _ = format_line(&mut self.line, entry, bytes);
-                log::info!(target: "medusa::access", "{}", self.line);
+                let _ = format_line(&mut self.buffer, entry, bytes);
+                log::info!(target: "medusa::access", "{}", self.buffer);
             }
             Sink::File { worker_pid, .. } => {
-                let mut line = std::mem::take(&mut self.line);
-                line.clear();
-                let _ = format_line(&mut line, entry, bytes);
+                // Formatted straight onto the lines waiting to be written.
+                let _ = format_line(&mut self.buffer, entry, bytes);
                 if let Some(pid) = worker_pid {
-                    let _ = write!(line, " pid={pid}");
+                    let _ = write!(self.buffer, " pid={pid}");
                 }
-                line.push('\n');
-                self.buffer.extend_from_slice(line.as_bytes());
-                self.line = line;
+                self.buffer.push('\n');
                 if self.buffer.len() >= FLUSH_AT {
                     self.flush();
                 }
@@ -126,7 +122,7 @@ impl AccessLogger {
         if self.buffer.is_empty() {
             return;
         }
-        if let Err(e) = file.write_all(&self.buffer) {
+        if let Err(e) = file.write_all(self.buffer.as_bytes()) {
             log::error!(
                 "access log {}: {e}; {} bytes of log lines lost",
                 path.display(),

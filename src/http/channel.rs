@@ -278,7 +278,7 @@ impl HttpChannel {
     fn send(
         &self,
         chat: &mut Chat,
-        mut response: Response,
+        response: Response,
         keep_alive: bool,
         head_only: bool,
         mut log: Entry,
@@ -305,18 +305,9 @@ impl HttpChannel {
         if response.status >= 400 {
             HttpStats::add(&stats.errors, 1);
         }
-        response
-            .headers
-            .extend(self.config().extra_headers.iter().cloned());
         let mut out =
             Vec::with_capacity(256 + response.body.len().unwrap_or(0).min(64 * 1024) as usize);
-        response.write_head(
-            &mut out,
-            version,
-            &self.config().server_name,
-            framing,
-            keep_alive,
-        );
+        response.write_head(&mut out, version, self.config(), framing, keep_alive);
         let head_len = out.len() as u64;
         log.status = response.status;
         let body = if head_only || framing == Framing::None {

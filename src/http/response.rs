@@ -8,6 +8,7 @@
 
 use super::date::with_http_date;
 use super::request::Version;
+use super::HttpConfig;
 use crate::producers::Producer;
 
 /// A response body.
@@ -157,7 +158,7 @@ impl Response {
         &self,
         out: &mut Vec<u8>,
         version: Version,
-        server: &str,
+        config: &HttpConfig,
         framing: Framing,
         keep_alive: bool,
     ) {
@@ -171,9 +172,9 @@ impl Response {
         out.extend_from_slice(b"\r\nDate: ");
         with_http_date(|date| out.extend_from_slice(date.as_bytes()));
         out.extend_from_slice(b"\r\nServer: ");
-        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(config.server_name.as_bytes());
         out.extend_from_slice(b"\r\n");
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.iter().chain(&config.extra_headers) {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
             // Values never carry CR/LF into the head (header injection).
@@ -291,9 +292,14 @@ mod tests {
     fn heads_strip_cr_and_lf_from_values() {
         let response = Response::new(200).with_header("X-A", "one\r\ntwo");
         let mut out = Vec::new();
-        response.write_head(&mut out, Version::Http10, "s", Framing::Length(5), true);
+        let config = HttpConfig {
+            server_name: "s".to_string(),
+            extra_headers: vec![("X-Extra".to_string(), "e".to_string())],
+            ..HttpConfig::default()
+        };
+        response.write_head(&mut out, Version::Http10, &config, Framing::Length(5), true);
         let head = String::from_utf8(out).unwrap();
         assert!(head.starts_with("HTTP/1.0 200 OK\r\nDate: "), "{head}");
-        assert!(head.contains("\r\nServer: s\r\nX-A: onetwo\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n"), "{head}");
+        assert!(head.contains("\r\nServer: s\r\nX-A: onetwo\r\nX-Extra: e\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n"), "{head}");
     }
 }

@@ -104,13 +104,11 @@ where
                 Ok((stream, peer)) => {
                     // A failure here concerns that one connection (dropped,
                     // hence closed), never the listener.
-                    let nodelay = match self.inherits_nodelay {
-                        true => Ok(()),
-                        false => stream.set_nodelay(true),
-                    };
-                    if let Err(e) = nodelay {
-                        log::debug!("accept {peer}: TCP_NODELAY: {e}; dropping it");
-                        continue;
+                    if !self.inherits_nodelay {
+                        if let Err(e) = stream.set_nodelay(true) {
+                            log::debug!("accept {peer}: TCP_NODELAY: {e}; dropping it");
+                            continue;
+                        }
                     }
                     if let Err(e) = (self.on_accept)(stream, peer, cx) {
                         log::warn!("accept {peer}: {e}; dropping it");
