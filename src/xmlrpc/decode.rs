@@ -9,6 +9,12 @@
 //! document is decoded again with xml-rs (`xmlrs.rs`), which stays the
 //! reference: every answer and every fault is the one xml-rs alone gives.
 //!
+//! Files: `prolog.rs` (size, encoding, DOCTYPE, before any reader),
+//! `fast.rs` and `xmlrs.rs` (the readers), `tag.rs` (element names),
+//! `grammar.rs` (what may follow what, and building values), `scalars.rs`
+//! (the text of ints, doubles, booleans, base64); this file has the public
+//! entry points and the shape of a call and a response.
+//!
 //! The grammar walks the events with the XML-RPC rules in hand and builds
 //! [`Value`]s. Arrays and structs nest, so values are read with an explicit
 //! stack of open containers rather than by recursion: a document nested
@@ -55,16 +61,13 @@
 //!   value we accept is a value we can send back.
 //! - Limits: see [`DecodeLimits`].
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
-use xml::name::OwnedName;
-
-use super::{DateTime, Fault, Value};
+use super::{Fault, Value};
 use fast::FastReader;
+use grammar::{is_xml_space, shorten, unexpected, Event, Parser, Reader};
 use prolog::{document_text, root_offset};
-use scalars::{parse_base64, parse_bool, parse_double, parse_int};
+use tag::{tag_of, Tag};
 use xmlrs::XmlReader;
 
 /// The namespace of Apache XML-RPC's extension types (`ex:nil`, `ex:i8`).
@@ -152,29 +155,51 @@ impl fmt::Display for MethodCall {
 /// ```
 #[doc(alias = "loads")]
 pub fn decode_call(body: &[u8], limits: &DecodeLimits) -> Result<MethodCall, Fault> {
-    decode_with(body, limits, read_call)
+    decoded(decode_with(body, limits, Readers::Both, read_call))
 }
 
-/// Decodes with the fast reader where it can, and with xml-rs where it
-/// cannot *or where decoding failed*: any error is produced again by the
-/// xml-rs path, so faults are the same whichever reader saw the document
-/// first (see `fast.rs`).
+/// Which reader decodes a document.
+#[derive(Clone, Copy)]
+enum Readers {
+    /// The fast reader where it can, xml-rs where it cannot *or where
+    /// decoding failed*: any error is produced again by the xml-rs path, so
+    /// faults are the same whichever reader saw the document first (see
+    /// `fast.rs`). What the public decoders use.
+    Both,
+    /// Only the fast reader (`None` where it gave up or decoding failed).
+    Fast,
+    /// Only xml-rs, the reference the fast reader is checked against.
+    XmlRs,
+}
+
+/// Decodes `body` with `read` on the readers chosen. `None` only for
+/// `Readers::Fast` when the fast reader could not decode the document.
 fn decode_with<T>(
     body: &[u8],
     limits: &DecodeLimits,
+    readers: Readers,
     read: impl Fn(&mut Parser<'_>) -> Result<T, Fault>,
-) -> Result<T, Fault> {
-    let text = document_text(body, limits)?;
-    let root = root_offset(&text)?;
-    if let Some(fast) = FastReader::new(&text, root) {
-        if let Ok(done) = read(&mut Parser::new(Reader::Fast(fast), limits)) {
-            return Ok(done);
+) -> Option<Result<T, Fault>> {
+    let prepared = document_text(body, limits).and_then(|text| {
+        let root = root_offset(&text)?;
+        Ok((text, root))
+    });
+    let (text, root) = match prepared {
+        Ok(prepared) => prepared,
+        Err(_) if matches!(readers, Readers::Fast) => return None,
+        Err(fault) => return Some(Err(fault)),
+    };
+    if !matches!(readers, Readers::XmlRs) {
+        let fast = FastReader::new(&text, root)
+            .and_then(|fast| read(&mut Parser::new(Reader::Fast(fast), limits)).ok());
+        match (fast, readers) {
+            (Some(done), _) => return Some(Ok(done)),
+            (None, Readers::Fast) => return None,
+            (None, _) => {}
         }
     }
-    read(&mut Parser::new(
-        Reader::Xml(Box::new(XmlReader::new(&text, root))),
-        limits,
-    ))
+    let xml = Reader::Xml(Box::new(XmlReader::new(&text, root)));
+    Some(read(&mut Parser::new(xml, limits)))
 }
 
 /// The fast reader's answer alone: `None` where it gave up (or decoding
@@ -182,22 +207,14 @@ fn decode_with<T>(
 /// tests.
 #[doc(hidden)]
 pub fn decode_call_fast_only(body: &[u8], limits: &DecodeLimits) -> Option<MethodCall> {
-    let text = document_text(body, limits).ok()?;
-    let root = root_offset(&text).ok()?;
-    let fast = FastReader::new(&text, root)?;
-    read_call(&mut Parser::new(Reader::Fast(fast), limits)).ok()
+    decode_with(body, limits, Readers::Fast, read_call).and_then(Result::ok)
 }
 
 /// [`decode_call`] with xml-rs alone, the reference the fast reader is
 /// checked against.
 #[doc(hidden)]
 pub fn decode_call_reference(body: &[u8], limits: &DecodeLimits) -> Result<MethodCall, Fault> {
-    let text = document_text(body, limits)?;
-    let root = root_offset(&text)?;
-    read_call(&mut Parser::new(
-        Reader::Xml(Box::new(XmlReader::new(&text, root))),
-        limits,
-    ))
+    decoded(decode_with(body, limits, Readers::XmlRs, read_call))
 }
 
 /// The same pair for responses.
@@ -206,10 +223,7 @@ pub fn decode_response_fast_only(
     body: &[u8],
     limits: &DecodeLimits,
 ) -> Option<Result<Value, Fault>> {
-    let text = document_text(body, limits).ok()?;
-    let root = root_offset(&text).ok()?;
-    let fast = FastReader::new(&text, root)?;
-    read_response(&mut Parser::new(Reader::Fast(fast), limits)).ok()
+    decode_with(body, limits, Readers::Fast, read_response).and_then(Result::ok)
 }
 
 #[doc(hidden)]
@@ -217,12 +231,12 @@ pub fn decode_response_reference(
     body: &[u8],
     limits: &DecodeLimits,
 ) -> Result<Result<Value, Fault>, Fault> {
-    let text = document_text(body, limits)?;
-    let root = root_offset(&text)?;
-    read_response(&mut Parser::new(
-        Reader::Xml(Box::new(XmlReader::new(&text, root))),
-        limits,
-    ))
+    decoded(decode_with(body, limits, Readers::XmlRs, read_response))
+}
+
+/// The answer of `decode_with` for the readers that always answer.
+fn decoded<T>(answer: Option<Result<T, Fault>>) -> Result<T, Fault> {
+    answer.unwrap_or_else(|| Err(Fault::parse_error("no reader answered")))
 }
 
 fn read_call(p: &mut Parser<'_>) -> Result<MethodCall, Fault> {
@@ -280,7 +294,7 @@ fn read_call(p: &mut Parser<'_>) -> Result<MethodCall, Fault> {
 /// ```
 #[doc(alias = "loads")]
 pub fn decode_response(body: &[u8], limits: &DecodeLimits) -> Result<Result<Value, Fault>, Fault> {
-    decode_with(body, limits, read_response)
+    decoded(decode_with(body, limits, Readers::Both, read_response))
 }
 
 fn read_response(p: &mut Parser<'_>) -> Result<Result<Value, Fault>, Fault> {
@@ -345,486 +359,11 @@ fn fault_from_value(value: Value) -> Result<Fault, Fault> {
     Ok(Fault::new(code, message))
 }
 
-// ---- The event stream, reduced to what XML-RPC needs ----
-
-/// The elements of XML-RPC. Names are matched once, when an event arrives,
-/// so the grammar below compares small enums rather than strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tag {
-    MethodCall,
-    MethodName,
-    MethodResponse,
-    Params,
-    Param,
-    Fault,
-    Value,
-    Int,
-    I4,
-    I8,
-    Boolean,
-    String,
-    Double,
-    DateTime,
-    Base64,
-    Struct,
-    Member,
-    Name,
-    Array,
-    Data,
-    Nil,
-}
-
-impl Tag {
-    fn from_local_name(name: &str) -> Option<Tag> {
-        Some(match name {
-            "methodCall" => Tag::MethodCall,
-            "methodName" => Tag::MethodName,
-            "methodResponse" => Tag::MethodResponse,
-            "params" => Tag::Params,
-            "param" => Tag::Param,
-            "fault" => Tag::Fault,
-            "value" => Tag::Value,
-            "int" => Tag::Int,
-            "i4" => Tag::I4,
-            "i8" => Tag::I8,
-            "boolean" => Tag::Boolean,
-            "string" => Tag::String,
-            "double" => Tag::Double,
-            "dateTime.iso8601" => Tag::DateTime,
-            "base64" => Tag::Base64,
-            "struct" => Tag::Struct,
-            "member" => Tag::Member,
-            "name" => Tag::Name,
-            "array" => Tag::Array,
-            "data" => Tag::Data,
-            "nil" => Tag::Nil,
-            _ => return None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Tag::MethodCall => "methodCall",
-            Tag::MethodName => "methodName",
-            Tag::MethodResponse => "methodResponse",
-            Tag::Params => "params",
-            Tag::Param => "param",
-            Tag::Fault => "fault",
-            Tag::Value => "value",
-            Tag::Int => "int",
-            Tag::I4 => "i4",
-            Tag::I8 => "i8",
-            Tag::Boolean => "boolean",
-            Tag::String => "string",
-            Tag::Double => "double",
-            Tag::DateTime => "dateTime.iso8601",
-            Tag::Base64 => "base64",
-            Tag::Struct => "struct",
-            Tag::Member => "member",
-            Tag::Name => "name",
-            Tag::Array => "array",
-            Tag::Data => "data",
-            Tag::Nil => "nil",
-        }
-    }
-}
-
-/// Maps an element name to a [`Tag`]. Unprefixed names are ours whatever
-/// the default namespace; prefixed ones only with the `ex` prefix or in
-/// Apache's extensions namespace.
-fn tag_of(name: &OwnedName) -> Result<Tag, Fault> {
-    let ours = match (&name.prefix, &name.namespace) {
-        (None, _) => true,
-        (Some(prefix), _) if prefix == "ex" => true,
-        (_, Some(ns)) => ns == EXTENSIONS_NAMESPACE,
-        _ => false,
-    };
-    match Tag::from_local_name(&name.local_name) {
-        Some(tag) if ours => Ok(tag),
-        _ => {
-            let shown = match &name.prefix {
-                Some(prefix) => format!("{prefix}:{}", name.local_name),
-                None => name.local_name.clone(),
-            };
-            Err(Fault::invalid_xmlrpc(format!(
-                "unknown element <{}>",
-                shorten(&shown)
-            )))
-        }
-    }
-}
-
-/// One step of the document, as the grammar sees it. Text borrows from
-/// the document where the reader can manage it.
-#[derive(Debug)]
-enum Event<'a> {
-    Start(Tag),
-    End(Tag),
-    Text(Cow<'a, str>),
-    Eof,
-}
-
-impl fmt::Display for Event<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Event::Start(tag) => write!(f, "<{}>", tag.name()),
-            Event::End(tag) => write!(f, "</{}>", tag.name()),
-            Event::Text(text) => write!(f, "text '{}'", shorten(text.trim())),
-            Event::Eof => f.write_str("the end of the document"),
-        }
-    }
-}
-
-/// "expected X in Y, found Z".
-fn unexpected(found: &Event<'_>, expected: &str, context: &str) -> Fault {
-    Fault::invalid_xmlrpc(format!("expected {expected} in {context}, found {found}"))
-}
-
-/// At most 40 characters of peer text, for messages.
-fn shorten(text: &str) -> String {
-    match text.char_indices().nth(40) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
-fn is_xml_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
-}
-
-fn is_blank(text: &str) -> bool {
-    text.chars().all(is_xml_space)
-}
-
-/// A half-read array or struct, waiting for its next element.
-enum Open {
-    Array(Vec<Value>),
-    /// The members so far, and the name of the member being read.
-    Struct(BTreeMap<String, Value>, String),
-}
-
-/// What the content of a `<value>` turned out to be.
-enum Started {
-    /// A whole value, its `</value>` consumed.
-    Complete(Value),
-    /// `<array><data>` consumed.
-    Array,
-    /// `<struct>` consumed.
-    Struct,
-}
-
-/// Where the grammar gets its events: the fast reader (the common case)
-/// or xml-rs.
-enum Reader<'a> {
-    Fast(FastReader<'a>),
-    Xml(Box<XmlReader<'a>>),
-}
-
-struct Parser<'a> {
-    reader: Reader<'a>,
-    max_depth: usize,
-    elements_left: usize,
-}
-
-impl<'a> Parser<'a> {
-    fn new(reader: Reader<'a>, limits: &DecodeLimits) -> Parser<'a> {
-        Parser {
-            reader,
-            max_depth: limits.max_depth,
-            elements_left: limits.max_elements,
-        }
-    }
-
-    fn next(&mut self) -> Result<Event<'a>, Fault> {
-        let event = match &mut self.reader {
-            // The message is never shown: a failed fast decode is redone
-            // by xml-rs, whose answer is the one returned.
-            Reader::Fast(reader) => reader
-                .next()
-                .map_err(|_| Fault::parse_error("outside the fast reader's subset"))?,
-            Reader::Xml(reader) => reader.next()?,
-        };
-        if let Event::Start(_) = event {
-            if self.elements_left == 0 {
-                return Err(Fault::parse_error(
-                    "too many elements (DecodeLimits::max_elements)",
-                ));
-            }
-            self.elements_left -= 1;
-        }
-        Ok(event)
-    }
-
-    /// The next event that is not whitespace. Other text is an error:
-    /// between elements only whitespace is allowed.
-    fn skip_space(&mut self, context: &str) -> Result<Event<'a>, Fault> {
-        loop {
-            match self.next()? {
-                Event::Text(text) if is_blank(&text) => continue,
-                Event::Text(text) => {
-                    return Err(Fault::invalid_xmlrpc(format!(
-                        "unexpected text '{}' in {context}",
-                        shorten(text.trim())
-                    )))
-                }
-                event => return Ok(event),
-            }
-        }
-    }
-
-    fn expect_start(&mut self, tag: Tag, context: &str) -> Result<(), Fault> {
-        match self.skip_space(context)? {
-            Event::Start(t) if t == tag => Ok(()),
-            other => Err(unexpected(&other, &format!("<{}>", tag.name()), context)),
-        }
-    }
-
-    fn expect_end(&mut self, tag: Tag, context: &str) -> Result<(), Fault> {
-        match self.skip_space(context)? {
-            Event::End(t) if t == tag => Ok(()),
-            other => Err(unexpected(&other, &format!("</{}>", tag.name()), context)),
-        }
-    }
-
-    /// The text of an element that holds only text, up to its end tag.
-    fn text_until_end(&mut self, tag: Tag) -> Result<Cow<'a, str>, Fault> {
-        let mut collected = Cow::Borrowed("");
-        loop {
-            match self.next()? {
-                Event::Text(text) if collected.is_empty() => collected = text,
-                Event::Text(text) => collected.to_mut().push_str(&text),
-                Event::End(t) if t == tag => return Ok(collected),
-                other => {
-                    return Err(Fault::invalid_xmlrpc(format!(
-                        "<{}> holds only text, found {other}",
-                        tag.name()
-                    )))
-                }
-            }
-        }
-    }
-
-    /// After the root element: nothing but the end of the document (xml-rs
-    /// itself refuses a second root or text after the first).
-    fn finish(&mut self) -> Result<(), Fault> {
-        match self.skip_space("the document")? {
-            Event::Eof => Ok(()),
-            other => Err(unexpected(&other, "the end", "the document")),
-        }
-    }
-
-    /// Reads one value; its `<value>` has been consumed. Containers are kept
-    /// on an explicit stack (see the module docs).
-    fn value(&mut self) -> Result<Value, Fault> {
-        let mut stack: Vec<Open> = Vec::new();
-        loop {
-            // Here we are just inside a `<value>`.
-            let mut value = match self.value_content()? {
-                Started::Complete(value) => value,
-                Started::Array => {
-                    self.check_depth(stack.len())?;
-                    if self.array_next()? {
-                        stack.push(Open::Array(Vec::new()));
-                        continue;
-                    }
-                    Value::Array(Vec::new())
-                }
-                Started::Struct => {
-                    self.check_depth(stack.len())?;
-                    if let Some(name) = self.struct_next()? {
-                        stack.push(Open::Struct(BTreeMap::new(), name));
-                        continue;
-                    }
-                    Value::Struct(BTreeMap::new())
-                }
-            };
-            // A value is complete: hand it to its container, and close every
-            // container that ends with it, until one wants another value.
-            loop {
-                let Some(mut open) = stack.pop() else {
-                    return Ok(value);
-                };
-                let more = match &mut open {
-                    Open::Array(items) => {
-                        items.push(value);
-                        self.array_next()?
-                    }
-                    Open::Struct(members, name) => {
-                        members.insert(std::mem::take(name), value);
-                        self.expect_end(Tag::Member, "<member>")?;
-                        match self.struct_next()? {
-                            Some(next) => {
-                                *name = next;
-                                true
-                            }
-                            None => false,
-                        }
-                    }
-                };
-                if more {
-                    stack.push(open);
-                    break;
-                }
-                value = match open {
-                    Open::Array(items) => Value::Array(items),
-                    Open::Struct(members, _) => Value::Struct(members),
-                };
-            }
-        }
-    }
-
-    /// `open` is the number of containers around the one just opened.
-    fn check_depth(&self, open: usize) -> Result<(), Fault> {
-        if open >= self.max_depth {
-            return Err(Fault::parse_error(format!(
-                "arrays and structs nest deeper than the limit of {}",
-                self.max_depth
-            )));
-        }
-        Ok(())
-    }
-
-    /// Inside `<data>`: `true` if another `<value>` has begun, `false` if
-    /// the array has ended (`</data></array></value>` consumed).
-    fn array_next(&mut self) -> Result<bool, Fault> {
-        match self.skip_space("<data>")? {
-            Event::Start(Tag::Value) => Ok(true),
-            Event::End(Tag::Data) => {
-                self.expect_end(Tag::Array, "<array>")?;
-                self.close_value()?;
-                Ok(false)
-            }
-            other => Err(unexpected(&other, "<value> or </data>", "<data>")),
-        }
-    }
-
-    /// Inside `<struct>`: the name of the next member if one has begun (its
-    /// `<member><name>..</name><value>` consumed), `None` if the struct has
-    /// ended (`</struct></value>` consumed).
-    fn struct_next(&mut self) -> Result<Option<String>, Fault> {
-        match self.skip_space("<struct>")? {
-            Event::Start(Tag::Member) => {}
-            Event::End(Tag::Struct) => {
-                self.close_value()?;
-                return Ok(None);
-            }
-            other => return Err(unexpected(&other, "<member> or </struct>", "<struct>")),
-        }
-        let name = match self.skip_space("<member>")? {
-            Event::Start(Tag::Name) => self.text_until_end(Tag::Name)?.into_owned(),
-            Event::Start(Tag::Value) | Event::End(Tag::Member) => {
-                return Err(Fault::invalid_xmlrpc("a <member> has no <name>"))
-            }
-            other => return Err(unexpected(&other, "<name>", "<member>")),
-        };
-        match self.skip_space("<member>")? {
-            Event::Start(Tag::Value) => Ok(Some(name)),
-            Event::End(Tag::Member) => Err(Fault::invalid_xmlrpc(format!(
-                "<member> '{}' has no <value>",
-                shorten(&name)
-            ))),
-            other => Err(unexpected(&other, "<value>", "<member>")),
-        }
-    }
-
-    /// After a typed value inside `<value>`: only whitespace, then
-    /// `</value>`.
-    fn close_value(&mut self) -> Result<(), Fault> {
-        match self.skip_space("<value>")? {
-            Event::End(Tag::Value) => Ok(()),
-            Event::Start(tag) => Err(Fault::invalid_xmlrpc(format!(
-                "two values in one <value>: <{}> after the first",
-                tag.name()
-            ))),
-            other => Err(unexpected(&other, "</value>", "<value>")),
-        }
-    }
-
-    /// Reads what follows `<value>` up to the first container or to the end
-    /// of a scalar value.
-    fn value_content(&mut self) -> Result<Started, Fault> {
-        let mut untyped = Cow::Borrowed("");
-        let tag = loop {
-            match self.next()? {
-                // A `<value>` with text only is a string, whitespace and all.
-                Event::Text(text) if untyped.is_empty() => untyped = text,
-                Event::Text(text) => untyped.to_mut().push_str(&text),
-                Event::End(Tag::Value) => {
-                    return Ok(Started::Complete(Value::String(untyped.into_owned())))
-                }
-                Event::Start(tag) if is_blank(&untyped) => break tag,
-                Event::Start(tag) => {
-                    return Err(Fault::invalid_xmlrpc(format!(
-                        "text '{}' and <{}> mixed in one <value>",
-                        shorten(untyped.trim()),
-                        tag.name()
-                    )))
-                }
-                other => return Err(unexpected(&other, "a value", "<value>")),
-            }
-        };
-        let value = match tag {
-            Tag::Array => {
-                self.expect_start(Tag::Data, "<array>")?;
-                return Ok(Started::Array);
-            }
-            Tag::Struct => return Ok(Started::Struct),
-            Tag::String => Value::String(self.text_until_end(tag)?.into_owned()),
-            Tag::Int | Tag::I4 => {
-                let text = self.text_until_end(tag)?;
-                let n = parse_int(tag, &text, i32::MIN.into(), i32::MAX.into())?;
-                // In range, checked just above.
-                Value::Int(n as i32)
-            }
-            Tag::I8 => {
-                let text = self.text_until_end(tag)?;
-                Value::I8(parse_int(tag, &text, i64::MIN, i64::MAX)?)
-            }
-            Tag::Boolean => {
-                let text = self.text_until_end(tag)?;
-                Value::Bool(parse_bool(&text)?)
-            }
-            Tag::Double => {
-                let text = self.text_until_end(tag)?;
-                Value::Double(parse_double(&text)?)
-            }
-            Tag::DateTime => {
-                let text = self.text_until_end(tag)?;
-                let trimmed = text.trim_matches(is_xml_space);
-                let dt = trimmed
-                    .parse::<DateTime>()
-                    .map_err(|e| Fault::invalid_xmlrpc(format!("<dateTime.iso8601>: {e}")))?;
-                Value::DateTime(dt)
-            }
-            Tag::Base64 => {
-                let text = self.text_until_end(tag)?;
-                Value::Base64(parse_base64(&text)?)
-            }
-            Tag::Nil => {
-                let text = self.text_until_end(tag)?;
-                if !is_blank(&text) {
-                    return Err(Fault::invalid_xmlrpc(format!(
-                        "<nil/> must be empty, found text '{}'",
-                        shorten(text.trim())
-                    )));
-                }
-                Value::Nil
-            }
-            other => {
-                return Err(Fault::invalid_xmlrpc(format!(
-                    "<{}> is not a value type (in <value>)",
-                    other.name()
-                )))
-            }
-        };
-        self.close_value()?;
-        Ok(Started::Complete(value))
-    }
-}
-
 mod fast;
+mod grammar;
 mod prolog;
 mod scalars;
+mod tag;
 #[cfg(test)]
 mod tests;
 mod xmlrs;
