@@ -63,9 +63,59 @@ impl FileHandler {
         })
     }
 
+    fn serve(&self, request: &Request) -> Response {
+        let (mut file, mut file_path, mut metadata) = match self.open(&request.path) {
+            Ok(opened) => opened,
+            Err(response) => return response,
+        };
+        if metadata.is_dir() {
+            if !request.path.ends_with('/') {
+                return redirect_to_directory(request);
+            }
+            (file, file_path, metadata) = match self.open(&format!("{}index.html", request.path)) {
+                Ok(opened) => opened,
+                Err(response) => return response,
+            };
+        }
+        if !metadata.is_file() {
+            return Response::error(404, "no such file");
+        }
+        let modified = metadata.modified().ok();
+        if let (Some(modified), Some(since)) = (modified, request.header("If-Modified-Since")) {
+            if let Ok(since) = httpdate::parse_http_date(since) {
+                if whole_seconds(modified) <= whole_seconds(since) {
+                    return Response::new(304)
+                        .with_header("Last-Modified", &httpdate::fmt_http_date(modified));
+                }
+            }
+        }
+        let len = metadata.len();
+        let response = Response::new(200).with_header("Content-Type", content_type(&file_path));
+        let mut response = if len <= SMALL_FILE && request.method != "HEAD" {
+            match read_small(file, len) {
+                Ok(body) => response.with_body(body),
+                Err(_) => return Response::error(500, "cannot read the file"),
+            }
+        } else {
+            response.with_producer(SendfileProducer::new(file, len, BLOCK), Some(len))
+        };
+        if let Some(modified) = modified {
+            response = response.with_header("Last-Modified", &httpdate::fmt_http_date(modified));
+        }
+        response
+    }
+
     /// Opens what a request path names inside the root (the kernel-checked
-    /// way first), or says why not.
-    fn open(&self, path: &str) -> Result<(File, PathBuf), Response> {
+    /// way first), with its metadata, or says why not.
+    fn open(&self, path: &str) -> Result<(File, PathBuf, fs::Metadata), Response> {
+        let (file, path) = self.open_path(path)?;
+        match file.metadata() {
+            Ok(metadata) => Ok((file, path, metadata)),
+            Err(_) => Err(Response::error(404, "no such file")),
+        }
+    }
+
+    fn open_path(&self, path: &str) -> Result<(File, PathBuf), Response> {
         let relative = relative_path(path)?;
         if let Some(root_dir) = &self.root_dir {
             let target = if relative.as_os_str().is_empty() {
@@ -121,59 +171,6 @@ fn relative_path(path: &str) -> Result<PathBuf, Response> {
         target.push(segment);
     }
     Ok(target)
-}
-
-impl FileHandler {
-    fn serve(&self, request: &Request) -> Response {
-        let (mut file, mut file_path) = match self.open(&request.path) {
-            Ok(opened) => opened,
-            Err(response) => return response,
-        };
-        let mut metadata = match file.metadata() {
-            Ok(m) => m,
-            Err(_) => return Response::error(404, "no such file"),
-        };
-        if metadata.is_dir() {
-            if !request.path.ends_with('/') {
-                return redirect_to_directory(request);
-            }
-            let index = format!("{}index.html", request.path);
-            (file, file_path) = match self.open(&index) {
-                Ok(opened) => opened,
-                Err(response) => return response,
-            };
-            metadata = match file.metadata() {
-                Ok(m) => m,
-                Err(_) => return Response::error(404, "no such file"),
-            };
-        }
-        if !metadata.is_file() {
-            return Response::error(404, "no such file");
-        }
-        let modified = metadata.modified().ok();
-        if let (Some(modified), Some(since)) = (modified, request.header("If-Modified-Since")) {
-            if let Ok(since) = httpdate::parse_http_date(since) {
-                if whole_seconds(modified) <= whole_seconds(since) {
-                    return Response::new(304)
-                        .with_header("Last-Modified", &httpdate::fmt_http_date(modified));
-                }
-            }
-        }
-        let len = metadata.len();
-        let response = Response::new(200).with_header("Content-Type", content_type(&file_path));
-        let mut response = if len <= SMALL_FILE && request.method != "HEAD" {
-            match read_small(file, len) {
-                Ok(body) => response.with_body(body),
-                Err(_) => return Response::error(500, "cannot read the file"),
-            }
-        } else {
-            response.with_producer(SendfileProducer::new(file, len, BLOCK), Some(len))
-        };
-        if let Some(modified) = modified {
-            response = response.with_header("Last-Modified", &httpdate::fmt_http_date(modified));
-        }
-        response
-    }
 }
 
 /// Reads exactly the `len` bytes the `Content-Length` will promise (one
