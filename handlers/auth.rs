@@ -5,7 +5,9 @@
 //! credentials that are not valid base64 get 400. Passwords are compared in
 //! constant time (for equal lengths), so response timing does not reveal how
 //! much of a guess was right. The authenticated user name goes into the
-//! access log.
+//! access log. Credentials are checked as soon as the head is in
+//! ([`Handler::admit`]): a request with a body and without valid
+//! credentials is answered 401 before its body is read.
 
 use std::collections::HashMap;
 
@@ -19,6 +21,9 @@ pub struct AuthHandler<H> {
     realm: String,
     users: HashMap<String, String>,
     inner: H,
+    /// Paths served without credentials: exact, or a prefix when the
+    /// entry ends with `/`.
+    public: Vec<String>,
     accepted: u64,
     refused: u64,
 }
@@ -30,9 +35,25 @@ impl<H: Handler> AuthHandler<H> {
             realm: realm.replace(['"', '\\', '\r', '\n'], ""),
             users,
             inner,
+            public: Vec::new(),
             accepted: 0,
             refused: 0,
         }
+    }
+
+    /// Serves `paths` without asking for credentials (e.g.
+    /// `/status/metrics` for a scraper): each is an exact path, or a prefix
+    /// when it ends with `/`. Paths are compared as sent (still
+    /// percent-encoded).
+    pub fn with_public(mut self, paths: &[String]) -> AuthHandler<H> {
+        self.public = paths.to_vec();
+        self
+    }
+
+    fn is_public(&self, path: &str) -> bool {
+        self.public
+            .iter()
+            .any(|p| p == path || (p.ends_with('/') && path.starts_with(p.as_str())))
     }
 
     /// The user name if the request carries valid credentials;
@@ -84,7 +105,25 @@ impl<H: Handler> Handler for AuthHandler<H> {
         self.inner.matches(request)
     }
 
+    /// Credentials are checked on the head, so a stranger's body is never
+    /// read.
+    fn admit(&mut self, request: &mut Request) -> Result<(), Response> {
+        if self.is_public(&request.path) {
+            return self.inner.admit(request);
+        }
+        match self.authenticate(request) {
+            Ok(_) => self.inner.admit(request),
+            Err(response) => {
+                self.refused += 1;
+                Err(response)
+            }
+        }
+    }
+
     fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response {
+        if self.is_public(&request.path) {
+            return self.inner.handle_request(request, server);
+        }
         match self.authenticate(request) {
             Ok(user) => {
                 self.accepted += 1;

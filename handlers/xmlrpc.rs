@@ -9,13 +9,13 @@
 //! the service's methods when it offers introspection, else 405.
 //!
 //! Faults travel in 200 responses, as the spec says; HTTP errors are kept
-//! for what is wrong at the HTTP level (a corrupt gzip body is 400, an
-//! oversize one 413, an unknown content coding 501).
+//! for what is wrong at the HTTP level (a corrupt gzip body is 400, one
+//! that inflates past `HttpConfig::max_decoded_body_bytes` 413, an unknown
+//! content coding 501): [`Request::decoded_body`] decides.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 
-use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
@@ -35,9 +35,6 @@ pub struct XmlRpcConfig {
     /// Responses larger than this are gzipped for clients that accept gzip
     /// (Python's threshold). Default 1400 bytes; `usize::MAX` disables.
     pub gzip_threshold: usize,
-    /// Largest gunzipped request body; over it: 413. Default 20 MiB
-    /// (Python's limit).
-    pub max_decompressed_bytes: usize,
 }
 
 impl Default for XmlRpcConfig {
@@ -46,7 +43,6 @@ impl Default for XmlRpcConfig {
             decode: DecodeLimits::default(),
             encode: EncodeOptions::default(),
             gzip_threshold: 1400,
-            max_decompressed_bytes: 20 * 1024 * 1024,
         }
     }
 }
@@ -83,23 +79,6 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
     /// The service.
     pub fn service(&self) -> &S {
         &self.service
-    }
-
-    /// The request body, gunzipped if need be; `Err` is the HTTP answer.
-    fn body<'a>(&self, request: &'a Request) -> Result<std::borrow::Cow<'a, [u8]>, Response> {
-        match request.header("Content-Encoding").map(str::trim) {
-            None | Some("") | Some("identity") => Ok(std::borrow::Cow::Borrowed(&request.body)),
-            Some(coding)
-                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") =>
-            {
-                gunzip(&request.body, self.config.max_decompressed_bytes)
-                    .map(std::borrow::Cow::Owned)
-            }
-            Some(other) => Err(Response::error(
-                501,
-                &format!("unsupported Content-Encoding {other:?}"),
-            )),
-        }
     }
 
     /// Decode, call, encode: the answer as XML bytes, or `None` when the
@@ -149,9 +128,9 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
     }
 
     fn post(&mut self, request: &Request, server: &ServerView<'_>) -> Response {
-        let body = match self.body(request) {
-            Ok(body) => body.into_owned(),
-            Err(response) => return response,
+        let body = match request.decoded_body(server.config) {
+            Ok(body) => body,
+            Err(error) => return Response::error(error.status, &error.detail),
         };
         let Some(xml) = self.answer(&body, server) else {
             return Response::pending();
@@ -239,17 +218,6 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
                 ("panics".to_string(), self.panics.to_string()),
             ],
         }
-    }
-}
-
-/// Gunzips at most `limit` bytes; 400 for a corrupt stream, 413 when over.
-fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, Response> {
-    let mut out = Vec::new();
-    let mut decoder = MultiGzDecoder::new(data).take(limit as u64 + 1);
-    match decoder.read_to_end(&mut out) {
-        Ok(_) if out.len() > limit => Err(Response::error(413, "decompressed body too large")),
-        Ok(_) => Ok(out),
-        Err(_) => Err(Response::error(400, "error decoding gzip content")),
     }
 }
 

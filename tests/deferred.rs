@@ -92,7 +92,7 @@ fn pipelined_order_holds_when_the_first_is_deferred() {
     for body in [&first, &second] {
         bytes.extend_from_slice(
             format!(
-                "POST /RPC2 HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+                "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
                 body.len()
             )
             .as_bytes(),

@@ -196,7 +196,7 @@ impl Hostile {
     /// Connections the server has open, not counting the one asking.
     fn connections_open(&self) -> u64 {
         let mut conn = self.conn();
-        conn.send(b"GET /status/metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+        conn.send(b"GET /status/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let reply = conn.reply();
         assert_eq!(reply.status, 200);
         let text = reply.text();
@@ -373,7 +373,7 @@ impl Conn {
 
     /// The connection is still usable: a second request on it is served.
     fn assert_kept_alive(&mut self, case: &str) {
-        self.send(b"GET /a.txt HTTP/1.1\r\n\r\n");
+        self.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
         let reply = self
             .try_reply(false)
             .unwrap_or_else(|e| panic!("{case}: connection not kept alive: {e}"));
@@ -513,39 +513,39 @@ fn garbage_and_nul_bytes_in_the_request_line_get_400() {
             http_case("NULs only", &b"\0\0\0\0\0\0\r\n\r\n"[..], 400),
             http_case(
                 "control bytes",
-                &b"\x01\x02\x03 / HTTP/1.1\r\n\r\n"[..],
+                &b"\x01\x02\x03 / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
                 400,
             ),
             http_case(
                 "NUL in the method",
-                &b"PO\0ST /RPC2 HTTP/1.1\r\n\r\n"[..],
+                &b"PO\0ST /RPC2 HTTP/1.1\r\nHost: x\r\n\r\n"[..],
                 400,
             ),
             http_case(
                 "NUL in the target",
-                &b"GET /a\0.txt HTTP/1.1\r\n\r\n"[..],
+                &b"GET /a\0.txt HTTP/1.1\r\nHost: x\r\n\r\n"[..],
                 400,
             ),
             http_case("NUL in the version", &b"GET / HTTP/1.1\0\r\n\r\n"[..], 400),
             http_case(
                 "NUL in a header value",
-                &b"GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n"[..],
+                &b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"[..],
                 400,
             ),
             http_case(
                 "NUL in a header name",
-                &b"GET / HTTP/1.1\r\nX\0A: b\r\n\r\n"[..],
+                &b"GET / HTTP/1.1\r\nHost: x\r\nX\0A: b\r\n\r\n"[..],
                 400,
             ),
-            http_case("no target", &b"GET HTTP/1.1\r\n\r\n"[..], 400),
+            http_case("no target", &b"GET HTTP/1.1\r\nHost: x\r\n\r\n"[..], 400),
             http_case(
                 "relative target",
-                &b"GET ../secret.txt HTTP/1.1\r\n\r\n"[..],
+                &b"GET ../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n"[..],
                 400,
             ),
             http_case(
                 "header without colon",
-                &b"GET / HTTP/1.1\r\nbad header\r\n\r\n"[..],
+                &b"GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n"[..],
                 400,
             ),
             http_case(
@@ -562,7 +562,7 @@ fn garbage_and_nul_bytes_in_the_request_line_get_400() {
             ),
             http_case(
                 "non-UTF-8 header value",
-                &b"GET / HTTP/1.1\r\nX-A: \xff\xfe\r\n\r\n"[..],
+                &b"GET / HTTP/1.1\r\nHost: x\r\nX-A: \xff\xfe\r\n\r\n"[..],
                 400,
             ),
         ],
@@ -571,7 +571,7 @@ fn garbage_and_nul_bytes_in_the_request_line_get_400() {
     // A good request, then garbage in the same write: the first is
     // answered, then the garbage gets its 400 and the connection closes.
     let mut conn = hostile.conn();
-    conn.send(b"GET /a.txt HTTP/1.1\r\n\r\nGARBAGE\r\n\r\n");
+    conn.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n");
     assert_eq!(conn.reply().status, 200);
     assert_eq!(conn.reply().status, 400);
     conn.assert_closed("good then garbage");
@@ -585,9 +585,9 @@ fn garbage_and_nul_bytes_in_the_request_line_get_400() {
 fn huge_header_lines_and_counts_get_431() {
     let hostile = Hostile::start();
     let long_line =
-        |len: usize| format!("GET /a.txt HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(len));
-    let headers = |n: usize| format!("GET /a.txt HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(n));
-    let mut endless = b"GET /a.txt HTTP/1.1\r\nX-Endless: ".to_vec();
+        |len: usize| format!("GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(len));
+    let headers = |n: usize| format!("GET /a.txt HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(n));
+    let mut endless = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Endless: ".to_vec();
     endless.extend(std::iter::repeat_n(b'a', 4 << 20));
     run_http_cases(
         &hostile,
@@ -597,7 +597,7 @@ fn huge_header_lines_and_counts_get_431() {
             http_case("4 MB header, never ended", endless, 431),
             http_case(
                 "20 KB request target",
-                format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(20_000)),
+                format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000)),
                 431,
             ),
             http_case(
@@ -615,7 +615,7 @@ fn huge_header_lines_and_counts_get_431() {
             // toward the head limit; `idle_timeout` bounds how long.
             keep_alive_case(
                 "100 KB of blank lines then a head",
-                [&b"\r\n".repeat(50_000)[..], b"GET /a.txt HTTP/1.1\r\n\r\n"].concat(),
+                [&b"\r\n".repeat(50_000)[..], b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"].concat(),
                 200,
             ),
         ],
@@ -623,8 +623,8 @@ fn huge_header_lines_and_counts_get_431() {
     // Just inside both limits.
     let mut conn = hostile.conn();
     let within = format!(
-        "GET /a.txt HTTP/1.1\r\n{}X-Big: {}\r\n\r\n",
-        "X-A: b\r\n".repeat(99),
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\n{}X-Big: {}\r\n\r\n",
+        "X-A: b\r\n".repeat(98),
         "a".repeat(15_000)
     );
     conn.send(within.as_bytes());
@@ -638,7 +638,7 @@ fn huge_header_lines_and_counts_get_431() {
 #[test]
 fn bad_content_lengths_are_refused() {
     let hostile = Hostile::start();
-    let with = |headers: &str| format!("POST /RPC2 HTTP/1.1\r\n{headers}\r\n\r\n");
+    let with = |headers: &str| format!("POST /RPC2 HTTP/1.1\r\nHost: x\r\n{headers}\r\n\r\n");
     run_http_cases(
         &hostile,
         vec![
@@ -714,7 +714,7 @@ fn bad_content_lengths_are_refused() {
     let body = valid_call();
     let mut conn = hostile.conn();
     let mut request = format!(
-        "POST /RPC2 HTTP/1.1\r\nContent-Length: {0}\r\nContent-Length: {0}\r\n\r\n",
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {0}\r\nContent-Length: {0}\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -732,7 +732,7 @@ fn bodies_cut_short_leak_nothing() {
     let hostile = Hostile::start();
     let body = valid_call();
     let mut cut_body = format!(
-        "POST /RPC2 HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
         body.len() + 1000
     )
     .into_bytes();
@@ -740,24 +740,24 @@ fn bodies_cut_short_leak_nothing() {
     let stages: Vec<(&str, Vec<u8>)> = vec![
         ("nothing sent", Vec::new()),
         ("half a request line", b"POST /RP".to_vec()),
-        ("half a head", b"POST /RPC2 HTTP/1.1\r\nContent-Le".to_vec()),
+        ("half a head", b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Le".to_vec()),
         (
             "head only",
-            b"POST /RPC2 HTTP/1.1\r\nContent-Length: 500\r\n\r\n".to_vec(),
+            b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n".to_vec(),
         ),
         ("part of the body", cut_body),
         (
             "inside a chunk",
-            b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n<methodCall>"
+            b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n<methodCall>"
                 .to_vec(),
         ),
         (
             "inside a chunk-size line",
-            b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1".to_vec(),
+            b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1".to_vec(),
         ),
         (
             "before the trailers end",
-            b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n".to_vec(),
+            b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n".to_vec(),
         ),
     ];
     for (stage, bytes) in &stages {
@@ -792,7 +792,7 @@ fn chunked_bodies_valid_malformed_and_oversize() {
     let hostile = Hostile::start();
     let body = valid_call();
     let chunked = |pieces: &[&[u8]], tail: &str| {
-        let mut request = b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut request = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         for piece in pieces {
             request.extend_from_slice(format!("{:x};ext=\"x\"\r\n", piece.len()).as_bytes());
             request.extend_from_slice(piece);
@@ -813,7 +813,7 @@ fn chunked_bodies_valid_malformed_and_oversize() {
     ] {
         let mut conn = hostile.conn();
         let mut request = chunked(&pieces, "0\r\nX-Trailer: yes\r\n\r\n");
-        request.extend_from_slice(b"GET /a.txt HTTP/1.1\r\n\r\n");
+        request.extend_from_slice(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
         conn.send(&request);
         assert_eq!(conn.reply().value(case), Value::Int(42));
         assert_eq!(conn.reply().body, b"plain text\n", "{case}");
@@ -821,7 +821,7 @@ fn chunked_bodies_valid_malformed_and_oversize() {
         hostile.assert_healthy(case);
     }
 
-    let head = "POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = "POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     let with = |rest: &str| format!("{head}{rest}");
     run_http_cases(
         &hostile,
@@ -873,7 +873,7 @@ fn chunked_body_over_the_limit_in_small_chunks_gets_413() {
         max_body_bytes: 64 * 1024,
         ..config()
     });
-    let mut request = b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut request = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..70 {
         request.extend_from_slice(b"400\r\n");
         request.extend(std::iter::repeat_n(b' ', 0x400));
@@ -1131,14 +1131,14 @@ fn entity_bombs_and_external_entities_are_refused() {
     run_fault_cases(&hostile, cases);
 }
 
-/// A gzip bomb is cut off at `max_decompressed_bytes` (413); a corrupt
+/// A gzip bomb is cut off at `max_decoded_body_bytes` (413); a corrupt
 /// stream is 400, an unknown coding 501; a real gzip body is served.
 #[test]
 fn gzip_bombs_and_bad_codings() {
     let hostile = Hostile::start();
     let gzipped = |body: &[u8], coding: &str| {
         let mut request = format!(
-            "POST /RPC2 HTTP/1.1\r\nContent-Encoding: {coding}\r\nContent-Length: {}\r\n\r\n",
+            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Encoding: {coding}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .into_bytes();
@@ -1338,7 +1338,7 @@ fn invalid_utf8_gets_the_encoding_faults() {
         &hostile,
         vec![http_case(
             "non-UTF-8 header value",
-            &b"POST /RPC2 HTTP/1.1\r\nX-Name: caf\xe9\r\nContent-Length: 0\r\n\r\n"[..],
+            &b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\r\nContent-Length: 0\r\n\r\n"[..],
             400,
         )],
     );
@@ -1435,7 +1435,7 @@ fn slowloris_does_not_delay_other_clients() {
     });
     let mut loris: Vec<Conn> = (0..LORIS).map(|_| hostile.conn()).collect();
     for conn in &mut loris {
-        conn.send(b"POST /RPC2 HTTP/1.1\r\n");
+        conn.send(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\n");
     }
     assert_eq!(hostile.connections_open(), LORIS as u64);
 
@@ -1518,7 +1518,7 @@ fn clients_vanishing_mid_response_leak_nothing() {
         )
         .unwrap(),
     );
-    let get = b"GET /big.bin HTTP/1.1\r\n\r\n".to_vec();
+    let get = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
 
     // Sanity: both answers really are over 2 MB when read in full.
     let mut conn = hostile.conn();
@@ -1566,7 +1566,7 @@ fn a_half_closed_client_still_gets_its_whole_answer() {
     let hostile = Hostile::start();
     let file = hostile.site.big_file("big.bin", 2 << 20);
     let mut conn = hostile.conn();
-    conn.send(b"GET /big.bin HTTP/1.1\r\n\r\n");
+    conn.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
     conn.stream.shutdown(std::net::Shutdown::Write).unwrap();
     let reply = conn.reply();
     assert_eq!(reply.status, 200);
@@ -1609,7 +1609,7 @@ fn a_client_that_never_reads_is_cut_off() {
         )
         .unwrap(),
     );
-    let get = b"GET /huge.bin HTTP/1.1\r\n\r\n".to_vec();
+    let get = b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
     for (what, request, full) in [
         ("16 MB file", get, file.len()),
         ("8 MB echo", echo, big_string.len()),
@@ -1661,7 +1661,7 @@ fn pipelining_non_reader_holds_bounded_descriptors() {
     let hostile = Hostile::start();
     hostile.site.big_file("big.bin", 2 << 20);
     let conn = hostile.conn();
-    let writer = conn.send_detached(b"GET /big.bin HTTP/1.1\r\n\r\n".repeat(2000));
+    let writer = conn.send_detached(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000));
     let started = Instant::now();
     let mut most = 0;
     while started.elapsed() < Duration::from_secs(2) {
@@ -1701,7 +1701,7 @@ fn pipelining_non_reader_holds_bounded_memory() {
     let before = rss_kib();
     let mut stream = conn.stream.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
-        let _ = stream.write_all(b"GET /big.bin HTTP/1.1\r\n\r\n");
+        let _ = stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
         let mut sent = 0;
         while sent < 300 && stream.write_all(&echo).is_ok() {
             sent += 1;
@@ -1745,7 +1745,7 @@ fn pipelining_non_reader_is_cut_off() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed)
-                && stream.write_all(b"GET /huge.bin HTTP/1.1\r\n\r\n").is_ok()
+                && stream.write_all(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n").is_ok()
             {
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -171,12 +171,12 @@ fn http11_keeps_alive_until_connection_close() {
     let server = server();
     let (mut stream, mut reader) = client(&server);
     for _ in 0..3 {
-        send(&mut stream, b"GET /hello HTTP/1.1\r\n\r\n");
+        send(&mut stream, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(read_reply(&mut reader, false).body, b"hello\n");
     }
     send(
         &mut stream,
-        b"GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     let reply = read_reply(&mut reader, false);
     assert_eq!(reply.header("Connection"), Some("close"));
@@ -213,9 +213,9 @@ fn pipelined_requests_are_answered_in_order() {
     let (mut stream, mut reader) = client(&server);
     send(
         &mut stream,
-        b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\none\
-          GET /hello HTTP/1.1\r\n\r\n\
-          POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nthree",
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none\
+          GET /hello HTTP/1.1\r\nHost: x\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthree",
     );
     assert_eq!(read_reply(&mut reader, false).body, b"one");
     assert_eq!(read_reply(&mut reader, false).body, b"hello\n");
@@ -229,7 +229,7 @@ fn head_sends_headers_only() {
     let (mut stream, mut reader) = client(&server);
     send(
         &mut stream,
-        b"HEAD /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+        b"HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     let head = read_reply(&mut reader, true);
     assert_eq!(head.status, 200);
@@ -248,7 +248,7 @@ fn body_in_many_pieces_is_reassembled() {
     send(
         &mut stream,
         format!(
-            "POST /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -266,9 +266,9 @@ fn chunked_request_body_is_decoded() {
     let (mut stream, mut reader) = client(&server);
     send(
         &mut stream,
-        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
           5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n\
-          GET /hello HTTP/1.1\r\n\r\n",
+          GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     assert_eq!(read_reply(&mut reader, false).body, b"hello 0123456789");
     assert_eq!(
@@ -285,7 +285,7 @@ fn expect_continue_is_answered() {
     let (mut stream, mut reader) = client(&server);
     send(
         &mut stream,
-        b"POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
     );
     assert_eq!(read_reply(&mut reader, false).status, 100);
     send(&mut stream, b"body");
@@ -301,7 +301,7 @@ fn streamed_bodies_are_chunked_or_close_delimited() {
     let (mut stream, mut reader) = client(&server);
     send(
         &mut stream,
-        b"GET /stream HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+        b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     let reply = read_reply(&mut reader, false);
     assert_eq!(reply.header("Transfer-Encoding"), Some("chunked"));
@@ -324,42 +324,42 @@ fn streamed_bodies_are_chunked_or_close_delimited() {
 fn error_cases_get_the_right_status() {
     let server = server();
     let long_header = format!(
-        "GET /hello HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(20_000)
     );
-    let many_headers = format!("GET /hello HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(101));
+    let many_headers = format!("GET /hello HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(101));
     let cases: Vec<(&[u8], u16)> = vec![
         (b"GARBAGE\r\n\r\n", 400),
-        (b"\x00\x01\x02 / HTTP/1.1\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nbad header line\r\n\r\n", 400),
+        (b"\x00\x01\x02 / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n", 400),
         (b"GET /hello HTTP/9.9\r\n\r\n", 505),
         (long_header.as_bytes(), 431),
         (many_headers.as_bytes(), 431),
-        (b"POST /echo HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400),
-        (b"POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
         (
-            b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
             400,
         ),
         (
-            b"POST /echo HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
             413,
         ),
         (
-            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
             501,
         ),
         (
-            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             400,
         ),
         (
-            b"POST /echo HTTP/1.1\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\n",
             417,
         ),
-        (b"GET /nowhere HTTP/1.1\r\n\r\n", 404),
-        (b"DELETE /hello HTTP/1.1\r\n\r\n", 405),
-        (b"GET /panic HTTP/1.1\r\n\r\n", 500),
+        (b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+        (b"DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n", 500),
     ];
     for (request, status) in cases {
         let (mut stream, mut reader) = client(&server);
@@ -380,7 +380,7 @@ fn error_cases_get_the_right_status() {
         }
         // The server still answers a normal request.
         assert_eq!(
-            exchange(&server, b"GET /hello HTTP/1.1\r\n\r\n").status,
+            exchange(&server, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").status,
             200
         );
     }
@@ -397,7 +397,7 @@ fn oversize_body_refused_before_it_is_sent() {
     let (mut stream, mut reader) = client(&server);
     send(
         &mut stream,
-        b"POST /echo HTTP/1.1\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n",
     );
     let reply = read_reply(&mut reader, false);
     assert_eq!(reply.status, 413);
@@ -412,7 +412,7 @@ fn handler_panic_is_a_500_and_the_connection_survives() {
     let (mut stream, mut reader) = client(&server);
     send(
         &mut stream,
-        b"GET /panic HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+        b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     assert_eq!(read_reply(&mut reader, false).status, 500);
     assert_eq!(read_reply(&mut reader, false).body, b"hello\n");
@@ -427,10 +427,10 @@ fn slow_sender_gets_408() {
     };
     let server = server_with(config);
     let (mut slow, mut slow_reader) = client(&server);
-    send(&mut slow, b"GET /hello HTTP/1.1\r\nX-Slow: ");
+    send(&mut slow, b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ");
     for _ in 0..3 {
         assert_eq!(
-            exchange(&server, b"GET /hello HTTP/1.1\r\n\r\n").status,
+            exchange(&server, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").status,
             200
         );
     }
@@ -448,7 +448,7 @@ fn idle_connection_is_closed() {
     };
     let server = server_with(config);
     let (mut stream, mut reader) = client(&server);
-    send(&mut stream, b"GET /hello HTTP/1.1\r\n\r\n");
+    send(&mut stream, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(read_reply(&mut reader, false).status, 200);
     assert_closed(&mut reader);
 }
@@ -464,10 +464,10 @@ fn connections_beyond_the_limit_are_closed() {
     let server = server_with(config);
     let (mut a, mut a_reader) = client(&server);
     let (_b, _b_reader) = client(&server);
-    send(&mut a, b"GET /hello HTTP/1.1\r\n\r\n");
+    send(&mut a, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(read_reply(&mut a_reader, false).status, 200);
     let (mut c, mut c_reader) = client(&server);
-    let _ = std::io::Write::write_all(&mut c, b"GET /hello HTTP/1.1\r\n\r\n");
+    let _ = std::io::Write::write_all(&mut c, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut rest = Vec::new();
     let _ = c_reader.read_to_end(&mut rest);
     assert!(
@@ -479,7 +479,7 @@ fn connections_beyond_the_limit_are_closed() {
     let mut served = false;
     for _ in 0..50 {
         let (mut d, mut d_reader) = client(&server);
-        let _ = std::io::Write::write_all(&mut d, b"GET /hello HTTP/1.1\r\n\r\n");
+        let _ = std::io::Write::write_all(&mut d, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
         let mut line = String::new();
         if d_reader.read_line(&mut line).is_ok() && line.starts_with("HTTP/1.1 200") {
             served = true;
@@ -500,7 +500,7 @@ fn stalled_reader_is_cut_off() {
     };
     let server = server_with(config);
     let (mut stream, mut reader) = client(&server);
-    send(&mut stream, b"GET /big HTTP/1.1\r\n\r\n");
+    send(&mut stream, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     std::thread::sleep(Duration::from_millis(1000));
     // Drain what the kernel buffered; the server must have closed (EOF or
     // reset), not left the connection hanging until our read timeout.

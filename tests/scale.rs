@@ -64,7 +64,7 @@ impl Probe for Daemon {
     fn connections_open(&self) -> u64 {
         let mut stream = connect(self.addr);
         stream
-            .write_all(b"GET /status/metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .write_all(b"GET /status/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();
         let text = String::from_utf8_lossy(&read_to_end(&mut stream)).into_owned();
         let line = text
@@ -374,7 +374,7 @@ fn hostile_requests() -> Vec<Vec<u8>> {
         encoder.finish().unwrap()
     };
     let mut bomb = format!(
-        "POST /RPC2 HTTP/1.1\r\n{close}Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\n{close}Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
         gzipped.len()
     )
     .into_bytes();
@@ -384,13 +384,13 @@ fn hostile_requests() -> Vec<Vec<u8>> {
     vec![
         b"GARBAGE\r\n\r\n".to_vec(),
         b"\0\0\0\0\r\n\r\n".to_vec(),
-        format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000)).into_bytes(),
-        format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(150)).into_bytes(),
-        b"POST /RPC2 HTTP/1.1\r\nContent-Length: -1\r\n\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n".to_vec(),
+        format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000)).into_bytes(),
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(150)).into_bytes(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n".to_vec(),
         post(format!("{laughs}{}", echo_of("&b;")).as_bytes(), close),
         post(
             echo_of(&"<array><data><value>".repeat(20_000)).as_bytes(),
@@ -412,9 +412,9 @@ fn hostile_requests() -> Vec<Vec<u8>> {
             close,
         ),
         post(echo_of("<bogus/>").as_bytes(), close),
-        b"GET /../secret HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(),
-        b"GET /%2e%2e/secret HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(),
-        b"GET /..%2fsecret HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /../secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /%2e%2e/secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /..%2fsecret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
         bomb,
     ]
 }
@@ -481,7 +481,7 @@ fn soak_of_mixed_traffic_keeps_memory_flat() {
     spawn(Box::new(|addr| {
         let mut stream = connect(addr);
         stream
-            .write_all(b"GET /small.txt HTTP/1.1\r\n\r\n")
+            .write_all(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
         let (head, _) = read_response(&mut stream);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -504,10 +504,10 @@ fn soak_of_mixed_traffic_keeps_memory_flat() {
     // echo), by reset.
     spawn(Box::new(|addr| {
         let mut stream = connect(addr);
-        let _ = stream.write_all(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 1000\r\n\r\n<method");
+        let _ = stream.write_all(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<method");
         reset(stream);
         let mut stream = connect(addr);
-        stream.write_all(b"GET /big.bin HTTP/1.1\r\n\r\n").unwrap();
+        stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let mut some = [0u8; 4096];
         let _ = stream.read(&mut some);
         reset(stream);

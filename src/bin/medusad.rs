@@ -25,7 +25,9 @@ use std::collections::HashMap;
 
 use medusa::daemon::{activation, worker, Backoff, Listening, Master, MasterExit, Worker};
 use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcConfig, XmlRpcHandler};
-use medusa::http::{AccessLog, HttpConfig, HttpServer};
+use medusa::http::{
+    AccessLog, Handler, HandlerStatus, HttpConfig, HttpServer, Request, Response, ServerView,
+};
 use medusa::reactor::Reactor;
 use medusa::xmlrpc::{Fault, Registry, Value};
 
@@ -37,15 +39,23 @@ usage: medusad [OPTIONS]
   --root DIR                also serve the files under DIR
   --rpc-path PATH           where the XML-RPC service answers (default /RPC2;
                             repeat for several paths)
-  --auth-user NAME:PASSWORD require HTTP Basic auth for XML-RPC (repeatable)
+  --auth-user NAME:PASSWORD require HTTP Basic auth on every path (repeatable);
+                            a request with a body and no valid credentials
+                            is refused before its body is read
   --auth-file FILE          the same, one NAME:PASSWORD per line
+  --public PATH             serve PATH without credentials even with auth
+                            (repeatable; a PATH ending in / is a prefix),
+                            e.g. --public /status/metrics
   --max-depth N             XML-RPC value nesting (default 128)
   --gzip-threshold BYTES    gzip larger responses when accepted (default 1400)
   --no-extensions           never send <nil/> or <i8> (strict peers)
   --grace SECONDS           on SIGINT/SIGTERM, time allowed to finish (default 10)
   --max-header-bytes N      request line + headers (default 16384)
   --max-headers N           header fields per request (default 100)
-  --max-body-bytes N        request body (default 10485760)
+  --max-body-bytes N        request body as sent (default 10485760)
+  --max-decoded-bytes N     request body once gunzipped (default: the
+                            --max-body-bytes value)
+  --max-gzip-members N      gzip members in one request body (default 16)
   --idle-timeout SECONDS    keep-alive idle limit (default 30)
   --request-timeout SECONDS time to receive a whole request (default 30)
   --max-connections N       open connections (default 10000)
@@ -73,6 +83,7 @@ struct Options {
     http: HttpConfig,
     rpc_paths: Vec<String>,
     users: HashMap<String, String>,
+    public: Vec<String>,
     xmlrpc: XmlRpcConfig,
 }
 
@@ -90,6 +101,7 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut http = HttpConfig::default();
     let mut rpc_paths = Vec::new();
     let mut users = HashMap::new();
+    let mut public = Vec::new();
     let mut xmlrpc = XmlRpcConfig::default();
     let mut workers = 1;
     let mut args = args.peekable();
@@ -126,12 +138,16 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                     add_user(&mut users, line)?;
                 }
             }
+            "--public" if value.starts_with('/') => public.push(value),
+            "--public" => return Err(format!("--public must start with '/': {value:?}")),
             "--max-depth" => xmlrpc.decode.max_depth = number(&flag, &value)?,
             "--gzip-threshold" => xmlrpc.gzip_threshold = number(&flag, &value)?,
             "--grace" => grace = seconds(&flag, &value)?,
             "--max-header-bytes" => http.max_header_bytes = number(&flag, &value)?,
             "--max-headers" => http.max_headers = number(&flag, &value)?,
             "--max-body-bytes" => http.max_body_bytes = number(&flag, &value)?,
+            "--max-decoded-bytes" => http.max_decoded_body_bytes = Some(number(&flag, &value)?),
+            "--max-gzip-members" => http.max_gzip_members = number(&flag, &value)?,
             "--idle-timeout" => http.idle_timeout = seconds(&flag, &value)?,
             "--request-timeout" => http.request_timeout = seconds(&flag, &value)?,
             "--max-connections" => http.max_connections = number(&flag, &value)?,
@@ -157,8 +173,10 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     if rpc_paths.is_empty() {
         rpc_paths.push("/RPC2".to_string());
     }
-    // The decoder may not accept more than the HTTP layer lets in.
-    xmlrpc.decode.max_size = xmlrpc.decode.max_size.max(http.max_body_bytes as usize);
+    // The decoder must accept what the HTTP layer lets in, decoded.
+    let decoded = http.gunzip_limits().max_output;
+    let decoded = usize::try_from(decoded).unwrap_or(usize::MAX);
+    xmlrpc.decode.max_size = xmlrpc.decode.max_size.max(decoded);
     Ok(Parsed::Serve(Box::new(Options {
         addr,
         workers,
@@ -167,6 +185,7 @@ fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         http,
         rpc_paths,
         users,
+        public,
         xmlrpc,
     })))
 }
@@ -276,6 +295,14 @@ fn main() -> ExitCode {
     };
     if let Some(worker) = worker {
         return run_worker(worker, *options);
+    }
+    if options.users.is_empty() && !options.addr.ip().is_loopback() && activated.is_none() {
+        log::warn!(
+            "medusad: NO AUTHENTICATION on {}, which is not a loopback address: \
+             anyone who can reach it may call every method and read /status; \
+             use --auth-user or --auth-file",
+            options.addr
+        );
     }
     if options.workers > 1 {
         return match run_master(&options, activated) {
@@ -445,21 +472,59 @@ fn setup(options: &Options, listen: Listen) -> std::io::Result<(Reactor, HttpSer
         Listen::ReusePort(addr) => HttpServer::bind_reuseport(addr, http),
         Listen::Inherited(listener) => HttpServer::from_listener(listener, http),
     }?;
+    // With credentials configured, every handler is behind them (and a
+    // last one answers unknown paths, so they ask for credentials too)
+    // except the paths opened with --public.
+    let guard = |server: &HttpServer, handler: Box<dyn Handler>, front: bool| {
+        let handler: Box<dyn Handler> = if options.users.is_empty() {
+            handler
+        } else {
+            Box::new(
+                AuthHandler::new("medusad", options.users.clone(), handler)
+                    .with_public(&options.public),
+            )
+        };
+        if front {
+            server.install_handler(handler);
+        } else {
+            server.add_handler(handler);
+        }
+    };
     if let Some(root) = &options.root {
         let files = FileHandler::new(root).map_err(|e| {
             std::io::Error::new(e.kind(), format!("--root {}: {e}", root.display()))
         })?;
-        server.add_handler(files);
+        guard(&server, Box::new(files), false);
     }
-    server.install_handler(StatusHandler::new());
+    if !options.users.is_empty() {
+        guard(&server, Box::new(NotFound), false);
+    }
+    guard(&server, Box::new(StatusHandler::new()), true);
     let paths: Vec<&str> = options.rpc_paths.iter().map(String::as_str).collect();
     let rpc = XmlRpcHandler::with_paths(&paths, demo_service(), options.xmlrpc.clone());
-    if options.users.is_empty() {
-        server.install_handler(rpc);
-    } else {
-        server.install_handler(AuthHandler::new("medusad", options.users.clone(), rpc));
-    }
+    guard(&server, Box::new(rpc), true);
     Ok((reactor, server))
+}
+
+/// The last handler when credentials are required: what no other handler
+/// takes is a 404, but only to someone who has logged in.
+struct NotFound;
+
+impl Handler for NotFound {
+    fn matches(&self, _request: &Request) -> bool {
+        true
+    }
+
+    fn handle_request(&mut self, _request: &mut Request, _server: &ServerView<'_>) -> Response {
+        Response::error(404, "no handler for this URL")
+    }
+
+    fn status(&self) -> HandlerStatus {
+        HandlerStatus {
+            name: "not found (every other path)".to_string(),
+            facts: Vec::new(),
+        }
+    }
 }
 
 /// One descriptor per connection: lift the soft limit toward the hard one

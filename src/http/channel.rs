@@ -146,6 +146,11 @@ impl HttpChannel {
     fn refuse(&mut self, chat: &mut Chat, error: &HttpError, version: Version) {
         log::debug!("{}: {error}", self.peer);
         let response = Response::error(error.status, &error.detail);
+        self.refuse_with(chat, response, version);
+    }
+
+    /// [`refuse`](Self::refuse) with a response of the caller's.
+    fn refuse_with(&mut self, chat: &mut Chat, response: Response, version: Version) {
         let (method, uri) = match self.request.take() {
             Some(request) => (request.method, request.uri),
             None => (String::new(), String::new()),
@@ -221,6 +226,21 @@ impl HttpChannel {
                 // The client asked for the close and sent its whole
                 // request: nothing to drain.
                 chat.close_when_done_without_linger();
+            }
+        }
+    }
+
+    /// Asks the handler that will take `request` whether its body may be
+    /// read ([`Handler::admit`]); `Some` is the refusal to send.
+    fn admit(&self, request: &mut Request) -> Option<Response> {
+        let mut handlers = self.shared.handlers.borrow_mut();
+        let handler = handlers.iter_mut().find(|h| h.matches(request))?;
+        match panic::catch_unwind(AssertUnwindSafe(|| handler.admit(request))) {
+            Ok(Ok(())) => None,
+            Ok(Err(response)) => Some(response),
+            Err(_) => {
+                HttpStats::add(&self.shared.stats.panics, 1);
+                Some(Response::error(500, "the handler failed"))
             }
         }
     }
@@ -379,9 +399,19 @@ impl HttpChannel {
         let expects_continue = request
             .header("Expect")
             .map(|e| e.eq_ignore_ascii_case("100-continue"));
+        let mut request = request;
+        let refusal = match framing {
+            BodyFraming::None => None,
+            _ => self.admit(&mut request),
+        };
         self.request = Some(request);
         if expects_continue == Some(false) {
             return self.refuse(chat, &HttpError::new(417, "unsupported Expect"), version);
+        }
+        if let Some(response) = refusal {
+            // Before any of the body is read (or, with Expect, sent).
+            log::debug!("{}: refused before its body: {}", self.peer, response.status);
+            return self.refuse_with(chat, response, version);
         }
         if framing != BodyFraming::None
             && expects_continue == Some(true)
@@ -403,6 +433,12 @@ impl HttpChannel {
         }
     }
 
+    /// How many more body bytes the limit allows.
+    fn body_room(&self) -> u64 {
+        let held = u64::try_from(self.body.len()).unwrap_or(u64::MAX);
+        self.config().max_body_bytes.saturating_sub(held)
+    }
+
     /// A chunk-size line arrived.
     fn chunk_size(&mut self, chat: &mut Chat) {
         let line = std::mem::take(&mut self.buffer);
@@ -415,7 +451,9 @@ impl HttpChannel {
         match size {
             None => self.refuse(chat, &HttpError::bad_request("bad chunk size"), version),
             Some(0) => self.state = State::Trailers,
-            Some(n) if self.body.len() as u64 + n > self.config().max_body_bytes => self.refuse(
+            // Room left, not body + n: a peer-chosen n near u64::MAX must
+            // not wrap past the limit.
+            Some(n) if n > self.body_room() => self.refuse(
                 chat,
                 &HttpError::new(413, "request body too large"),
                 version,
@@ -438,7 +476,19 @@ impl ChatHandler for HttpChannel {
                     self.client = self.peer.ip();
                     self.since = Instant::now();
                 }
-                if self.buffer.len() + data.len() > self.config().max_header_bytes {
+                if bare_lf(self.buffer.last().copied(), data) {
+                    // httparse would take a bare LF as a line end where the
+                    // framing (CRLFCRLF) does not: refuse at once rather
+                    // than let the two disagree, or wait for a 408.
+                    let error = HttpError::bad_request("bare LF in the request head");
+                    let start = if self.buffer.is_empty() {
+                        data
+                    } else {
+                        &self.buffer
+                    };
+                    return self.refuse(chat, &error, guess_version(start));
+                }
+                if self.buffer.len().saturating_add(data.len()) > self.config().max_header_bytes {
                     let error = HttpError::new(431, "request head too large");
                     // The request line is in what we hold, or in `data`.
                     let start = if self.buffer.is_empty() {
@@ -452,8 +502,14 @@ impl ChatHandler for HttpChannel {
             }
             State::Body | State::ChunkData => self.body.extend_from_slice(data),
             State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                if self.buffer.len() + data.len() > MAX_CHUNK_LINE {
+                if self.buffer.len().saturating_add(data.len()) > MAX_CHUNK_LINE {
                     let error = HttpError::bad_request("chunk line too long");
+                    return self.refuse(chat, &error, Version::Http11);
+                }
+                // The line ends at CRLF (the terminator), so any LF in
+                // it is a bare one.
+                if memchr::memchr(b'\n', data).is_some() {
+                    let error = HttpError::bad_request("bare LF in a chunked body line");
                     return self.refuse(chat, &error, Version::Http11);
                 }
                 self.buffer.extend_from_slice(data);
@@ -613,6 +669,18 @@ impl Drop for HttpChannel {
         open.set(open.get().saturating_sub(1));
         self.shared.channels.borrow_mut().try_remove(self.slot);
     }
+}
+
+/// Whether `data`, following the byte `prev`, has an LF not preceded by
+/// CR.
+fn bare_lf(prev: Option<u8>, data: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', data).any(|i| {
+        let before = match i.checked_sub(1) {
+            Some(j) => data.get(j).copied(),
+            None => prev,
+        };
+        before != Some(b'\r')
+    })
 }
 
 /// The version to answer an unparsable head with: 1.0 unless it plainly

@@ -17,6 +17,16 @@ pub struct HttpConfig {
     /// Request body, in bytes (decoded size for chunked bodies). Over it:
     /// 413, answered before the body is read. Default 10 MiB.
     pub max_body_bytes: u64,
+    /// A request body's size once its `Content-Encoding` (gzip) is
+    /// undone, for handlers that decode it (the XML-RPC handler does, with
+    /// [`Request::decoded_body`](super::Request::decoded_body)). Over it:
+    /// 413. `None` (the default): the same as `max_body_bytes`, so a small
+    /// gzip body cannot inflate past what a plain one may be.
+    pub max_decoded_body_bytes: Option<u64>,
+    /// Most gzip members in one encoded body; each costs a fresh inflate
+    /// state, so a body of thousands of empty members is work out of
+    /// proportion to its size. Over it: 413. Default 16.
+    pub max_gzip_members: usize,
     /// How long a kept-alive connection may sit between requests before it
     /// is closed (quietly: no request is pending). Default 30 s.
     pub idle_timeout: Duration,
@@ -57,6 +67,8 @@ impl Default for HttpConfig {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_body_bytes: 10 * 1024 * 1024,
+            max_decoded_body_bytes: None,
+            max_gzip_members: super::gzip::DEFAULT_GZIP_MEMBERS,
             idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             response_timeout: Duration::from_secs(60),
@@ -67,6 +79,16 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             extra_headers: Vec::new(),
             worker_pid: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The limits a request body's gzip decoding works within.
+    pub fn gunzip_limits(&self) -> super::GunzipLimits {
+        super::GunzipLimits {
+            max_output: self.max_decoded_body_bytes.unwrap_or(self.max_body_bytes),
+            max_members: self.max_gzip_members,
         }
     }
 }

@@ -110,11 +110,40 @@ pub trait Handler {
     /// a 500 for this request only.
     fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response;
 
+    /// Asked with the head of a request that has a body, before the body
+    /// is read: `Err(response)` answers now and closes the connection, so
+    /// a request that will be refused anyway (no credentials, say) cannot
+    /// make the server read and hold its body. Medusa read every body
+    /// first. The default admits everything.
+    fn admit(&mut self, _request: &mut Request) -> Result<(), Response> {
+        Ok(())
+    }
+
     /// Medusa's `status()`: a line for the status page.
     fn status(&self) -> HandlerStatus {
         HandlerStatus {
             name: std::any::type_name::<Self>().to_string(),
             facts: Vec::new(),
         }
+    }
+}
+
+/// A boxed handler is a handler, so wrappers such as the auth handler can
+/// take handlers chosen at run time.
+impl<H: Handler + ?Sized> Handler for Box<H> {
+    fn matches(&self, request: &Request) -> bool {
+        (**self).matches(request)
+    }
+
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response {
+        (**self).handle_request(request, server)
+    }
+
+    fn admit(&mut self, request: &mut Request) -> Result<(), Response> {
+        (**self).admit(request)
+    }
+
+    fn status(&self) -> HandlerStatus {
+        (**self).status()
     }
 }

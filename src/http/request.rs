@@ -5,10 +5,11 @@
 //! the framing rules on top: which body length applies, which requests are
 //! refused before their body is read, and which errors close the connection.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 
-use super::{HttpConfig, HttpError};
+use super::{gunzip, HttpConfig, HttpError};
 
 /// HTTP version of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +81,28 @@ impl Request {
         }
     }
 
+    /// The body with its `Content-Encoding` undone (gzip, x-gzip or
+    /// identity), within the server's limits (`max_decoded_body_bytes`,
+    /// `max_gzip_members`): what a handler that reads bodies should use.
+    /// Errors carry their status: 400 for a corrupt stream, 413 over a
+    /// limit, 501 for a coding not supported.
+    pub fn decoded_body(&self, config: &HttpConfig) -> Result<Cow<'_, [u8]>, HttpError> {
+        match self.header("Content-Encoding").map(str::trim) {
+            None | Some("") => Ok(Cow::Borrowed(&self.body)),
+            Some(c) if c.eq_ignore_ascii_case("identity") => Ok(Cow::Borrowed(&self.body)),
+            Some(c) if c.eq_ignore_ascii_case("gzip") || c.eq_ignore_ascii_case("x-gzip") => {
+                gunzip(&self.body, config.gunzip_limits())
+                    .map(Cow::Owned)
+                    .map_err(|e| HttpError::new(e.status(), &e.to_string()))
+            }
+            // 501, as Python's SimpleXMLRPCServer answers.
+            Some(other) => Err(HttpError::new(
+                501,
+                &format!("unsupported Content-Encoding {other:?}"),
+            )),
+        }
+    }
+
     /// The request line, for logs: `GET /path HTTP/1.1`.
     pub fn request_line(&self) -> String {
         format!("{} {} {}", self.method, self.uri, self.version.as_str())
@@ -138,7 +161,15 @@ pub(crate) fn parse_terminated_head(
     };
     let mut parsed = httparse::Request::new(&mut []);
     match parsed.parse_with_uninit_headers(raw, slots) {
-        Ok(httparse::Status::Complete(_)) => {}
+        // The head must end exactly where the framing says it does: a
+        // parser that stops earlier (a bare LF line end) would leave bytes
+        // that another reading takes for a request of their own.
+        Ok(httparse::Status::Complete(n)) if n == raw.len() => {}
+        Ok(httparse::Status::Complete(_)) => {
+            return Err(HttpError::bad_request(
+                "the head ends before its blank line (bare LF)",
+            ))
+        }
         Ok(httparse::Status::Partial) => {
             return Err(HttpError::bad_request("incomplete request head"))
         }
@@ -164,6 +195,7 @@ pub(crate) fn parse_terminated_head(
         fields.push((h.name.to_string(), value.trim().to_string()));
     }
     let (path, query) = split_target(&uri)?;
+    check_host(&fields, version)?;
 
     let request = Request {
         method,
@@ -178,6 +210,35 @@ pub(crate) fn parse_terminated_head(
     };
     let framing = body_framing(&request, config)?;
     Ok((request, framing))
+}
+
+/// RFC 9112 §3.2: a 1.1 request without Host, any request with more than
+/// one, or with a malformed one, is a 400 (a server that picks one of two
+/// Hosts disagrees with some proxy about where the request goes).
+fn check_host(fields: &[(String, String)], version: Version) -> Result<(), HttpError> {
+    let mut hosts = fields
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Host"))
+        .map(|(_, value)| value.as_str());
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HttpError::bad_request("more than one Host header"));
+    }
+    match first {
+        None if version == Version::Http11 => {
+            Err(HttpError::bad_request("HTTP/1.1 request without Host"))
+        }
+        Some(host) if !host.bytes().all(is_host_byte) => {
+            Err(HttpError::bad_request("malformed Host header"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Bytes of `uri-host [":" port]` (RFC 3986: reg-name, IP literals,
+/// percent-encoding); a comma would make it a list.
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+;=:[]".contains(&b)
 }
 
 /// Splits a request target into path and query. Absolute-form targets
@@ -286,8 +347,8 @@ mod tests {
     #[test]
     fn persistence_follows_medusa_rules() {
         let keep = |h: &str| parse(h).unwrap().0.wants_keep_alive();
-        assert!(keep("GET / HTTP/1.1"));
-        assert!(!keep("GET / HTTP/1.1\r\nConnection: close"));
+        assert!(keep("GET / HTTP/1.1\r\nHost: x"));
+        assert!(!keep("GET / HTTP/1.1\r\nHost: x\r\nConnection: close"));
         assert!(!keep("GET / HTTP/1.0"));
         assert!(keep("GET / HTTP/1.0\r\nConnection: Keep-Alive"));
     }
@@ -299,22 +360,22 @@ mod tests {
             (r.path.as_str(), r.query.as_deref()),
             ("/a%20b", Some("x=1&y=2"))
         );
-        let (r, _) = parse("GET http://example.com/x?q HTTP/1.1").unwrap();
+        let (r, _) = parse("GET http://example.com/x?q HTTP/1.1\r\nHost: x").unwrap();
         assert_eq!((r.path.as_str(), r.query.as_deref()), ("/x", Some("q")));
     }
 
     #[test]
     fn leading_blank_lines_are_ignored() {
-        let (r, _) = parse("\r\n\r\nGET / HTTP/1.1").unwrap();
+        let (r, _) = parse("\r\n\r\nGET / HTTP/1.1\r\nHost: x").unwrap();
         assert_eq!(r.method, "GET");
     }
 
     #[test]
     fn malformed_heads_are_400() {
         assert_eq!(status("GARBAGE"), 400);
-        assert_eq!(status("GET / HTTP/1.1\r\nNo colon here"), 400);
-        assert_eq!(status("GET\0 / HTTP/1.1"), 400);
-        assert_eq!(status("GET nopath HTTP/1.1"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: x\r\nNo colon here"), 400);
+        assert_eq!(status("GET\0 / HTTP/1.1\r\nHost: x"), 400);
+        assert_eq!(status("GET nopath HTTP/1.1\r\nHost: x"), 400);
         assert_eq!(status(""), 400);
     }
 
@@ -325,45 +386,45 @@ mod tests {
 
     #[test]
     fn bad_content_lengths_are_400() {
-        assert_eq!(status("POST / HTTP/1.1\r\nContent-Length: abc"), 400);
-        assert_eq!(status("POST / HTTP/1.1\r\nContent-Length: -5"), 400);
+        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc"), 400);
+        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5"), 400);
         assert_eq!(
-            status("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6"),
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6"),
             400
         );
-        assert_eq!(status("POST / HTTP/1.1\r\nContent-Length: 5, 6"), 400);
-        assert_eq!(status("POST / HTTP/1.1\r\nContent-Length: +5"), 400);
+        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6"), 400);
+        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5"), 400);
     }
 
     #[test]
     fn repeated_equal_content_lengths_are_accepted() {
         let (_, framing) =
-            parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5").unwrap();
+            parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5").unwrap();
         assert_eq!(framing, BodyFraming::Length(5));
     }
 
     #[test]
     fn oversize_bodies_are_413_before_reading() {
         assert_eq!(
-            status("POST / HTTP/1.1\r\nContent-Length: 99999999999"),
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999"),
             413
         );
         assert_eq!(
-            status("POST / HTTP/1.1\r\nContent-Length: 999999999999999999999999"),
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999999999999999"),
             413
         );
     }
 
     #[test]
     fn transfer_encodings() {
-        let (_, framing) = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked").unwrap();
+        let (_, framing) = parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked").unwrap();
         assert_eq!(framing, BodyFraming::Chunked);
         assert_eq!(
-            status("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked"),
+            status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked"),
             501
         );
         assert_eq!(
-            status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3"),
+            status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3"),
             400
         );
         assert_eq!(status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked"), 400);
@@ -371,7 +432,7 @@ mod tests {
 
     #[test]
     fn too_many_headers_is_431() {
-        let mut head = "GET / HTTP/1.1".to_string();
+        let mut head = "GET / HTTP/1.1\r\nHost: x".to_string();
         for i in 0..101 {
             head.push_str(&format!("\r\nX-{i}: y"));
         }
@@ -388,7 +449,7 @@ mod tests {
                 ..HttpConfig::default()
             };
             let head = |n: usize| {
-                let mut head = "GET / HTTP/1.1".to_string();
+                let mut head = "GET / HTTP/1.0".to_string();
                 for i in 0..n {
                     head.push_str(&format!("\r\nX-{i}: y"));
                 }
@@ -400,5 +461,27 @@ mod tests {
             let err = parse_head(head(limit + 1).as_bytes(), &config).unwrap_err();
             assert_eq!(err.status, 431, "limit {limit}");
         }
+    }
+
+    #[test]
+    fn host_is_required_once_in_1_1() {
+        assert_eq!(status("GET / HTTP/1.1"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: a"), 400);
+        assert_eq!(status("GET / HTTP/1.0\r\nHost: a\r\nhost: b"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a, b"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a/b"), 400);
+        assert!(parse("GET / HTTP/1.0").is_ok());
+        assert!(parse("GET / HTTP/1.1\r\nHost: [::1]:8182").is_ok());
+        assert!(parse("GET / HTTP/1.1\r\nHost: ").is_ok());
+    }
+
+    #[test]
+    fn a_head_must_end_where_its_blank_line_is() {
+        let config = HttpConfig::default();
+        let framed = b"POST / HTTP/1.1\r\nHost: x\r\nX: y\n\r\nContent-Length: 4\r\n\r\n";
+        let err = parse_terminated_head(framed, &config).unwrap_err();
+        assert_eq!(err.status, 400);
+        let good = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n";
+        assert!(parse_terminated_head(good, &config).is_ok());
     }
 }
