@@ -139,6 +139,12 @@ impl StatusHandler {
             stats.connections_refused.get(),
         );
         metric(
+            "connections_evicted_total",
+            "counter",
+            "Idle keep-alive connections closed to make room at max_connections.",
+            stats.connections_evicted.get(),
+        );
+        metric(
             "requests_total",
             "counter",
             "Requests answered.",
@@ -214,6 +220,7 @@ fn counters(server: &ServerView<'_>) -> Vec<(&'static str, u64)> {
         ("connections total", s.connections_total.get()),
         ("connections open", s.connections_open.get()),
         ("connections refused", s.connections_refused.get()),
+        ("idle connections evicted", s.connections_evicted.get()),
         ("requests", s.requests.get()),
         ("errors", s.errors.get()),
         ("handler panics", s.panics.get()),

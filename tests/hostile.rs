@@ -584,9 +584,18 @@ fn garbage_and_nul_bytes_in_the_request_line_get_400() {
 #[test]
 fn huge_header_lines_and_counts_get_431() {
     let hostile = Hostile::start();
-    let long_line =
-        |len: usize| format!("GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(len));
-    let headers = |n: usize| format!("GET /a.txt HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(n));
+    let long_line = |len: usize| {
+        format!(
+            "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(len)
+        )
+    };
+    let headers = |n: usize| {
+        format!(
+            "GET /a.txt HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            "X-A: b\r\n".repeat(n)
+        )
+    };
     let mut endless = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Endless: ".to_vec();
     endless.extend(std::iter::repeat_n(b'a', 4 << 20));
     run_http_cases(
@@ -615,7 +624,11 @@ fn huge_header_lines_and_counts_get_431() {
             // toward the head limit; `idle_timeout` bounds how long.
             keep_alive_case(
                 "100 KB of blank lines then a head",
-                [&b"\r\n".repeat(50_000)[..], b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"].concat(),
+                [
+                    &b"\r\n".repeat(50_000)[..],
+                    b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                ]
+                .concat(),
                 200,
             ),
         ],
@@ -792,7 +805,8 @@ fn chunked_bodies_valid_malformed_and_oversize() {
     let hostile = Hostile::start();
     let body = valid_call();
     let chunked = |pieces: &[&[u8]], tail: &str| {
-        let mut request = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut request =
+            b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         for piece in pieces {
             request.extend_from_slice(format!("{:x};ext=\"x\"\r\n", piece.len()).as_bytes());
             request.extend_from_slice(piece);
@@ -873,7 +887,8 @@ fn chunked_body_over_the_limit_in_small_chunks_gets_413() {
         max_body_bytes: 64 * 1024,
         ..config()
     });
-    let mut request = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut request =
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..70 {
         request.extend_from_slice(b"400\r\n");
         request.extend(std::iter::repeat_n(b' ', 0x400));
@@ -1745,7 +1760,9 @@ fn pipelining_non_reader_is_cut_off() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed)
-                && stream.write_all(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n").is_ok()
+                && stream
+                    .write_all(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .is_ok()
             {
                 std::thread::sleep(Duration::from_millis(50));
             }

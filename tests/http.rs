@@ -327,8 +327,12 @@ fn error_cases_get_the_right_status() {
         "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(20_000)
     );
-    let many_headers = format!("GET /hello HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(101));
-    let cases: Vec<(&[u8], u16)> = vec![
+    let many_headers = format!(
+        "GET /hello HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        "X-A: b\r\n".repeat(101)
+    );
+    let cases: Vec<(&[u8], u16)> =
+        vec![
         (b"GARBAGE\r\n\r\n", 400),
         (b"\x00\x01\x02 / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n", 400),

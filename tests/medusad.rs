@@ -86,7 +86,10 @@ fn access_log_file_is_flushed_periodically_and_at_exit() {
 fn limit_flags_take_effect() {
     let daemon = Daemon::start(&["--max-header-bytes", "200"]);
     let mut stream = connect(daemon.addr);
-    let request = format!("GET /status HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "a".repeat(300));
+    let request = format!(
+        "GET /status HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(300)
+    );
     stream.write_all(request.as_bytes()).unwrap();
     let reply = String::from_utf8_lossy(&read_to_end(&mut stream)).into_owned();
     assert!(reply.starts_with("HTTP/1.1 431 "), "{reply}");
@@ -102,7 +105,9 @@ fn sigterm_finishes_the_download_in_flight_then_exits_zero() {
     let mut daemon = Daemon::start(&["--root", dir.path().to_str().unwrap()]);
 
     let mut stream = connect(daemon.addr);
-    stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut reader = BufReader::new(stream);
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();

@@ -384,13 +384,23 @@ fn hostile_requests() -> Vec<Vec<u8>> {
     vec![
         b"GARBAGE\r\n\r\n".to_vec(),
         b"\0\0\0\0\r\n\r\n".to_vec(),
-        format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000)).into_bytes(),
-        format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(150)).into_bytes(),
+        format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(20_000)
+        )
+        .into_bytes(),
+        format!(
+            "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            "X-A: b\r\n".repeat(150)
+        )
+        .into_bytes(),
         b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+            .to_vec(),
         b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n".to_vec(),
         b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"
+            .to_vec(),
         post(format!("{laughs}{}", echo_of("&b;")).as_bytes(), close),
         post(
             echo_of(&"<array><data><value>".repeat(20_000)).as_bytes(),
@@ -504,10 +514,13 @@ fn soak_of_mixed_traffic_keeps_memory_flat() {
     // echo), by reset.
     spawn(Box::new(|addr| {
         let mut stream = connect(addr);
-        let _ = stream.write_all(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<method");
+        let _ = stream
+            .write_all(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<method");
         reset(stream);
         let mut stream = connect(addr);
-        stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        stream
+            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut some = [0u8; 4096];
         let _ = stream.read(&mut some);
         reset(stream);

@@ -406,6 +406,18 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
     }
 
     fn handle_shutdown(&mut self, cx: &mut Context<'_>) {
+        // Input may have arrived whose readiness the poll has not reported
+        // yet: read it first (WouldBlock costs one syscall), so the
+        // handler decides with it. An HTTP request already on the wire is
+        // answered rather than dropped with the idle connection.
+        if !self.chat.connecting {
+            self.chat.read_ready = true;
+            if let Err(e) = self.pump(cx) {
+                log::debug!("channel {:?} during shutdown: {e}", cx.token());
+                cx.close();
+                return;
+            }
+        }
         self.handler.handle_shutdown(&mut self.chat, cx);
         if let Err(e) = self.pump(cx) {
             log::debug!("channel {:?} during shutdown: {e}", cx.token());

@@ -90,6 +90,9 @@ pub struct HttpChannel {
     /// to send it.
     deferred: RefCell<Option<Slot>>,
     awaiting: Option<Exchange>,
+    /// This connection's entry in the server's idle set, while it is kept
+    /// alive between requests: the listener may close it to make room.
+    idle_key: Option<(Instant, usize)>,
 }
 
 /// What sending a response needs to know about its request.
@@ -106,6 +109,8 @@ impl HttpChannel {
             peer,
             opened: Instant::now(),
             requests: 0,
+            token: None,
+            evicted: false,
         });
         HttpChannel {
             slot,
@@ -113,6 +118,7 @@ impl HttpChannel {
             waker,
             deferred: RefCell::new(None),
             awaiting: None,
+            idle_key: None,
             shared,
             peer,
             client: peer.ip(),
@@ -128,6 +134,36 @@ impl HttpChannel {
 
     fn config(&self) -> &super::HttpConfig {
         &self.shared.config
+    }
+
+    /// Kept alive after a response: a candidate for eviction.
+    fn go_idle(&mut self) {
+        if self.idle_key.is_none() {
+            let key = (Instant::now(), self.slot);
+            self.shared.idle.borrow_mut().insert(key);
+            self.idle_key = Some(key);
+        }
+    }
+
+    fn leave_idle(&mut self) {
+        if let Some(key) = self.idle_key.take() {
+            self.shared.idle.borrow_mut().remove(&key);
+        }
+    }
+
+    /// Whether the listener evicted this connection; clears the mark, so
+    /// the server's count of pending evictions stays right.
+    fn take_eviction(&self) -> bool {
+        let mut channels = self.shared.channels.borrow_mut();
+        match channels.get_mut(self.slot) {
+            Some(info) if info.evicted => {
+                info.evicted = false;
+                let evicting = &self.shared.evicting;
+                evicting.set(evicting.get().saturating_sub(1));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// How often the connection's timer looks at it: often enough that a
@@ -211,6 +247,7 @@ impl HttpChannel {
         let keep_alive = self.send(chat, response, keep_alive, exchange.head_only, exchange.log);
         if keep_alive {
             self.state = State::Idle;
+            self.go_idle();
             if !backlog {
                 self.since = Instant::now();
             }
@@ -410,7 +447,11 @@ impl HttpChannel {
         }
         if let Some(response) = refusal {
             // Before any of the body is read (or, with Expect, sent).
-            log::debug!("{}: refused before its body: {}", self.peer, response.status);
+            log::debug!(
+                "{}: refused before its body: {}",
+                self.peer,
+                response.status
+            );
             return self.refuse_with(chat, response, version);
         }
         if framing != BodyFraming::None
@@ -472,6 +513,7 @@ impl ChatHandler for HttpChannel {
         match self.state {
             State::Idle | State::Head => {
                 if self.state == State::Idle {
+                    self.leave_idle();
                     self.state = State::Head;
                     self.client = self.peer.ip();
                     self.since = Instant::now();
@@ -564,6 +606,16 @@ impl ChatHandler for HttpChannel {
 
     /// A `Responder` answered (or a stale wake-up: then nothing is waiting).
     fn handle_wake(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.take_eviction() {
+            // Evicted while idle: close. If a request started meanwhile
+            // (same pass), it is served, and the server is one over its
+            // limit until this connection closes.
+            if self.state == State::Idle {
+                log::debug!("{}: idle connection closed to make room", self.peer);
+                chat.close();
+            }
+            return Ok(());
+        }
         if self.state != State::Waiting {
             return Ok(());
         }
@@ -587,6 +639,9 @@ impl ChatHandler for HttpChannel {
 
     fn handle_added(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
         self.token = cx.token();
+        if let Some(info) = self.shared.channels.borrow_mut().get_mut(self.slot) {
+            info.token = Some(self.token);
+        }
         chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
         self.since = Instant::now();
         self.timer = Some(cx.set_timer(self.check_period()));
@@ -665,6 +720,8 @@ impl ChatHandler for HttpChannel {
 
 impl Drop for HttpChannel {
     fn drop(&mut self) {
+        self.leave_idle();
+        self.take_eviction();
         let open = &self.shared.stats.connections_open;
         open.set(open.get().saturating_sub(1));
         self.shared.channels.borrow_mut().try_remove(self.slot);

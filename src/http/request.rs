@@ -386,14 +386,26 @@ mod tests {
 
     #[test]
     fn bad_content_lengths_are_400() {
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc"), 400);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5"), 400);
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc"),
+            400
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5"),
+            400
+        );
         assert_eq!(
             status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6"),
             400
         );
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6"), 400);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5"), 400);
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6"),
+            400
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5"),
+            400
+        );
     }
 
     #[test]
@@ -417,7 +429,8 @@ mod tests {
 
     #[test]
     fn transfer_encodings() {
-        let (_, framing) = parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked").unwrap();
+        let (_, framing) =
+            parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked").unwrap();
         assert_eq!(framing, BodyFraming::Chunked);
         assert_eq!(
             status("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked"),

@@ -1,6 +1,7 @@
 //! `HttpServer`: the listening dispatcher and the handler chain.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::net::TcpStream;
+use mio::Token;
 use slab::Slab;
 
 use super::access_log::AccessLogger;
@@ -22,8 +24,12 @@ pub struct HttpStats {
     pub connections_total: Cell<u64>,
     /// Connections open now.
     pub connections_open: Cell<u64>,
-    /// Connections refused because `max_connections` were open.
+    /// Connections refused because `max_connections` were open and none
+    /// of them was an idle keep-alive connection.
     pub connections_refused: Cell<u64>,
+    /// Idle keep-alive connections closed to make room for a new one at
+    /// `max_connections` (what nginx does with its reusable connections).
+    pub connections_evicted: Cell<u64>,
     /// Requests answered (including error responses).
     pub requests: Cell<u64>,
     /// Request bytes received (heads and bodies).
@@ -51,6 +57,10 @@ pub struct ChannelInfo {
     pub opened: Instant,
     /// Requests answered on it so far.
     pub requests: u64,
+    /// Its dispatcher, once added: how the listener asks it to close.
+    pub(crate) token: Option<Token>,
+    /// Set by the listener: close now, if still idle, to make room.
+    pub(crate) evicted: bool,
 }
 
 /// What the listener and every channel of one server share. One thread, so
@@ -64,6 +74,55 @@ pub(crate) struct Shared {
     pub(crate) access_log: RefCell<AccessLogger>,
     /// Most connections open at once since memory was last handed back.
     pub(crate) connections_peak: Cell<u64>,
+    /// Kept-alive connections waiting for their next request, longest
+    /// idle first: (idle since, channel slot).
+    pub(crate) idle: RefCell<BTreeSet<(Instant, usize)>>,
+    /// Evicted connections not yet closed: still counted open.
+    pub(crate) evicting: Cell<u64>,
+    /// When a refusal at `max_connections` was last logged (one warning a
+    /// second at most, however many are refused).
+    pub(crate) refusal_logged: Cell<Option<Instant>>,
+}
+
+impl Shared {
+    /// Makes room at `max_connections`: asks the longest-idle kept-alive
+    /// connection to close (it does so later in this pass). False when
+    /// none is idle.
+    fn evict_idle(&self, cx: &mut Context<'_>) -> bool {
+        let Some((_, slot)) = self.idle.borrow_mut().pop_first() else {
+            return false;
+        };
+        let mut channels = self.channels.borrow_mut();
+        let Some(info) = channels.get_mut(slot) else {
+            return false;
+        };
+        let Some(token) = info.token else {
+            return false;
+        };
+        info.evicted = true;
+        self.evicting.set(self.evicting.get().saturating_add(1));
+        HttpStats::add(&self.stats.connections_evicted, 1);
+        log::debug!("evicting idle connection from {} to make room", info.peer);
+        cx.notify(token);
+        true
+    }
+
+    fn log_refusal(&self, peer: SocketAddr) {
+        let now = Instant::now();
+        let quiet = self
+            .refusal_logged
+            .get()
+            .is_some_and(|then| now.duration_since(then) < Duration::from_secs(1));
+        if !quiet {
+            self.refusal_logged.set(Some(now));
+            log::warn!(
+                "refusing {peer}: max_connections ({}) open and none idle \
+                 ({} refused so far)",
+                self.config.max_connections,
+                self.stats.connections_refused.get()
+            );
+        }
+    }
 }
 
 type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>>;
@@ -128,6 +187,9 @@ impl HttpServer {
         let shared = Rc::new(Shared {
             access_log,
             connections_peak: Cell::new(0),
+            idle: RefCell::new(BTreeSet::new()),
+            evicting: Cell::new(0),
+            refusal_logged: Cell::new(None),
             config,
             handlers: RefCell::new(Vec::new()),
             stats: HttpStats::default(),
@@ -137,11 +199,16 @@ impl HttpServer {
         let for_accept = shared.clone();
         let accept: AcceptFn = Box::new(move |stream, peer, cx| {
             let stats = &for_accept.stats;
-            if stats.connections_open.get() >= for_accept.config.max_connections as u64 {
+            let open = stats
+                .connections_open
+                .get()
+                .saturating_sub(for_accept.evicting.get());
+            let max = u64::try_from(for_accept.config.max_connections).unwrap_or(u64::MAX);
+            if open >= max && !for_accept.evict_idle(cx) {
                 // Closed at once (dropped): better than letting one more
                 // connection starve the others of descriptors.
                 HttpStats::add(&stats.connections_refused, 1);
-                log::debug!("refusing {peer}: max_connections reached");
+                for_accept.log_refusal(peer);
                 return Ok(());
             }
             HttpStats::add(&stats.connections_total, 1);
