@@ -11,7 +11,9 @@ use slab::Slab;
 
 use crate::chat::{scan, Scan};
 use crate::handlers::{XmlRpcConfig, XmlRpcHandler};
-use crate::http::{Handler, HttpConfig, HttpServer, HttpStats, Request, ServerView, Version};
+use crate::http::{
+    Handler, HttpConfig, HttpServer, HttpStats, Request, Response, ServerView, Version,
+};
 use crate::reactor::Reactor;
 use crate::xmlrpc::{Registry, Value};
 
@@ -21,6 +23,28 @@ pub fn http_head(head: &[u8]) -> Result<String, u16> {
     crate::http::parse_head(head, &HttpConfig::default())
         .map(|(request, _)| request.request_line())
         .map_err(|e| e.status)
+}
+
+/// The framing invariant: when the server accepts the first head of
+/// `stream` (up to its first CRLFCRLF), httparse on its own ends that head
+/// exactly where the framing did, so no bytes fall between two readings
+/// of where the message ends.
+pub fn head_framing_agrees(stream: &[u8]) -> bool {
+    let Some(end) = memchr::memmem::find(stream, b"\r\n\r\n") else {
+        return true;
+    };
+    let framed = &stream[..end + 4];
+    if crate::http::parse_terminated_head(framed, &HttpConfig::default()).is_err() {
+        return true;
+    }
+    let start = framed
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(framed.len());
+    let raw = &framed[start..];
+    let mut headers = vec![httparse::EMPTY_HEADER; 512];
+    let mut request = httparse::Request::new(&mut headers);
+    matches!(request.parse(raw), Ok(httparse::Status::Complete(n)) if n == raw.len())
 }
 
 /// Splits `stream` into messages at `terminator`, feeding it in the given
@@ -111,16 +135,73 @@ pub fn xmlrpc_post(
     (response.status, body, encoding)
 }
 
+/// The fuzzed server's limits: small, so that inputs of a few KiB reach
+/// them.
+fn fuzz_config() -> HttpConfig {
+    HttpConfig {
+        max_body_bytes: 4096,
+        max_decoded_body_bytes: Some(8192),
+        max_gzip_members: 4,
+        ..HttpConfig::default()
+    }
+}
+
+/// What the handlers were given: (request line, body length) for each
+/// request, in order.
+pub type Seen = Vec<(String, usize)>;
+
+thread_local! {
+    static SEEN: RefCell<Seen> = const { RefCell::new(Vec::new()) };
+}
+
+/// Installed first; never takes a request. It checks, for every request
+/// any handler is asked about, that the body (as sent and decoded) is
+/// within the configured limits, and records the request.
+struct LimitCheck {
+    config: HttpConfig,
+}
+
+impl Handler for LimitCheck {
+    fn matches(&self, request: &Request) -> bool {
+        let len = request.body.len() as u64;
+        assert!(
+            len <= self.config.max_body_bytes,
+            "a handler was offered a {len}-byte body"
+        );
+        if let Ok(decoded) = request.decoded_body(&self.config) {
+            let limit = self.config.gunzip_limits().max_output;
+            assert!(
+                decoded.len() as u64 <= limit,
+                "a body decoded to {} bytes",
+                decoded.len()
+            );
+        }
+        SEEN.with(|seen| {
+            seen.borrow_mut()
+                .push((request.request_line(), request.body.len()))
+        });
+        false
+    }
+
+    fn handle_request(&mut self, _request: &mut Request, _server: &ServerView<'_>) -> Response {
+        Response::error(500, "LimitCheck never matches")
+    }
+}
+
 /// Sends `pieces` one after another to a real server (XML-RPC at `/RPC2`)
 /// over loopback, each piece read by the server before the next is sent,
-/// then half-closes and returns everything the server answered, with the
-/// `Date` headers blanked (they change with the clock).
-pub fn http_exchange(pieces: &[&[u8]]) -> Vec<u8> {
-    SERVER.with(|cell| {
+/// then half-closes. Returns everything the server answered, with the
+/// `Date` headers blanked (they change with the clock), and what the
+/// handlers were asked about. Panics if a handler is offered a body over
+/// the limits.
+pub fn http_exchange(pieces: &[&[u8]]) -> (Vec<u8>, Seen) {
+    SEEN.with(|seen| seen.borrow_mut().clear());
+    let answer = SERVER.with(|cell| {
         let mut slot = cell.borrow_mut();
         let (reactor, addr) = slot.get_or_insert_with(start_server);
         exchange(reactor, *addr, pieces)
-    })
+    });
+    (answer, SEEN.with(|seen| seen.take()))
 }
 
 thread_local! {
@@ -134,12 +215,12 @@ fn start_server() -> (Reactor, std::net::SocketAddr) {
     let mut reactor = Reactor::new().expect("reactor");
     // The default lingering close matters here: closing with unread input
     // would reset the connection and could destroy an answer not yet read.
-    let server = HttpServer::bind(
-        "127.0.0.1:0".parse().expect("address"),
-        HttpConfig::default(),
-    )
-    .expect("bind");
+    let server =
+        HttpServer::bind("127.0.0.1:0".parse().expect("address"), fuzz_config()).expect("bind");
     server.install_handler(XmlRpcHandler::new("/RPC2", service()));
+    server.install_handler(LimitCheck {
+        config: fuzz_config(),
+    });
     let addr = server.local_addr().expect("address");
     reactor.add(server).expect("add");
     (reactor, addr)

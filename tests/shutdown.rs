@@ -518,3 +518,64 @@ fn waker_shutdown_force_closes_a_stuck_channel_after_grace() {
     assert_prefix(&received, &data[..sent]);
     assert!(received.len() < server.read.load(Ordering::SeqCst));
 }
+
+/// A request that has reached an idle kept-alive connection's socket, but
+/// not yet been reported by the poll, when the shutdown begins: it is read
+/// and answered (with `Connection: close`), not dropped with the idle
+/// connection. The loop is driven by hand, so the window is exact.
+#[test]
+fn a_request_on_the_wire_when_shutdown_begins_is_answered() {
+    use medusa::http::{HttpConfig, HttpServer, Request, Response, ServerView};
+
+    struct Hello;
+    impl medusa::http::Handler for Hello {
+        fn matches(&self, _request: &Request) -> bool {
+            true
+        }
+        fn handle_request(&mut self, _r: &mut Request, _s: &ServerView<'_>) -> Response {
+            Response::ok("text/plain", "hello\n")
+        }
+    }
+
+    let mut reactor = Reactor::new().unwrap();
+    let server = HttpServer::bind((Ipv4Addr::LOCALHOST, 0).into(), HttpConfig::default()).unwrap();
+    server.install_handler(Hello);
+    let addr = server.local_addr().unwrap();
+    reactor.add(server).unwrap();
+    let mut client = TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    // Turns the loop until `want` answers have come back (or 5 s pass).
+    let mut received = Vec::new();
+    let mut pump = |reactor: &mut Reactor, client: &mut TcpStream, want: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while received.windows(8).filter(|w| w == b"HTTP/1.1").count() < want
+            && Instant::now() < deadline
+        {
+            reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+            let mut buf = [0u8; 4096];
+            match client.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+        String::from_utf8_lossy(&received).into_owned()
+    };
+    client.write_all(request).unwrap();
+    let first = pump(&mut reactor, &mut client, 1);
+    assert!(first.contains("hello"), "{first}");
+    assert!(!first.contains("Connection: close"), "kept alive: {first}");
+
+    // The next request is in the server's socket; the loop has not polled.
+    client.write_all(request).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    reactor.shutdown(Duration::from_secs(5));
+    let both = pump(&mut reactor, &mut client, 2);
+    let second = &both[first.len()..];
+    assert!(second.starts_with("HTTP/1.1 200"), "dropped: {second:?}");
+    assert!(second.contains("Connection: close"), "{second}");
+    assert!(second.ends_with("hello\n"), "{second}");
+}

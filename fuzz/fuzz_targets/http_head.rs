@@ -1,10 +1,12 @@
 //! The HTTP request-head parser: never panics; what it accepts has a clean
-//! request line; parsing is deterministic.
+//! request line; parsing is deterministic; and where the server accepts a
+//! head, the framing and the parser agree on where it ends.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    assert!(medusa::fuzzing::head_framing_agrees(data), "framing and parser disagree");
     let first = medusa::fuzzing::http_head(data);
     assert_eq!(first, medusa::fuzzing::http_head(data), "deterministic");
     match first {

@@ -41,7 +41,7 @@ pub use forwarded::client_address;
 pub use gzip::{gunzip, GunzipError, GunzipLimits, DEFAULT_GZIP_MEMBERS};
 pub(crate) use handler::Deferral;
 pub use handler::{Handler, HandlerStatus, ServerView};
-pub(crate) use request::parse_head;
+pub(crate) use request::{parse_head, parse_terminated_head};
 pub use request::{Request, Version};
 pub use response::{html_escape, reason_phrase, Body, Response};
 pub use server::{ChannelInfo, HttpServer, HttpStats};

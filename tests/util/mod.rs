@@ -166,3 +166,17 @@ pub fn example_path(name: &str) -> std::path::PathBuf {
     assert!(path.exists(), "{} missing after the build", path.display());
     path
 }
+
+/// User plus system CPU time so far of process `pid` (`"self"` for this
+/// one), from `/proc`: a measure of work that a busy machine does not
+/// inflate, unlike wall time.
+pub fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // The fields after the command name, which may contain spaces.
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
