@@ -240,6 +240,62 @@ print("cr from server: %r" % p.crlf())
     assert_eq!(line(&stdout, "cr from server"), r"'line1\r\nline2\rend'");
 }
 
+/// Dates with an offset or a fraction (issue 12, item 15): Python's
+/// `xmlrpc.client.DateTime` keeps the string it was given or read, so with
+/// the default `use_builtin_types=False` an echo must give the same string
+/// back. Posted raw, the echoed element is byte for byte the one sent.
+/// Python's own `datetime` objects are still sent and echoed plain.
+#[test]
+fn python_echoes_dates_with_offsets_and_fractions_unchanged() {
+    let server = serve();
+    let stdout = python(
+        &server,
+        r#"
+p = xc.ServerProxy(URL)
+for text in ["20261201T12:00:00+02:00", "20261201T12:00:00-05:30",
+             "20261201T12:00:00Z", "20261201T12:00:00.123",
+             "20261201T12:00:00.123456+02:00", "20261201T12:00:00"]:
+    out = p.echo(xc.DateTime(text))
+    assert isinstance(out, xc.DateTime), "echo(%r) gave %r" % (text, out)
+    print("echo %s: %s" % (text, out.value))
+
+# Spellings other than ours come back as the same instant, spelled ±HH:MM.
+print("echo +0200: %s" % p.echo(xc.DateTime("20261201T12:00:00+0200")).value)
+
+call = (b"<?xml version='1.0'?><methodCall><methodName>echo</methodName><params>"
+        b"<param><value><dateTime.iso8601>20261201T12:00:00+02:00</dateTime.iso8601>"
+        b"</value></param></params></methodCall>")
+status, headers, body = post(call)
+start = body.index(b"<dateTime.iso8601>")
+end = body.index(b"</dateTime.iso8601>") + len(b"</dateTime.iso8601>")
+print("raw: %d %s" % (status, body[start:end].decode()))
+
+# A naive datetime goes out plain and comes back plain, as a datetime.
+out = proxy().echo(datetime.datetime(2026, 12, 1, 12, 0, 0))
+print("builtin: %r" % out)
+"#,
+    );
+    for text in [
+        "20261201T12:00:00+02:00",
+        "20261201T12:00:00-05:30",
+        "20261201T12:00:00Z",
+        "20261201T12:00:00.123",
+        "20261201T12:00:00.123456+02:00",
+        "20261201T12:00:00",
+    ] {
+        assert_eq!(line(&stdout, &format!("echo {text}")), text, "{stdout}");
+    }
+    assert_eq!(line(&stdout, "echo +0200"), "20261201T12:00:00+02:00");
+    assert_eq!(
+        line(&stdout, "raw"),
+        "200 <dateTime.iso8601>20261201T12:00:00+02:00</dateTime.iso8601>"
+    );
+    assert_eq!(
+        line(&stdout, "builtin"),
+        "datetime.datetime(2026, 12, 1, 12, 0)"
+    );
+}
+
 /// `MultiCall`: one request, several results; the faulting call raises
 /// `Fault` with our code when its turn comes, the others are plain values.
 #[test]

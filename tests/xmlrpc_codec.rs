@@ -35,13 +35,82 @@ fn finite_double() -> impl Strategy<Value = f64> {
     ]
 }
 
-fn datetime() -> impl Strategy<Value = DateTime> {
+/// A date and time without offset or fraction.
+fn naive_datetime() -> impl Strategy<Value = DateTime> {
     (0u16..=9999, 1u8..=12, 1u8..=31, 0u8..24, 0u8..60, 0u8..60).prop_map(|(y, mo, d, h, mi, s)| {
         // Clamp the day into the month rather than discard the case.
         (0..4)
             .find_map(|back| DateTime::new(y, mo, d - back.min(d - 1), h, mi, s).ok())
             .unwrap_or_else(|| DateTime::new(y, mo, 28, h, mi, s).unwrap())
     })
+}
+
+/// A date and time, with or without an offset (to ±23:59) and a fraction
+/// (to the nanosecond), so that every round trip below covers them.
+fn datetime() -> impl Strategy<Value = DateTime> {
+    let nanos = prop_oneof![
+        Just(0u32),
+        0u32..1_000_000_000,
+        (0u32..1000).prop_map(|ms| ms * 1_000_000),
+    ];
+    (naive_datetime(), nanos, prop::option::of(-1439i16..=1439)).prop_map(|(dt, nanos, offset)| {
+        let dt = dt.with_nanosecond(nanos).unwrap();
+        match offset {
+            Some(minutes) => dt.with_offset(minutes).unwrap(),
+            None => dt,
+        }
+    })
+}
+
+/// A date as peers spell it, with an offset or fraction in any accepted
+/// spelling, and the text we keep and send back for it.
+fn datetime_spelling() -> impl Strategy<Value = (String, String)> {
+    let fraction = prop::option::of("[0-9]{1,9}");
+    // (sign, hours, minutes, spelling: 0 `±HH:MM`, 1 `±HHMM`, 2 `±HH`)
+    let offset = prop_oneof![
+        1 => Just(None),
+        1 => prop::sample::select(vec!["Z", "z"]).prop_map(|z| Some((z.to_string(), "Z".to_string()))),
+        4 => (prop::bool::ANY, 0u8..24, 0u8..60, 0u8..3).prop_map(|(minus, h, m, style)| {
+            let sign = if minus { '-' } else { '+' };
+            let sent = match style {
+                0 => format!("{sign}{h:02}:{m:02}"),
+                2 if m == 0 => format!("{sign}{h:02}"),
+                _ => format!("{sign}{h:02}{m:02}"),
+            };
+            let kept = if h == 0 && m == 0 { "Z".to_string() } else { format!("{sign}{h:02}:{m:02}") };
+            Some((sent, kept))
+        }),
+    ];
+    (
+        naive_datetime(),
+        prop::bool::ANY,
+        prop::bool::ANY,
+        fraction,
+        offset,
+    )
+        .prop_map(|(dt, dashes, lower_t, fraction, offset)| {
+            let basic = dt.to_string();
+            let mut sent = if dashes {
+                format!("{}-{}-{}", &basic[..4], &basic[4..6], &basic[6..])
+            } else {
+                basic.clone()
+            };
+            if lower_t {
+                sent = sent.replace('T', "t");
+            }
+            let mut kept = basic;
+            if let Some(digits) = fraction {
+                sent.push('.');
+                sent.push_str(&digits);
+                kept.push('.');
+                kept.push_str(&digits);
+            }
+            if let Some((sent_offset, kept_offset)) = offset {
+                sent.push_str(&sent_offset);
+                kept.push_str(&kept_offset);
+            }
+            (sent, kept)
+        })
 }
 
 fn value() -> impl Strategy<Value = Value> {
@@ -144,6 +213,10 @@ const TOKENS: &[&str] = &[
     "nan",
     "19980717T14:08:55",
     "19990229T00:00:00",
+    "20261201T12:00:00.123+02:00",
+    "+0200",
+    "Z",
+    ".5",
     "aGVsbG8=",
     "!!",
     "add",
@@ -228,6 +301,30 @@ proptest! {
         let back: Value = from_value(v.clone()).unwrap();
         prop_assert!(same(&v, &back));
         let _ = v.to_string();
+    }
+
+    /// A date with an offset or a fraction, in any spelling peers use,
+    /// decodes (both readers agreeing) and is sent back as kept: an echo
+    /// gives back what came in.
+    #[test]
+    fn dates_with_offsets_and_fractions_echo((sent, kept) in datetime_spelling()) {
+        let body = format!(
+            "<methodCall><methodName>echo</methodName><params><param><value>\
+             <dateTime.iso8601>{sent}</dateTime.iso8601></value></param></params></methodCall>"
+        );
+        readers_agree(body.as_bytes())?;
+        prop_assert!(decode_call_fast_only(body.as_bytes(), &DecodeLimits::default()).is_some());
+        let call = decode_call(body.as_bytes(), &DecodeLimits::default());
+        prop_assert!(call.is_ok(), "{sent}: {call:?}");
+        let param = call.unwrap().params.remove(0);
+        let reply = encode_response(&param, &EncodeOptions::default()).unwrap();
+        let element = format!("<dateTime.iso8601>{kept}</dateTime.iso8601>");
+        prop_assert!(
+            String::from_utf8_lossy(&reply).contains(&element),
+            "{sent} was sent back as {}", String::from_utf8_lossy(&reply)
+        );
+        let back = decode_response(&reply, &DecodeLimits::default()).unwrap().unwrap();
+        prop_assert_eq!(back, param);
     }
 
     /// Arbitrary bytes never panic the decoder.

@@ -4,8 +4,9 @@
 //! parameters as its own struct. The mapping is the one in `ser.rs`, read
 //! liberally: any integer type takes an `Int` or an `I8` that fits, `f64`
 //! takes integers too, `Vec<u8>` and byte buffers take `Base64`, a `String`
-//! takes a `DateTime` (in the basic form), and an `Option` field that is
-//! missing from a struct is `None`.
+//! takes a `DateTime` (as it is sent: the basic form, then its fraction and
+//! offset if it has them), and an `Option` field that is missing from a
+//! struct is `None`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -623,9 +624,28 @@ mod tests {
             "19980717T14:08:55"
         );
         assert_eq!(
-            from_value::<DateTime>(Value::from("1998-07-17T14:08:55Z")).unwrap(),
+            from_value::<DateTime>(Value::from("1998-07-17T14:08:55")).unwrap(),
             dt
         );
+        // Offsets and fractions survive the string form serde carries.
+        let zoned = dt
+            .with_nanosecond(5_000_000)
+            .unwrap()
+            .with_offset(-330)
+            .unwrap();
+        assert_eq!(
+            from_value::<String>(Value::DateTime(zoned)).unwrap(),
+            "19980717T14:08:55.005-05:30"
+        );
+        assert_eq!(
+            from_value::<DateTime>(Value::from("1998-07-17T14:08:55.005-0530")).unwrap(),
+            zoned
+        );
+        assert_eq!(
+            from_value::<DateTime>(Value::DateTime(zoned)).unwrap(),
+            zoned
+        );
+        assert_eq!(to_value(&zoned).unwrap(), Value::DateTime(zoned));
         assert_eq!(
             from_value::<Vec<u8>>(Value::Base64(vec![1, 2])).unwrap(),
             vec![1, 2]

@@ -106,6 +106,44 @@ aW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/AAFiaW5hcnn/\n</base64></value>\n</param>\n<para
     );
 }
 
+/// Dates with an offset or a fraction, as Python's `xmlrpc.client.DateTime`
+/// (which sends whatever string it was given), xmlrpc-c (`±hhmm`, `±hh`,
+/// fractions) and PHP (`Z`, `±hh:mm`, `±hhmm`) send them: both readers
+/// keep what came, and we send it back in one spelling.
+#[test]
+fn decodes_dates_with_offsets_and_fractions() {
+    for (text, kept) in [
+        ("20261201T12:00:00+02:00", "20261201T12:00:00+02:00"),
+        ("20261201T12:00:00.123", "20261201T12:00:00.123"),
+        (
+            "2026-12-01T12:00:00.123456-05:30",
+            "20261201T12:00:00.123456-05:30",
+        ),
+        ("20261201T12:00:00+0200", "20261201T12:00:00+02:00"),
+        ("20010909T00:46:40-01", "20010909T00:46:40-01:00"),
+        ("20261201T12:00:00Z", "20261201T12:00:00Z"),
+        ("20261201t12:00:00z", "20261201T12:00:00Z"),
+    ] {
+        for xml in [
+            format!("<value><dateTime.iso8601>{text}</dateTime.iso8601></value>"),
+            format!("<value><dateTime.iso8601>\n {text}\t</dateTime.iso8601></value>"),
+        ] {
+            let body = format!(
+                "<methodCall><methodName>m</methodName><params><param>{xml}</param></params></methodCall>"
+            );
+            // Our subset of XML: the fast reader must take it, not bail.
+            assert!(
+                decode_call_fast_only(body.as_bytes(), &DecodeLimits::default()).is_some(),
+                "{body}"
+            );
+            match param(&xml) {
+                Ok(Value::DateTime(dt)) => assert_eq!(dt.to_string(), kept, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn decodes_python_nested_struct_with_unicode() {
     // dumps(({"name": "Ünïcödé ☃ 𝄞", "nested": {"list": [1, 2.5, True,
@@ -371,15 +409,17 @@ fn booleans_as_digits_or_words() {
 
 #[test]
 fn dates_basic_extended_or_zulu() {
-    let dt = Value::DateTime(DateTime::new(1998, 7, 17, 14, 8, 55).unwrap());
-    for text in [
-        "19980717T14:08:55",
-        "1998-07-17T14:08:55",
-        "19980717T14:08:55Z",
-        " 19980717T14:08:55\n",
+    let plain = DateTime::new(1998, 7, 17, 14, 8, 55).unwrap();
+    let utc = plain.with_offset(0).unwrap();
+    for (text, dt) in [
+        ("19980717T14:08:55", plain),
+        ("1998-07-17T14:08:55", plain),
+        (" 19980717T14:08:55\n", plain),
+        ("19980717T14:08:55Z", utc),
+        ("1998-07-17T14:08:55+00:00", utc),
     ] {
         let xml = format!("<value><dateTime.iso8601>{text}</dateTime.iso8601></value>");
-        assert_eq!(param(&xml), Ok(dt.clone()), "{text}");
+        assert_eq!(param(&xml), Ok(Value::DateTime(dt)), "{text}");
     }
 }
 

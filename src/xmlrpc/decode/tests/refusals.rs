@@ -316,6 +316,14 @@ fn bad_dates() {
         ("1998-07-17", "expected YYYYMMDDTHH:MM:SS"),
         ("yesterday", "'yesterday' is not a date"),
         ("", "is not a date"),
+        ("20261301T12:00:00+02:00", "month 13 is not 1-12"),
+        ("20261201T25:00:00.5", "25:00:00 does not exist"),
+        ("20261201T12:00:00+24:00", "offset +24:00 is beyond"),
+        ("20261201T12:00:00-02:60", "offset -02:60 is beyond"),
+        ("20261201T12:00:00.1234567890", "more than 9 digits"),
+        ("20261201T12:00:00+02:00 junk", "expected YYYYMMDDTHH:MM:SS"),
+        ("20261201T12:00:00+02:00Z", "expected YYYYMMDDTHH:MM:SS"),
+        ("20261201T12:00:00.", "expected YYYYMMDDTHH:MM:SS"),
     ] {
         let xml = format!("<value><dateTime.iso8601>{text}</dateTime.iso8601></value>");
         assert_fault(param(&xml), Fault::INVALID_XMLRPC, needle);
