@@ -13,6 +13,10 @@
 //! that inflates past `HttpConfig::max_decoded_body_bytes` 413, an unknown
 //! content coding 501): [`Request::decoded_body`] decides.
 
+// Peer-controlled sizes and counts: arithmetic here must say what happens
+// at the edges (checked, saturating), never wrap silently in release.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 
@@ -84,11 +88,11 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
     /// Decode, call, encode: the answer as XML bytes, or `None` when the
     /// service will answer later through a responder.
     fn answer(&mut self, body: &[u8], server: &ServerView<'_>) -> Option<Vec<u8>> {
-        self.calls += 1;
+        self.calls = self.calls.wrapping_add(1);
         let call = match decode_call(body, &self.config.decode) {
             Ok(call) => call,
             Err(fault) => {
-                self.faults += 1;
+                self.faults = self.faults.wrapping_add(1);
                 return Some(encode_fault(&fault));
             }
         };
@@ -108,7 +112,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
                 // The panic message went to stderr through the panic hook;
                 // the client learns only that it failed.
                 log::error!("xmlrpc: method {method:?} panicked");
-                self.panics += 1;
+                self.panics = self.panics.wrapping_add(1);
                 Err(Fault::internal_error(format!("method {method} failed")))
             }
         };
@@ -121,7 +125,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         Some(match encoded {
             Ok(bytes) => bytes,
             Err(fault) => {
-                self.faults += 1;
+                self.faults = self.faults.wrapping_add(1);
                 encode_fault(&fault)
             }
         })
@@ -222,7 +226,10 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
 }
 
 fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::fast());
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity((data.len() / 4).saturating_add(64)),
+        Compression::fast(),
+    );
     encoder.write_all(data)?;
     encoder.finish()
 }

@@ -95,7 +95,7 @@ impl<H: ChatHandler> AsyncChat<H> {
                     cx.reschedule();
                     break;
                 }
-                reads += 1;
+                reads = reads.saturating_add(1);
                 match self.read_once(cx)? {
                     ReadOutcome::Data => {}
                     ReadOutcome::Eof => {
@@ -187,6 +187,9 @@ impl<H: ChatHandler> AsyncChat<H> {
     /// asynchat's `handle_read` loop: split `data` at terminators and call
     /// the handler. Returns how many bytes were consumed; the rest is a
     /// possible partial terminator, or input the handler is not ready for.
+    // `pos` only moves forward through `data`, by lengths of pieces of it:
+    // it stays <= data.len(), so the additions cannot overflow.
+    #[allow(clippy::arithmetic_side_effects)]
     fn feed(&mut self, data: &[u8], cx: &mut Context<'_>) -> io::Result<usize> {
         let mut pos = 0;
         while pos < data.len() {
@@ -211,7 +214,7 @@ impl<H: ChatHandler> AsyncChat<H> {
                 Step::Count(n) => {
                     let take = usize::try_from(n).map_or(rest.len(), |n| n.min(rest.len()));
                     // Python counts the terminator down as data arrives.
-                    self.chat.terminator = Terminator::Length(n - take as u64);
+                    self.chat.terminator = Terminator::Length(n.saturating_sub(take as u64));
                     self.handler
                         .collect_incoming_data(&mut self.chat, &rest[..take]);
                     pos += take;
@@ -273,7 +276,7 @@ impl<H: ChatHandler> AsyncChat<H> {
                 cx.reschedule();
                 break Ok(());
             }
-            reads += 1;
+            reads = reads.saturating_add(1);
             match self.chat.stream.read(&mut buf) {
                 Ok(0) => {
                     self.chat.eof = true;

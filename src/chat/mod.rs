@@ -34,6 +34,10 @@
 //! - `Length` terminators are `u64`, so a negative one cannot be expressed
 //!   (CPython had to add a `ValueError` for that).
 
+// Peer-controlled sizes and counts: arithmetic here must say what happens
+// at the edges (checked, saturating), never wrap silently in release.
+#![warn(clippy::arithmetic_side_effects)]
+
 mod async_chat;
 mod echo;
 mod sendfile;
@@ -283,7 +287,7 @@ impl Chat {
     /// Bytes pushed but not yet written, not counting producers' future
     /// output.
     pub fn pending_output(&self) -> usize {
-        self.outbuf.len() - self.sent
+        self.outbuf.len().saturating_sub(self.sent)
     }
 
     /// Whether anything (bytes or producers) waits to be sent.
@@ -360,8 +364,9 @@ impl Chat {
             match io::Write::write(&mut self.stream, &self.outbuf[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.sent += n;
-                    self.bytes_sent += n as u64;
+                    // write() returns at most what it was given.
+                    self.sent = self.sent.saturating_add(n).min(self.outbuf.len());
+                    self.bytes_sent = self.bytes_sent.saturating_add(n as u64);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.write_ready = false;
@@ -394,7 +399,7 @@ impl Chat {
             )),
             Ok(n) => {
                 producer.region_sent(n as u64);
-                self.bytes_sent += n as u64;
+                self.bytes_sent = self.bytes_sent.saturating_add(n as u64);
                 Ok(Some(true))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -410,7 +415,7 @@ impl Chat {
     /// A producer with a file region left waits for `send_file_region`
     /// (once what is buffered ahead of it is sent).
     fn refill(&mut self) -> io::Result<()> {
-        while self.outbuf.len() - self.sent < SEND_CHUNK {
+        while self.outbuf.len().saturating_sub(self.sent) < SEND_CHUNK {
             let Some(producer) = self.fifo.front_mut() else {
                 break;
             };

@@ -45,7 +45,9 @@ pub(crate) fn scan(input: &[u8], terminator: &[u8]) -> Scan {
         return Scan::Found { data: index };
     }
     Scan::NotFound {
-        data: input.len() - find_prefix_at_end(input, terminator),
+        data: input
+            .len()
+            .saturating_sub(find_prefix_at_end(input, terminator)),
     }
 }
 

@@ -174,7 +174,10 @@ impl HttpChannel {
             .idle_timeout
             .min(config.request_timeout)
             .min(config.response_timeout);
-        (shortest / 2).max(Duration::from_millis(10))
+        shortest
+            .checked_div(2)
+            .unwrap_or(shortest)
+            .max(Duration::from_millis(10))
     }
 
     /// Answers a request that cannot be handled, and closes: after a
@@ -357,13 +360,14 @@ impl HttpChannel {
         let stats = &self.shared.stats;
         HttpStats::add(&stats.requests, 1);
         if let Some(info) = self.shared.channels.borrow_mut().get_mut(self.slot) {
-            info.requests += 1;
+            info.requests = info.requests.saturating_add(1);
         }
         if response.status >= 400 {
             HttpStats::add(&stats.errors, 1);
         }
-        let mut out =
-            Vec::with_capacity(256 + response.body.len().unwrap_or(0).min(64 * 1024) as usize);
+        let mut out = Vec::with_capacity(
+            256usize.saturating_add(response.body.len().unwrap_or(0).min(64 * 1024) as usize),
+        );
         response.write_head(&mut out, version, self.config(), framing, keep_alive);
         let head_len = out.len() as u64;
         log.status = response.status;
@@ -679,7 +683,10 @@ impl ChatHandler for HttpChannel {
             // Activity moved the deadline; sleep until the new one, but no
             // longer than a check period: a request may start meanwhile
             // (collect_incoming_data has no Context to move the timer).
-            let next = (limit - elapsed + Duration::from_millis(1)).min(self.check_period());
+            let next = limit
+                .saturating_sub(elapsed)
+                .saturating_add(Duration::from_millis(1))
+                .min(self.check_period());
             self.timer = Some(cx.set_timer(next));
             return Ok(());
         }

@@ -49,6 +49,10 @@ pub(crate) fn with_clf_date<T>(f: impl FnOnce(&str) -> T) -> T {
 }
 
 /// Formats seconds since the epoch (UTC) as a CLF date.
+// Our own clock, not a peer's number: days since 1970 as u64 seconds / 86400
+// fit i64 with room to spare, and the civil-date arithmetic stays in range
+// for any such day count.
+#[allow(clippy::arithmetic_side_effects)]
 fn clf_date(epoch_seconds: u64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

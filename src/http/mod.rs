@@ -20,6 +20,10 @@
 //! - A handler returns a [`Response`] instead of pushing into the request.
 //! - A panicking handler costs its own request a 500, nothing more.
 
+// Peer-controlled sizes and counts: arithmetic here must say what happens
+// at the edges (checked, saturating), never wrap silently in release.
+#![warn(clippy::arithmetic_side_effects)]
+
 mod access_log;
 mod channel;
 mod config;

@@ -130,7 +130,7 @@ pub(crate) fn parse_head(
     head: &[u8],
     config: &HttpConfig,
 ) -> Result<(Request, BodyFraming), HttpError> {
-    let mut raw = Vec::with_capacity(head.len() + 4);
+    let mut raw = Vec::with_capacity(head.len().saturating_add(4));
     raw.extend_from_slice(head);
     raw.extend_from_slice(b"\r\n\r\n");
     parse_terminated_head(&raw, config)

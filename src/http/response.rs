@@ -200,6 +200,8 @@ impl Response {
 }
 
 /// Appends `n` in decimal.
+// At most 20 digits for a u64: `at` counts down from 20 and stops at 0.
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();

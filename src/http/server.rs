@@ -285,7 +285,7 @@ impl Dispatcher for HttpServer {
         if self.housekeeping == Some(timer) {
             self.shared.access_log.borrow_mut().flush();
             let open = self.shared.stats.connections_open.get();
-            if self.shared.connections_peak.get() >= open + TRIM_AFTER_CLOSED {
+            if self.shared.connections_peak.get() >= open.saturating_add(TRIM_AFTER_CLOSED) {
                 self.shared.connections_peak.set(open);
                 release_free_memory();
             }

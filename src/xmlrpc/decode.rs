@@ -61,6 +61,10 @@
 //!   value we accept is a value we can send back.
 //! - Limits: see [`DecodeLimits`].
 
+// Peer-controlled sizes and counts: arithmetic here must say what happens
+// at the edges (checked, saturating), never wrap silently in release.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::fmt;
 
 use super::{Fault, Value};

@@ -109,7 +109,7 @@ impl<'a> Parser<'a> {
                     "too many elements (DecodeLimits::max_elements)",
                 ));
             }
-            self.elements_left -= 1;
+            self.elements_left = self.elements_left.saturating_sub(1);
         }
         Ok(event)
     }

@@ -1,6 +1,13 @@
 //! Before xml-rs sees a document: its size, its encoding, and where its
 //! root element starts (refusing a DOCTYPE or anything else in the prolog).
 
+// Index arithmetic only: positions into one in-memory document, never
+// past its length (< isize::MAX), so `+ 1`/`+ 2` cannot overflow, and each
+// difference takes an earlier position from a later one it was found
+// after. Peer-chosen numbers (sizes, counts, character codes) are checked
+// where they are parsed.
+#![allow(clippy::arithmetic_side_effects)]
+
 use std::borrow::Cow;
 
 use super::{is_xml_space, DecodeLimits};

@@ -2,6 +2,13 @@
 //! alone (comments, CDATA, attributes, namespaces, odd declarations) and
 //! for the canonical error message of every document that is wrong.
 
+// Index arithmetic only: positions into one in-memory document, never
+// past its length (< isize::MAX), so `+ 1`/`+ 2` cannot overflow, and each
+// difference takes an earlier position from a later one it was found
+// after. Peer-chosen numbers (sizes, counts, character codes) are checked
+// where they are parsed.
+#![allow(clippy::arithmetic_side_effects)]
+
 use std::borrow::Cow;
 use std::io::{Chain, Read};
 use std::sync::OnceLock;
