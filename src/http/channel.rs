@@ -527,22 +527,13 @@ impl ChatHandler for HttpChannel {
                     // framing (CRLFCRLF) does not: refuse at once rather
                     // than let the two disagree, or wait for a 408.
                     let error = HttpError::bad_request("bare LF in the request head");
-                    let start = if self.buffer.is_empty() {
-                        data
-                    } else {
-                        &self.buffer
-                    };
-                    return self.refuse(chat, &error, guess_version(start));
+                    let version = guess_version_split(&self.buffer, data);
+                    return self.refuse(chat, &error, version);
                 }
                 if self.buffer.len().saturating_add(data.len()) > self.config().max_header_bytes {
                     let error = HttpError::new(431, "request head too large");
-                    // The request line is in what we hold, or in `data`.
-                    let start = if self.buffer.is_empty() {
-                        data
-                    } else {
-                        &self.buffer
-                    };
-                    return self.refuse(chat, &error, guess_version(start));
+                    let version = guess_version_split(&self.buffer, data);
+                    return self.refuse(chat, &error, version);
                 }
                 self.buffer.extend_from_slice(data);
             }
@@ -747,6 +738,17 @@ fn bare_lf(prev: Option<u8>, data: &[u8]) -> bool {
     })
 }
 
+/// [`guess_version`] for a head whose first line may straddle what is held
+/// and what just arrived: the answer must not depend on where the reads
+/// split it.
+fn guess_version_split(held: &[u8], data: &[u8]) -> Version {
+    if memchr::memchr(b'\n', held).is_some() {
+        return guess_version(held);
+    }
+    let line_end = memchr::memchr(b'\n', data).unwrap_or(data.len());
+    guess_version(&[held, &data[..line_end]].concat())
+}
+
 /// The version to answer an unparsable head with: 1.0 unless it plainly
 /// says 1.1.
 fn guess_version(head: &[u8]) -> Version {
@@ -755,5 +757,34 @@ fn guess_version(head: &[u8]) -> Version {
         Version::Http11
     } else {
         Version::Http10
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the http_channel fuzz target: the refusal's version came
+    /// from whichever piece of the first line had arrived.
+    #[test]
+    fn the_refusal_version_does_not_depend_on_the_split() {
+        let line = b"POST /RPC2 HTTP/1.1\r\nHost:\n";
+        for at in 0..line.len() {
+            let (held, data) = line.split_at(at);
+            assert_eq!(
+                guess_version_split(held, data),
+                Version::Http11,
+                "split at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_lf_is_an_lf_not_after_cr() {
+        assert!(bare_lf(None, b"\n"));
+        assert!(bare_lf(Some(b'x'), b"\n"));
+        assert!(!bare_lf(Some(b'\r'), b"\n"));
+        assert!(!bare_lf(None, b"a\r\nb\r\n"));
+        assert!(bare_lf(None, b"a\r\nb\n"));
     }
 }
