@@ -256,16 +256,17 @@ fn whole_seconds(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape.
+/// Decodes `%XX` escapes (exactly two hex digits); `None` for a malformed
+/// escape.
 pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let high = hex_digit(*bytes.get(i + 1)?)?;
+            let low = hex_digit(*bytes.get(i + 2)?)?;
+            out.push(high << 4 | low);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -273,6 +274,17 @@ pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// The value of one hex digit. Not `from_str_radix`, which also takes a
+/// leading `+` ("%+e" would be 0x0e).
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// `Content-Type` by file extension.
@@ -315,6 +327,10 @@ mod tests {
         assert_eq!(percent_decode("%2e%2E").unwrap(), b"..");
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%aF%Fa%09").unwrap(), [0xaf, 0xfa, 0x09]);
+        for bad in ["%+e", "%-e", "%+", "% e", "%e ", "%\u{e9}"] {
+            assert_eq!(percent_decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
