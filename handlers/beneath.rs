@@ -25,7 +25,8 @@ pub(crate) enum Opened {
 }
 
 /// Opens `relative` (no `..` segments, no NUL: already checked) read-only
-/// beneath the directory `root`.
+/// beneath the directory `root`, with [`OPEN_FLAGS`](super::file::OPEN_FLAGS)
+/// (non-blocking: a FIFO must not hold up the loop).
 #[cfg(target_os = "linux")]
 pub(crate) fn open_beneath(root: &File, relative: &Path) -> Opened {
     use std::os::fd::{AsRawFd, FromRawFd};
@@ -43,7 +44,7 @@ pub(crate) fn open_beneath(root: &File, relative: &Path) -> Opened {
         return Opened::Missing;
     };
     let how = OpenHow {
-        flags: (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
+        flags: (libc::O_RDONLY | libc::O_CLOEXEC | super::file::OPEN_FLAGS) as u64,
         mode: 0,
         resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
     };
@@ -64,7 +65,11 @@ pub(crate) fn open_beneath(root: &File, relative: &Path) -> Opened {
         return Opened::File(unsafe { File::from_raw_fd(fd as i32) });
     }
     match io::Error::last_os_error().raw_os_error() {
-        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::EACCES) => Opened::Missing,
+        // ENXIO: a unix socket, which cannot be opened (served as missing,
+        // like every file that is neither regular nor a directory).
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::EACCES | libc::ENXIO) => {
+            Opened::Missing
+        }
         _ => Opened::Undecided,
     }
 }

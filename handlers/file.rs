@@ -2,7 +2,9 @@
 //!
 //! GET and HEAD; `Content-Type` by extension; `Last-Modified` and
 //! `If-Modified-Since` (304); `index.html` for directories, and a redirect
-//! from `/dir` to `/dir/`. A small file is read whole and leaves with its
+//! from `/dir` to `/dir/`. Only regular files and directories are served;
+//! a FIFO, socket or device is a 404 (see [`OPEN_FLAGS`] for why opening
+//! one cannot block the loop). A small file is read whole and leaves with its
 //! head in one write; a larger one is sent by a `SendfileProducer`
 //! (`sendfile(2)`, zero copy), so it is never held in memory.
 //!
@@ -19,8 +21,9 @@
 //! root (see `beneath.rs`); only where that cannot decide is the path
 //! canonicalized as above.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -30,6 +33,14 @@ use crate::producers::SendfileProducer;
 
 /// Block size for reading files where `sendfile` is not used.
 const BLOCK: usize = 64 * 1024;
+
+/// Added to every open under the root. `O_NONBLOCK`: opening a FIFO for
+/// reading would otherwise block the loop until some process opens it for
+/// writing (and a device's open may wait, for a carrier say); on regular
+/// files and directories it changes nothing (open(2): "no effect for
+/// regular files"), and only those are served. `O_NOCTTY`: a terminal
+/// device must not become our controlling terminal.
+pub(crate) const OPEN_FLAGS: i32 = libc::O_NONBLOCK | libc::O_NOCTTY;
 
 /// Files up to this size are read into the response: one read, and the
 /// head and body leave in one write. Larger ones go by `sendfile`.
@@ -55,8 +66,13 @@ impl FileHandler {
                 "document root is not a directory",
             ));
         }
+        let root_dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(OPEN_FLAGS | libc::O_DIRECTORY)
+            .open(&root)
+            .ok();
         Ok(FileHandler {
-            root_dir: File::open(&root).ok(),
+            root_dir,
             root,
             hits: 0,
             misses: 0,
@@ -77,6 +93,8 @@ impl FileHandler {
                 Err(response) => return response,
             };
         }
+        // The type is the opened descriptor's (fstat), not a path's, so
+        // it cannot change between the check and the read.
         if !metadata.is_file() {
             return Response::error(404, "no such file");
         }
@@ -106,7 +124,9 @@ impl FileHandler {
     }
 
     /// Opens what a request path names inside the root (the kernel-checked
-    /// way first), with its metadata, or says why not.
+    /// way first), with its metadata (`fstat` of the opened descriptor), or
+    /// says why not. Never blocks on a FIFO or a device ([`OPEN_FLAGS`]);
+    /// the caller serves only regular files and directories.
     fn open(&self, path: &str) -> Result<(File, PathBuf, fs::Metadata), Response> {
         let (file, path) = self.open_path(path)?;
         match file.metadata() {
@@ -130,7 +150,11 @@ impl FileHandler {
             }
         }
         let real = self.resolve(&relative)?;
-        match File::open(&real) {
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(OPEN_FLAGS)
+            .open(&real)
+        {
             Ok(file) => Ok((file, real)),
             Err(_) => Err(Response::error(404, "no such file")),
         }
@@ -232,16 +256,17 @@ fn whole_seconds(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape.
+/// Decodes `%XX` escapes (exactly two hex digits); `None` for a malformed
+/// escape.
 pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let high = hex_digit(*bytes.get(i + 1)?)?;
+            let low = hex_digit(*bytes.get(i + 2)?)?;
+            out.push(high << 4 | low);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -249,6 +274,17 @@ pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// The value of one hex digit. Not `from_str_radix`, which also takes a
+/// leading `+` ("%+e" would be 0x0e).
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// `Content-Type` by file extension.
@@ -291,6 +327,10 @@ mod tests {
         assert_eq!(percent_decode("%2e%2E").unwrap(), b"..");
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%aF%Fa%09").unwrap(), [0xaf, 0xfa, 0x09]);
+        for bad in ["%+e", "%-e", "%+", "% e", "%e ", "%\u{e9}"] {
+            assert_eq!(percent_decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -221,6 +221,24 @@ fn path_traversal_is_refused_in_every_encoding() {
     assert!(raw(&server, "GET /a.txt HTTP/1.0\r\n\r\n").ends_with("plain text\n"));
 }
 
+/// A percent-escape is `%` and exactly two hex digits, nothing else: `%+e`
+/// is a 400 like `%zz` (Rust's `from_str_radix` reads "+e" as 0x0e, and
+/// the file of that name was served), while `%0e` and `%61` decode.
+#[test]
+fn percent_escapes_are_exactly_two_hex_digits() {
+    let site = Site::new();
+    std::fs::write(site.root().join("\u{e}"), "control\n").unwrap();
+    let server = serve(&site.root());
+    for path in ["/%+e", "/%+E", "/%-e", "/%zz", "/%4g", "/%4", "/a%+e.txt"] {
+        let response = raw(&server, &format!("GET {path} HTTP/1.0\r\n\r\n"));
+        assert!(response.starts_with("HTTP/1.0 400 "), "{path}: {response}");
+    }
+    let response = raw(&server, "GET /%0e HTTP/1.0\r\n\r\n");
+    assert!(response.starts_with("HTTP/1.0 200 "), "{response}");
+    assert!(response.ends_with("\r\n\r\ncontrol\n"), "{response}");
+    assert!(raw(&server, "GET /%61.txt HTTP/1.0\r\n\r\n").ends_with("\r\n\r\nplain text\n"));
+}
+
 /// Python's http.client fetches files over one kept-alive connection.
 #[test]
 fn python_http_client_keeps_alive() {

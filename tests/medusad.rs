@@ -43,6 +43,48 @@ fn serves_files_status_and_logs_access() {
     assert!(get(daemon.addr, "/missing").starts_with("HTTP/1.0 404"));
 }
 
+/// Only regular files and directories are served: a FIFO or a unix socket
+/// under `--root` (directly, as a directory's index.html, or through an
+/// absolute symlink, which takes the portable open path) is a 404, at once,
+/// and the loop keeps answering others meanwhile. Opening a FIFO used to
+/// block the loop until some process opened it for writing, so nothing was
+/// answered any more (the clients' read timeout turns that into a failure).
+#[test]
+fn fifos_and_sockets_under_the_root_are_404_without_blocking_the_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::write(root.join("hello.txt"), "hello\n").unwrap();
+    std::fs::create_dir(root.join("piped")).unwrap();
+    mkfifo(&root.join("pipe"));
+    mkfifo(&root.join("piped/index.html"));
+    std::os::unix::fs::symlink(root.join("pipe"), root.join("absolute-pipe")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+    let daemon = Daemon::start(&["--root", root.to_str().unwrap()]);
+
+    // A FIFO request in flight while another client asks for a file.
+    let mut pending = connect(daemon.addr);
+    pending.write_all(b"GET /pipe HTTP/1.0\r\n\r\n").unwrap();
+    let reply = get(daemon.addr, "/hello.txt");
+    assert!(reply.starts_with("HTTP/1.0 200 OK\r\n"), "{reply}");
+    let reply = String::from_utf8_lossy(&read_to_end(&mut pending)).into_owned();
+    assert!(reply.starts_with("HTTP/1.0 404 "), "{reply}");
+
+    for path in ["/pipe", "/piped/", "/absolute-pipe", "/sock"] {
+        let reply = get(daemon.addr, path);
+        assert!(reply.starts_with("HTTP/1.0 404 "), "{path}: {reply}");
+    }
+    assert!(get(daemon.addr, "/hello.txt").ends_with("\r\n\r\nhello\n"));
+    daemon.terminate("medusad");
+}
+
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo reads a NUL-terminated path that lives for the call.
+    let rc = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+}
+
 /// `--access-log FILE`: lines go to the file (buffered, so they appear
 /// within the flush period, not necessarily at once), none to stderr, and
 /// every line is on disk when the daemon exits.

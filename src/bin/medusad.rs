@@ -9,8 +9,8 @@
 //! requests in flight, and exits 0.
 //!
 //! With `--workers N` it is a master (`medusa::daemon::prefork`) that runs
-//! N copies of itself as workers, each on its own `SO_REUSEPORT` socket on
-//! the same port; log lines then carry the pid, and responses say which
+//! N copies of itself as workers, all accepting on the one socket the
+//! master bound; log lines then carry the pid, and responses say which
 //! worker answered (`X-Medusa-Worker`). Started by systemd socket
 //! activation (`LISTEN_FDS`), it serves the inherited socket instead of
 //! binding (the workers share it). See `docs/deploying.md`.
@@ -352,9 +352,7 @@ fn init_logging(with_pid: bool) {
 enum Listen {
     /// Bind this address (one process).
     Bind(SocketAddr),
-    /// Bind it with `SO_REUSEPORT` (a worker, beside the others).
-    ReusePort(SocketAddr),
-    /// Already listening: socket activation.
+    /// Already listening: socket activation, or a worker's from the master.
     Inherited(std::net::TcpListener),
 }
 
@@ -386,8 +384,7 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
         .push(("X-Medusa-Worker".to_string(), pid.to_string()));
     options.http.worker_pid = Some(pid);
     let listen = match worker.shared_listener() {
-        Ok(Some(listener)) => Listen::Inherited(listener),
-        Ok(None) => Listen::ReusePort(options.addr),
+        Ok(listener) => Listen::Inherited(listener),
         Err(e) => {
             eprintln!("medusad worker {pid}: {e}");
             return ExitCode::from(worker::STARTUP_FAILED);
@@ -415,11 +412,11 @@ fn run_master(
 ) -> std::io::Result<MasterExit> {
     let exe = std::env::current_exe()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // Kept for the master's lifetime: the port (or socket) stays ours
+    // Held by the master until it stops: the port (or socket) stays ours
     // while workers restart.
     let listening = match activated {
         Some(listener) => Listening::share(listener)?,
-        None => Listening::reserve(options.addr)?,
+        None => Listening::bind(options.addr)?,
     };
     log::info!(
         "medusad master {}: {} workers on {}",
@@ -430,9 +427,9 @@ fn run_master(
     let master = Master::new(options.workers, Backoff::default(), || {
         let mut command = Command::new(&exe);
         command.args(&args);
-        listening.configure(&mut command);
         command
-    });
+    })
+    .sharing(listening);
     let outcome = master.run();
     log::info!("medusad master: all workers stopped");
     outcome
@@ -469,7 +466,6 @@ fn setup(options: &Options, listen: Listen) -> std::io::Result<(Reactor, HttpSer
     let http = options.http.clone();
     let server = match listen {
         Listen::Bind(addr) => HttpServer::bind(addr, http),
-        Listen::ReusePort(addr) => HttpServer::bind_reuseport(addr, http),
         Listen::Inherited(listener) => HttpServer::from_listener(listener, http),
     }?;
     // With credentials configured, every handler is behind them (and a

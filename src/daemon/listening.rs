@@ -1,111 +1,102 @@
-//! The master's hold on the workers' address, and how it is passed down.
+//! The workers' one listening socket, held by the master and passed down.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Command;
 
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use socket2::SockRef;
 
 use super::worker::LISTEN_FD_ENV;
 
-/// What the master keeps open while its workers come and go.
-pub enum Listening {
-    /// The address, bound with `SO_REUSEPORT` but not listening: each
-    /// worker binds and listens on its own socket beside it.
-    Reserved {
-        /// Held open for the reservation.
-        socket: Socket,
-        /// Its address, port 0 resolved.
-        addr: SocketAddr,
-    },
-    /// A listening socket the master inherited (socket activation): the
-    /// workers inherit it in turn and all accept on it.
-    Shared(TcpListener),
+/// The listening socket the master holds while its workers come and go;
+/// every worker inherits it and accepts on it.
+///
+/// One socket, not one `SO_REUSEPORT` socket per worker: a port shared
+/// that way can be joined by any process of the same user, so a second
+/// instance on the same port would start silently and take half of the
+/// connections. A plain listening socket makes any other bind fail with
+/// `EADDRINUSE`; and a killed worker takes no queued connection with it,
+/// since the queue belongs to the socket, not to a worker.
+#[derive(Debug)]
+pub struct Listening {
+    listener: TcpListener,
 }
 
 impl Listening {
-    /// Binds `addr` with `SO_REUSEPORT` without listening: the port is
-    /// ours (port 0 becomes a concrete one for the workers to share, and
-    /// no other program can take it while all workers are down), yet the
-    /// socket is offered no connections, since only listening sockets are.
-    pub fn reserve(addr: SocketAddr) -> io::Result<Listening> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
-        socket
-            .bind(&addr.into())
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
-        let addr = socket
-            .local_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::other("not an IP socket"))?;
-        Ok(Listening::Reserved { socket, addr })
+    /// Binds and listens on `addr` (port 0 picks a free port), as a single
+    /// process would (`SO_REUSEADDR`, not `SO_REUSEPORT`), and shares it.
+    /// The error of a port in use names `addr` and has kind `AddrInUse`.
+    pub fn bind(addr: SocketAddr) -> io::Result<Listening> {
+        let listener = crate::reactor::listener::listen(addr)?;
+        Listening::share(TcpListener::from(OwnedFd::from(listener)))
     }
 
-    /// Shares `listener` with the workers: it stops being close-on-exec,
-    /// so every worker started from now on inherits it under the same
-    /// descriptor number.
+    /// Shares `listener` (bound and listening: one this process bound, or
+    /// inherited by socket activation) with the workers: it stops being
+    /// close-on-exec, so every worker started from now on inherits it under
+    /// the same descriptor number.
     pub fn share(listener: TcpListener) -> io::Result<Listening> {
         SockRef::from(&listener).set_cloexec(false)?;
-        Ok(Listening::Shared(listener))
+        Ok(Listening { listener })
     }
 
     /// The address the workers serve.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        match self {
-            Listening::Reserved { addr, .. } => Ok(*addr),
-            Listening::Shared(listener) => listener.local_addr(),
-        }
+        self.listener.local_addr()
     }
 
-    /// Tells a worker's command line where to listen: `--port` with the
-    /// reserved port (the last `--port` wins), or the shared descriptor.
+    /// Tells a worker's command where its listening socket is.
     pub fn configure(&self, command: &mut Command) {
-        match self {
-            Listening::Reserved { addr, .. } => {
-                command.arg("--port").arg(addr.port().to_string());
-            }
-            Listening::Shared(listener) => {
-                command.env(LISTEN_FD_ENV, listener.as_raw_fd().to_string());
-            }
-        }
+        command.env(LISTEN_FD_ENV, self.listener.as_raw_fd().to_string());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use socket2::{Domain, Protocol, Socket, Type};
     use std::net::TcpStream;
 
-    /// The reservation resolves port 0, takes no connections itself, and
-    /// does not keep a SO_REUSEPORT listener from taking all of them.
+    /// Port 0 is resolved, the socket takes connections, and nothing else
+    /// can bind the port, not even with SO_REUSEPORT (how a second
+    /// `medusad --workers` used to join the first one's port).
     #[test]
-    fn a_reserved_port_is_shared_but_gets_no_connections() {
-        let reserved = Listening::reserve("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = reserved.local_addr().unwrap();
+    fn the_bound_port_is_ours_alone() {
+        let listening = Listening::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listening.local_addr().unwrap();
         assert_ne!(addr.port(), 0);
-        let refused = TcpStream::connect(addr).unwrap_err();
-        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
 
-        let worker = crate::reactor::listener::listen(addr, true).unwrap();
-        let worker = std::net::TcpListener::from(std::os::fd::OwnedFd::from(worker));
-        worker.set_nonblocking(false).unwrap();
-        for _ in 0..20 {
-            let client = TcpStream::connect(addr).expect("the worker's socket takes it");
-            let (accepted, peer) = worker.accept().unwrap();
-            assert_eq!(peer, client.local_addr().unwrap());
-            drop(accepted);
-        }
+        let intruder = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        intruder.set_reuse_address(true).unwrap();
+        intruder.set_reuse_port(true).unwrap();
+        let e = intruder.bind(&addr.into()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        let e = Listening::bind(addr).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        assert!(e.to_string().contains(&addr.to_string()), "{e}");
+
+        let client = TcpStream::connect(addr).unwrap();
+        listening.listener.set_nonblocking(false).unwrap();
+        let (_accepted, peer) = listening.listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
     }
 
-    /// A port held by a socket without SO_REUSEPORT cannot be reserved.
+    /// A worker is told the descriptor's number (that it survives exec is
+    /// what tests/workers.rs shows: the workers serve).
     #[test]
-    fn a_port_in_plain_use_cannot_be_reserved() {
-        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let Err(e) = Listening::reserve(taken.local_addr().unwrap()) else {
-            panic!("reserved a port in use");
-        };
-        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+    fn workers_are_told_the_descriptor() {
+        let listening = Listening::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut command = Command::new("true");
+        listening.configure(&mut command);
+        let fd = listening.listener.as_raw_fd().to_string();
+        let envs: Vec<_> = command.get_envs().collect();
+        assert_eq!(
+            envs,
+            [(
+                std::ffi::OsStr::new(LISTEN_FD_ENV),
+                Some(std::ffi::OsStr::new(&fd))
+            )]
+        );
     }
 }

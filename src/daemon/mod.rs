@@ -2,14 +2,16 @@
 //! worker's side of that contract (`worker`), restart backoff (`backoff`)
 //! and systemd socket activation (`activation`).
 //!
-//! `listening` is how the master holds the workers' address.
+//! `listening` is the one listening socket the master holds and passes
+//! down to its workers.
 //!
 //! One reactor serves one core. To use more, `medusad --workers N` runs N
-//! copies of itself, each a single-threaded reactor on its own
-//! `SO_REUSEPORT` socket on the same port, and a small master that starts
-//! them, restarts the ones that die and relays SIGTERM/SIGINT. This is
-//! nginx's and Apache prefork's model, not a home-made cluster: the kernel
-//! spreads connections. `docs/deploying.md` explains the design.
+//! copies of itself, each a single-threaded reactor accepting on the
+//! master's listening socket, and a small master that starts them,
+//! restarts the ones that die and relays SIGTERM/SIGINT. This is Apache
+//! prefork's model (and nginx's without `reuseport`), not a home-made
+//! cluster: whichever worker is free accepts the next connection.
+//! `docs/deploying.md` explains the design.
 
 pub mod activation;
 pub mod backoff;

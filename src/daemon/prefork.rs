@@ -21,6 +21,7 @@ use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use super::backoff::Backoff;
+use super::listening::Listening;
 use super::worker::{STARTUP_FAILED, WORKER_ENV};
 
 /// How the master ended.
@@ -47,12 +48,14 @@ struct Slot {
 }
 
 /// The master process. `command` builds the command line of one worker;
-/// the master adds [`WORKER_ENV`] and puts the worker in its own process
+/// the master adds [`WORKER_ENV`] (and the socket it shares, see
+/// [`sharing`](Master::sharing)) and puts the worker in its own process
 /// group, so a terminal's Ctrl-C reaches the master alone and each worker
 /// gets exactly one SIGTERM or SIGINT, the relayed one (a second signal
 /// makes a reactor stop at once instead of gracefully).
 pub struct Master<F> {
     command: F,
+    listening: Option<Listening>,
     slots: Vec<Slot>,
     stopping: bool,
     outcome: MasterExit,
@@ -73,10 +76,22 @@ impl<F: FnMut() -> Command> Master<F> {
             .collect();
         Master {
             command,
+            listening: None,
             slots,
             stopping: false,
             outcome: MasterExit::Stopped,
         }
+    }
+
+    /// Gives every worker `listening` to accept on. The master holds it
+    /// until it stops, so the port stays taken while workers restart; then
+    /// it closes its copy, so that once the workers have closed theirs
+    /// (they stop accepting) the socket is gone: queued connections are
+    /// reset and new ones refused, instead of waiting in a queue that no
+    /// one will accept from until the master exits.
+    pub fn sharing(mut self, listening: Listening) -> Master<F> {
+        self.listening = Some(listening);
+        self
     }
 
     /// Runs until stopped by SIGTERM/SIGINT (or a failed start) and every
@@ -136,6 +151,9 @@ impl<F: FnMut() -> Command> Master<F> {
         command
             .env(WORKER_ENV, std::process::id().to_string())
             .process_group(0);
+        if let Some(listening) = &self.listening {
+            listening.configure(&mut command);
+        }
         match command.spawn() {
             Ok(child) => {
                 log::info!("master: worker {} started (slot {index})", child.id());
@@ -211,6 +229,8 @@ impl<F: FnMut() -> Command> Master<F> {
     /// Relays `signal` to every worker and cancels pending restarts.
     fn stop(&mut self, signal: i32) {
         self.stopping = true;
+        // No worker starts from now on (see `sharing`).
+        self.listening = None;
         for slot in &mut self.slots {
             slot.restart_at = None;
             if let Some(child) = &slot.child {

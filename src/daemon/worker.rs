@@ -14,8 +14,9 @@ use super::activation;
 /// Set by the master in each worker's environment: the master's pid.
 pub const WORKER_ENV: &str = "MEDUSAD_WORKER";
 
-/// Set by the master when the workers share the socket it inherited
-/// (socket activation): the descriptor number, which workers inherit too.
+/// Set by the master: the number of the listening socket it shares with
+/// its workers (bound itself, or inherited by socket activation), which
+/// workers inherit under that number.
 pub const LISTEN_FD_ENV: &str = "MEDUSAD_LISTEN_FD";
 
 /// Exit status of a worker that could not start serving (bind error, bad
@@ -49,19 +50,20 @@ impl Worker {
         Some(Worker { master, listen_fd })
     }
 
-    /// The listening socket the master shares with its workers (socket
-    /// activation), if it does; `None` when each worker binds its own.
-    /// A second call returns `None`.
-    pub fn shared_listener(&mut self) -> io::Result<Option<TcpListener>> {
+    /// The listening socket the master shares with its workers. An error
+    /// if the master passed none (or on a second call).
+    pub fn shared_listener(&mut self) -> io::Result<TcpListener> {
         let Some(fd) = self.listen_fd.take() else {
-            return Ok(None);
+            return Err(io::Error::other(format!(
+                "no listening socket from the master ({LISTEN_FD_ENV} unset or taken)"
+            )));
         };
         // SAFETY: the master set LISTEN_FD_ENV to the number of the
         // listening socket it holds without close-on-exec for its workers
         // (`Listening::share`), so this fresh process has it open; nothing
         // else in the process claims it, and `take` above makes this the
         // only time it is wrapped.
-        unsafe { activation::inherited(fd) }.map(Some)
+        unsafe { activation::inherited(fd) }
     }
 
     /// Makes the kernel send SIGTERM to this process when the master dies,

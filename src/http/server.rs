@@ -162,14 +162,7 @@ impl HttpServer {
     /// Binds `addr` (port 0 picks a free port) with `SO_REUSEADDR` and a
     /// backlog of 1024, and opens the access log file if one is set.
     pub fn bind(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
-        HttpServer::new(listener::listen(addr, false)?, config)
-    }
-
-    /// Like [`bind`](HttpServer::bind), also with `SO_REUSEPORT`, so that
-    /// several processes can each listen on `addr` and the kernel spreads
-    /// connections among them (`medusad --workers`).
-    pub fn bind_reuseport(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
-        HttpServer::new(listener::listen(addr, true)?, config)
+        HttpServer::new(listener::listen(addr)?, config)
     }
 
     /// Serves on a socket that is already bound and listening, e.g. one

@@ -52,7 +52,7 @@ where
     /// Binds `addr` with `SO_REUSEADDR` and a backlog of [`BACKLOG`]. Port 0
     /// picks a free port; ask [`local_addr`](Listener::local_addr) which.
     pub fn bind(addr: SocketAddr, on_accept: F) -> io::Result<Listener<F>> {
-        let listener = listen(addr, false)?;
+        let listener = listen(addr)?;
         Ok(Listener::from_listener(listener, on_accept))
     }
 
@@ -148,19 +148,17 @@ where
     }
 }
 
-/// A non-blocking listening socket on `addr` with `SO_REUSEADDR`, and with
-/// `SO_REUSEPORT` if asked: several processes (medusad's workers) may then
-/// listen on the same port, each with its own socket, and the kernel
-/// spreads new connections among them.
-pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+/// A non-blocking listening socket on `addr` with `SO_REUSEADDR` (not
+/// `SO_REUSEPORT`: no other socket can bind the port while this one
+/// listens). A bind error names the address, kind unchanged.
+pub(crate) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Restarting a server must not wait out TIME_WAIT on the old port.
     socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
     socket.listen(BACKLOG)?;
     Ok(TcpListener::from_std(socket.into()))
 }

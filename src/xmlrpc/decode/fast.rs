@@ -359,7 +359,8 @@ mod tests {
         assert_eq!(unescape("a\r\nb\rc").unwrap(), "a\nb\nc");
         assert_eq!(unescape("&#13;").unwrap(), "\r");
         for bad in [
-            "&nbsp;", "&#0;", "&#xFFFE;", "&#xD800;", "&", "&#;", "&#x;", "&lt",
+            "&nbsp;", "&#0;", "&#xFFFE;", "&#xD800;", "&", "&#;", "&#x;", "&lt", "&#x+41;",
+            "&#+65;", "&#x-41;", "&#-65;", "&#X41;",
         ] {
             assert!(unescape(bad).is_err(), "{bad:?}");
         }

@@ -18,6 +18,12 @@ fn malformed_xml_is_a_parse_error() {
         "<methodCall><methodName a=>m</methodName></methodCall>",
         "<methodCall><methodName>&bogus;</methodName></methodCall>",
         "<methodCall><methodName>&#0;</methodName></methodCall>",
+        // Character references are digits only: no sign, which Rust's
+        // integer parsing would take (`&#x+41;` as 'A').
+        "<methodCall><methodName>&#x+41;</methodName></methodCall>",
+        "<methodCall><methodName>&#+65;</methodName></methodCall>",
+        "<methodCall><methodName>&#x-41;</methodName></methodCall>",
+        "<methodCall><methodName>m</methodName><params><param><value>&#x+41;</value></param></params></methodCall>",
         "<methodCall><methodName>\u{1}</methodName></methodCall>",
         "<methodCall><methodName>m</methodName><params><param><value><string><![CDATA[x</string>",
     ] {
