@@ -40,7 +40,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -51,7 +51,8 @@ mod connection;
 
 use connection::Connection;
 
-use super::client::split_url;
+use super::client::USER_AGENT;
+use super::url::Target;
 use super::{encode_call, ClientError, EncodeOptions, Value};
 use crate::chat::{AsyncChat, ChatConfig};
 use crate::reactor::{Context, Dispatcher, Reactor, Waker};
@@ -127,6 +128,24 @@ pub struct AsyncClient {
     pool: Rc<RefCell<Pool>>,
 }
 
+/// Shows the servers and the queue; requests (which may carry credentials)
+/// are not shown.
+impl std::fmt::Debug for AsyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pool = self.pool.borrow();
+        let mut servers: Vec<&String> = pool.servers.keys().collect();
+        servers.sort();
+        f.debug_struct("AsyncClient")
+            .field("servers", &servers)
+            .field(
+                "queued",
+                &pool.servers.values().map(|s| s.queue.len()).sum::<usize>(),
+            )
+            .field("closed", &pool.closed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AsyncClient {
     /// A client whose connections live on `reactor`.
     pub fn new(reactor: &mut Reactor, config: AsyncClientConfig) -> io::Result<AsyncClient> {
@@ -144,9 +163,14 @@ impl AsyncClient {
         Ok(AsyncClient { pool })
     }
 
-    /// Calls `method` on the server at `url` (`http://host:port/path`);
-    /// `callback` gets the result on the loop's thread. Never blocks; the
-    /// request goes out on the loop's next pass.
+    /// Calls `method` on the server at `url`
+    /// (`http://[user[:password]@]host[:port][/path]`, as for
+    /// [`Client::new`](super::Client::new)); `callback` gets the result on
+    /// the loop's thread. The request goes out on the loop's next pass.
+    ///
+    /// The first call to a host *name* resolves it here, with the system
+    /// resolver, which blocks (`/etc/hosts` is quick, DNS may not be); IP
+    /// literals never ask it. The addresses are kept for later calls.
     pub fn call(
         &self,
         url: &str,
@@ -160,8 +184,8 @@ impl AsyncClient {
             drop(pool);
             return callback(Err(ClientError::Protocol("the client is closed".into())));
         }
-        let (authority, path) = match split_url(url) {
-            Ok(parts) => parts,
+        let target = match Target::parse(url) {
+            Ok(target) => target,
             Err(e) => {
                 drop(pool);
                 return callback(Err(e));
@@ -174,33 +198,26 @@ impl AsyncClient {
                 return callback(Err(ClientError::Encode(e)));
             }
         };
-        let addr = match pool.servers.get(&authority) {
+        let addr = match pool.servers.get(&target.authority) {
             Some(server) => server.addr,
-            None => match authority.to_socket_addrs().ok().and_then(|mut a| a.next()) {
-                Some(addr) => addr,
-                None => {
+            None => match target.addresses() {
+                Ok(addrs) => addrs[0],
+                Err(e) => {
                     drop(pool);
-                    return callback(Err(ClientError::Io(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("cannot resolve {authority}"),
-                    ))));
+                    return callback(Err(ClientError::Io(e)));
                 }
             },
         };
-        let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: medusa-xmlrpc/{}\r\n\
-             Content-Type: text/xml\r\nAccept-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-            env!("CARGO_PKG_VERSION"),
-            body.len()
-        )
-        .into_bytes();
-        request.extend_from_slice(&body);
-        let server = pool.servers.entry(authority).or_insert_with(|| Server {
-            addr,
-            queue: VecDeque::new(),
-            idle: Vec::new(),
-            open: 0,
-        });
+        let request = target.request(USER_AGENT, &body);
+        let server = pool
+            .servers
+            .entry(target.authority)
+            .or_insert_with(|| Server {
+                addr,
+                queue: VecDeque::new(),
+                idle: Vec::new(),
+                open: 0,
+            });
         server.queue.push_back(Call {
             request,
             callback,
