@@ -6,7 +6,12 @@ mod util;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use medusa::handlers::{AuthHandler, XmlRpcHandler};
@@ -235,6 +240,206 @@ fn default_port_is_80_in_both_clients() {
                 )
             }
             other => panic!("{url}: expected a refused connection, got {other:?}"),
+        }
+    }
+}
+
+/// A server (own thread, 127.0.0.1) that answers every POST with the same
+/// prepared response, whatever was asked: bodies no `Registry` would make.
+struct CannedServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CannedServer {
+    fn start(response: Arc<Vec<u8>>) -> CannedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let response = response.clone();
+                std::thread::spawn(move || serve_canned(stream, &response));
+            }
+        });
+        CannedServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for CannedServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop to see the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads requests (head, then `Content-Length` bytes) and answers each
+/// with `response`, until the client closes or stalls.
+fn serve_canned(stream: TcpStream, response: &[u8]) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() || writer.write_all(response).is_err() {
+            return;
+        }
+    }
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// A `methodResponse` whose string is `n` bytes of letters.
+fn big_answer(n: usize) -> Vec<u8> {
+    let mut xml = b"<?xml version=\"1.0\"?><methodResponse><params><param><value><string>".to_vec();
+    xml.extend(b"abcdefghijklmnopqrstuvwxyz".iter().cycle().take(n));
+    xml.extend_from_slice(b"</string></value></param></params></methodResponse>");
+    xml
+}
+
+/// An HTTP/1.1 200 response carrying `body`, gzipped if `gzip`.
+fn http_response(body: &[u8], gzip: bool) -> Arc<Vec<u8>> {
+    let body = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body).unwrap();
+        encoder.finish().unwrap()
+    } else {
+        body.to_vec()
+    };
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n{}\r\n",
+        body.len(),
+        if gzip {
+            "Content-Encoding: gzip\r\n"
+        } else {
+            ""
+        }
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    Arc::new(response)
+}
+
+/// A 12 MiB answer, as it is and gzipped (made once: compressing it takes
+/// a while in a debug build).
+fn twelve_mib(gzip: bool) -> Arc<Vec<u8>> {
+    static PLAIN: OnceLock<Arc<Vec<u8>>> = OnceLock::new();
+    static GZIPPED: OnceLock<Arc<Vec<u8>>> = OnceLock::new();
+    let cell = if gzip { &GZIPPED } else { &PLAIN };
+    cell.get_or_init(|| http_response(&big_answer(12 * MIB), gzip))
+        .clone()
+}
+
+/// The limit cases both clients must get right: (gzipped?, limit or the
+/// default, whether the 12 MiB answer is accepted).
+const LIMIT_CASES: [(bool, Option<usize>, bool); 6] = [
+    (false, Some(16 * MIB), true),
+    (false, None, false),
+    (false, Some(MIB), false),
+    (true, Some(16 * MIB), true),
+    // Small on the wire, over the limit once inflated.
+    (true, None, false),
+    (true, Some(MIB), false),
+];
+
+fn check_limit_case(what: &str, result: Result<Value, ClientError>, accepted: bool) {
+    match result {
+        Ok(Value::String(s)) if accepted => assert_eq!(s.len(), 12 * MIB, "{what}"),
+        Err(e @ ClientError::Protocol(_)) if !accepted => {
+            assert!(e.to_string().contains("too large"), "{what}: {e}")
+        }
+        other => panic!(
+            "{what}: accepted={accepted} expected, got {:?}",
+            other.map(|_| "a value")
+        ),
+    }
+}
+
+/// `max_response_bytes` bounds the answer as sent and as inflated, in both
+/// directions: above the 10 MiB default a 12 MiB answer decodes, below it
+/// the call fails saying the response is too large.
+#[test]
+fn async_client_max_response_bytes_applies_to_body_gunzip_and_decode() {
+    for (gzip, limit, accepted) in LIMIT_CASES {
+        let server = CannedServer::start(twelve_mib(gzip));
+        let mut config = AsyncClientConfig::default();
+        if let Some(limit) = limit {
+            config.max_response_bytes = limit;
+        }
+        let url = format!("http://{}/RPC2", server.addr);
+        let result = async_call(config, &url, "big", vec![]);
+        check_limit_case(&format!("gzip={gzip} limit={limit:?}"), result, accepted);
+    }
+}
+
+/// The same for the blocking client's `set_max_response_bytes`.
+#[test]
+fn blocking_client_max_response_bytes_applies_to_body_gunzip_and_decode() {
+    for (gzip, limit, accepted) in LIMIT_CASES {
+        let server = CannedServer::start(twelve_mib(gzip));
+        let mut client = Client::new(&format!("http://{}/RPC2", server.addr)).unwrap();
+        client.set_timeout(Some(Duration::from_secs(20)));
+        if let Some(limit) = limit {
+            client.set_max_response_bytes(limit);
+        }
+        let result = client.call("big", vec![]);
+        check_limit_case(&format!("gzip={gzip} limit={limit:?}"), result, accepted);
+    }
+}
+
+/// A chunk size near `usize::MAX` is "too large", not an overflow (a panic
+/// in a debug build, a wrapped length check in a release one).
+#[test]
+fn huge_chunk_sizes_are_too_large_in_both_clients() {
+    let response = Arc::new(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\n<?xml\r\nffffffffffffffff\r\n"
+            .to_vec(),
+    );
+    let server = CannedServer::start(response);
+    let url = format!("http://{}/RPC2", server.addr);
+    for result in [
+        blocking_call(&url, "x", vec![]),
+        async_call(AsyncClientConfig::default(), &url, "x", vec![]),
+    ] {
+        match result {
+            Err(e @ ClientError::Protocol(_)) => {
+                assert!(e.to_string().contains("too large"), "{e}")
+            }
+            other => panic!("expected too large, got {other:?}"),
         }
     }
 }

@@ -34,6 +34,55 @@ use super::{
     Value,
 };
 
+/// The largest response either client accepts unless told otherwise: the
+/// HTTP server's default body limit.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The failure of a response over `limit` bytes, as sent or inflated.
+pub(crate) fn too_large(limit: usize) -> ClientError {
+    ClientError::Protocol(format!(
+        "response too large (over the limit of {limit} bytes)"
+    ))
+}
+
+/// A response body as XML: inflated if `gzip`, and either way at most
+/// `limit` bytes.
+pub(crate) fn inflate_within(
+    body: Vec<u8>,
+    gzip: bool,
+    limit: usize,
+) -> Result<Vec<u8>, ClientError> {
+    if !gzip {
+        return if body.len() > limit {
+            Err(too_large(limit))
+        } else {
+            Ok(body)
+        };
+    }
+    let mut out = Vec::new();
+    // One byte past the limit tells "too large" from "exactly the limit".
+    MultiGzDecoder::new(&body[..])
+        .take((limit as u64).saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| ClientError::Protocol(format!("bad gzip body: {e}")))?;
+    if out.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(out)
+}
+
+/// The value of a `methodResponse` of at most `limit` bytes: the decoder's
+/// size limit is the response limit (its other limits stay the defaults).
+pub(crate) fn decode_answer(xml: &[u8], limit: usize) -> Result<Value, ClientError> {
+    let limits = DecodeLimits {
+        max_size: limit,
+        ..DecodeLimits::default()
+    };
+    decode_response(xml, &limits)
+        .map_err(|fault| ClientError::Protocol(fault.message))?
+        .map_err(ClientError::Fault)
+}
+
 /// What both clients send as `User-Agent`.
 pub(crate) const USER_AGENT: &str = concat!("medusa-xmlrpc/", env!("CARGO_PKG_VERSION"));
 
@@ -122,6 +171,7 @@ pub struct Transport {
     connection: Option<Connection>,
     timeout: Option<Duration>,
     user_agent: String,
+    max_response_bytes: usize,
 }
 
 impl Default for Transport {
@@ -138,7 +188,14 @@ impl Transport {
             connection: None,
             timeout: Some(Duration::from_secs(30)),
             user_agent: USER_AGENT.to_string(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Sets the largest response accepted, as sent and once gunzipped
+    /// (default 10 MiB, as [`AsyncClientConfig`](super::AsyncClientConfig)).
+    pub fn set_max_response_bytes(&mut self, limit: usize) {
+        self.max_response_bytes = limit;
     }
 
     /// Sets the timeout (`None`: wait forever).
@@ -158,9 +215,7 @@ impl Transport {
         body: &[u8],
     ) -> Result<Vec<Value>, ClientError> {
         let xml = self.post(host, path, body)?;
-        let value = decode_response(&xml, &DecodeLimits::default())
-            .map_err(|fault| ClientError::Protocol(fault.message))??;
-        Ok(vec![value])
+        Ok(vec![decode_answer(&xml, self.max_response_bytes)?])
     }
 
     /// Posts `body` and returns the response body (gunzipped), retrying
@@ -221,6 +276,7 @@ impl Transport {
     }
 
     fn post_once(&mut self, target: &Target, body: &[u8]) -> Result<Vec<u8>, Attempt> {
+        let limit = self.max_response_bytes;
         let request = target.request(&self.user_agent, body);
         let connection = self
             .connect(target)
@@ -232,7 +288,7 @@ impl Transport {
             .write_all(&request)
             .map_err(Attempt::Stale)?;
         let head = read_head(&mut connection.reader)?;
-        let result = read_body(&mut connection.reader, &head);
+        let result = read_body(&mut connection.reader, &head, limit);
         if result.is_err() || !head.keep_alive {
             self.connection = None;
         }
@@ -243,17 +299,7 @@ impl Transport {
                 reason: head.reason,
             }));
         }
-        if head.gzip {
-            let mut out = Vec::new();
-            MultiGzDecoder::new(&body[..])
-                .take(DecodeLimits::default().max_size as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| {
-                    Attempt::Failed(ClientError::Protocol(format!("bad gzip body: {e}")))
-                })?;
-            return Ok(out);
-        }
-        Ok(body)
+        inflate_within(body, head.gzip, limit).map_err(Attempt::Failed)
     }
 }
 
@@ -360,8 +406,12 @@ fn head_from(response: &httparse::Response<'_, '_>) -> Result<Head, ClientError>
     })
 }
 
-fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, ClientError> {
-    let limit = DecodeLimits::default().max_size;
+/// The body as sent, at most `limit` bytes.
+fn read_body(
+    reader: &mut BufReader<TcpStream>,
+    head: &Head,
+    limit: usize,
+) -> Result<Vec<u8>, ClientError> {
     let mut body = Vec::new();
     if head.chunked {
         loop {
@@ -379,8 +429,9 @@ fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, 
                     }
                 }
             }
-            if body.len() + size > limit {
-                return Err(ClientError::Protocol("response too large".into()));
+            // `body` never exceeds `limit`, so this cannot wrap.
+            if size > limit - body.len() {
+                return Err(too_large(limit));
             }
             let start = body.len();
             body.resize(start + size, 0);
@@ -390,14 +441,20 @@ fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, 
         }
     }
     match head.length {
-        Some(n) if n > limit => Err(ClientError::Protocol("response too large".into())),
+        Some(n) if n > limit => Err(too_large(limit)),
         Some(n) => {
             body.resize(n, 0);
             reader.read_exact(&mut body)?;
             Ok(body)
         }
         None => {
-            reader.take(limit as u64 + 1).read_to_end(&mut body)?;
+            // Up to the close; one byte past the limit is enough to refuse.
+            reader
+                .take((limit as u64).saturating_add(1))
+                .read_to_end(&mut body)?;
+            if body.len() > limit {
+                return Err(too_large(limit));
+            }
             Ok(body)
         }
     }
@@ -437,6 +494,12 @@ impl Client {
         self.transport.set_timeout(timeout);
     }
 
+    /// Sets the largest response accepted, as sent and once gunzipped
+    /// (default 10 MiB); a larger one fails with "response too large".
+    pub fn set_max_response_bytes(&mut self, limit: usize) {
+        self.transport.set_max_response_bytes(limit);
+    }
+
     /// Sets what the encoder may send (turn `<nil/>`/`<i8>` off for strict
     /// servers).
     pub fn set_encode_options(&mut self, options: EncodeOptions) {
@@ -447,9 +510,7 @@ impl Client {
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, ClientError> {
         let body = encode_call(method, &params, &self.encode).map_err(ClientError::Encode)?;
         let xml = self.transport.post_to(&self.target, &body)?;
-        let value = decode_response(&xml, &DecodeLimits::default())
-            .map_err(|fault| ClientError::Protocol(fault.message))??;
-        Ok(value)
+        decode_answer(&xml, self.transport.max_response_bytes)
     }
 }
 

@@ -51,7 +51,7 @@ mod connection;
 
 use connection::Connection;
 
-use super::client::USER_AGENT;
+use super::client::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
 use super::url::Target;
 use super::{encode_call, ClientError, EncodeOptions, Value};
 use crate::chat::{AsyncChat, ChatConfig};
@@ -73,7 +73,8 @@ pub struct AsyncClientConfig {
     pub request_timeout: Duration,
     /// How long an unused kept-alive connection stays open. Default 15 s.
     pub idle_timeout: Duration,
-    /// Largest response body accepted. Default 10 MiB.
+    /// Largest response accepted, as sent and once gunzipped; a larger one
+    /// fails with "response too large". Default 10 MiB.
     pub max_response_bytes: usize,
     /// What the encoder may send.
     pub encode: EncodeOptions,
@@ -85,7 +86,7 @@ impl Default for AsyncClientConfig {
             max_connections_per_server: 8,
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(15),
-            max_response_bytes: 10 * 1024 * 1024,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             encode: EncodeOptions::default(),
         }
     }
