@@ -33,6 +33,11 @@ pub(super) enum ReadState {
 pub(super) struct Connection {
     pool: Rc<RefCell<Pool>>,
     authority: String,
+    /// Which of the server's addresses it connects to.
+    addr_index: usize,
+    /// The connect succeeded (a failure before then moves the call on to
+    /// the next address).
+    connected: bool,
     call: Option<Call>,
     state: ReadState,
     head: Vec<u8>,
@@ -51,10 +56,12 @@ pub(super) struct Connection {
 }
 
 impl Connection {
-    pub(super) fn new(pool: Rc<RefCell<Pool>>, authority: String) -> Connection {
+    pub(super) fn new(pool: Rc<RefCell<Pool>>, authority: String, addr_index: usize) -> Connection {
         Connection {
             pool,
             authority,
+            addr_index,
+            connected: false,
             call: None,
             state: ReadState::Idle,
             head: Vec::new(),
@@ -76,8 +83,9 @@ impl Connection {
     }
 
     /// Starts `call` on this connection.
-    fn start(&mut self, call: Call, chat: &mut Chat, cx: &mut Context<'_>) {
+    fn start(&mut self, mut call: Call, chat: &mut Chat, cx: &mut Context<'_>) {
         chat.push(&call.request);
+        let left = call.time_left(self.config().request_timeout);
         self.call = Some(call);
         self.state = ReadState::Head;
         self.head.clear();
@@ -87,7 +95,7 @@ impl Connection {
         if let Some(timer) = self.timer.take() {
             cx.cancel_timer(timer);
         }
-        self.timer = Some(cx.set_timer(self.config().request_timeout));
+        self.timer = Some(cx.set_timer(left));
     }
 
     /// Takes the next queued call for this server, or goes idle.
@@ -306,11 +314,12 @@ impl ChatHandler for Connection {
                 .and_then(|s| s.queue.pop_front())
         };
         match call {
-            Some(call) => {
-                // Pushed now, sent once connected.
+            Some(mut call) => {
+                // Sent once connected.
+                let left = call.time_left(self.config().request_timeout);
                 self.call = Some(call);
                 self.state = ReadState::Head;
-                self.timer = Some(cx.set_timer(self.config().request_timeout));
+                self.timer = Some(cx.set_timer(left));
             }
             None => self.timer = Some(cx.set_timer(self.config().idle_timeout)),
         }
@@ -318,6 +327,10 @@ impl ChatHandler for Connection {
     }
 
     fn handle_connect(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
+        self.connected = true;
+        if let Some(server) = self.pool.borrow_mut().servers.get_mut(&self.authority) {
+            server.preferred = self.addr_index;
+        }
         match self.call.take() {
             Some(call) => {
                 self.start(call, chat, cx);
@@ -412,16 +425,20 @@ impl Drop for Connection {
             }
         }
         let retry = match call {
-            // A kept-alive connection the server had closed: send again, once.
+            // A kept-alive connection the server had closed: send again, once,
+            // with a fresh timeout.
             Some(call) if stale && !call.retried => {
                 if let Some(server) = pool.servers.get_mut(&self.authority) {
                     server.queue.push_front(Call {
                         retried: true,
+                        deadline: None,
                         ..call
                     });
                 }
                 None
             }
+            // Refused, unreachable...: the next address, if any is left.
+            Some(call) if !self.connected => pool.try_next_addr(&self.authority, call),
             other => other,
         };
         pool.wake_hub();
