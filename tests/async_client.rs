@@ -276,3 +276,27 @@ fn sequential_calls_reuse_one_connection() {
         "one for the 30 calls, one for this request"
     );
 }
+
+/// A server on 127.0.0.1 only, called as `localhost`: where `localhost` is
+/// `[::1, 127.0.0.1]` (a stock Debian), the refused `::1` must not fail the
+/// call. (Where it is 127.0.0.1 alone this passes either way; the
+/// fallback itself is tested with made-up address lists in the crate's
+/// `xmlrpc::async_client::tests`.)
+#[test]
+fn localhost_reaches_an_ipv4_only_server() {
+    let server = server(5);
+    let mut reactor = Reactor::new().unwrap();
+    let client = AsyncClient::new(&mut reactor, AsyncClientConfig::default()).unwrap();
+    let results = empty(1);
+    let slot = results.clone();
+    let url = format!("http://localhost:{}/RPC2", server.addr.port());
+    client.call(&url, "tag", vec![Value::Int(1)], move |r| {
+        slot.borrow_mut()[0] = Some(r)
+    });
+    run_until_done(&mut reactor, &results);
+    let answer = results.borrow_mut()[0].take().unwrap();
+    assert_eq!(
+        answer.unwrap(),
+        Value::Array(vec![Value::Int(5), Value::Int(1)])
+    );
+}

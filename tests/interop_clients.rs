@@ -34,12 +34,13 @@ use util::*;
 // Our client against Python's SimpleXMLRPCServer.
 // ---------------------------------------------------------------------------
 
-/// The Python server. `PROTOCOL`, `IDLE` and `MULTI_MEMBER` are filled in:
-/// the HTTP version it answers with (1.1 keeps connections alive), how long
-/// it lets a kept-alive connection sit idle before closing it, and whether
-/// it gzips answers as two gzip members instead of one.
+/// The Python server. `PROTOCOL`, `IDLE`, `MULTI_MEMBER` and `REQUIRED_AUTH`
+/// are filled in: the HTTP version it answers with (1.1 keeps connections
+/// alive), how long it lets a kept-alive connection sit idle before closing
+/// it, whether it gzips answers as two gzip members instead of one, and the
+/// `"user:password"` it wants as Basic credentials (or `None`).
 const PYTHON_SERVER: &str = r#"
-import datetime, os, signal, socketserver, sys, threading
+import base64, datetime, os, signal, socketserver, sys, threading
 import xmlrpc.client as xc
 from xmlrpc.server import SimpleXMLRPCServer, SimpleXMLRPCRequestHandler
 
@@ -67,6 +68,18 @@ class Handler(SimpleXMLRPCRequestHandler):
     def log_message(self, format, *args):
         if "timed out" in format % args:
             count("idle_closes")
+
+    # The standard library has no server-side auth; this is the usual recipe.
+    def parse_request(self):
+        if not super().parse_request():
+            return False
+        if REQUIRED_AUTH is None:
+            return True
+        expected = "Basic " + base64.b64encode(REQUIRED_AUTH.encode()).decode()
+        if self.headers.get("Authorization") == expected:
+            return True
+        self.send_error(401, "wrong or missing credentials")
+        return False
 
 class Server(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
     daemon_threads = True
@@ -133,10 +146,27 @@ impl PythonServer {
     }
 
     fn start_with(protocol: &str, idle_seconds: f64, multi_member: bool) -> PythonServer {
+        PythonServer::launch(protocol, idle_seconds, multi_member, None)
+    }
+
+    /// An HTTP/1.1 server that wants `user_password` as Basic credentials.
+    fn start_with_auth(user_password: &str) -> PythonServer {
+        PythonServer::launch("1.1", 5.0, false, Some(user_password))
+    }
+
+    fn launch(
+        protocol: &str,
+        idle_seconds: f64,
+        multi_member: bool,
+        auth: Option<&str>,
+    ) -> PythonServer {
+        // A Python string literal (Rust quotes plain ASCII as Python does).
+        let auth = auth.map_or("None".to_string(), |a| format!("{a:?}"));
         let script = PYTHON_SERVER
             .replace("PROTOCOL", protocol)
             .replace("IDLE", &idle_seconds.to_string())
-            .replace("MULTI_MEMBER", if multi_member { "True" } else { "False" });
+            .replace("MULTI_MEMBER", if multi_member { "True" } else { "False" })
+            .replace("REQUIRED_AUTH", &auth);
         let mut stderr = tempfile::tempfile().expect("temp file");
         let mut child = Command::new("python3")
             .arg("-c")
@@ -500,6 +530,40 @@ fn client_reuses_connection_and_retries_after_idle_close() {
     assert_eq!(logged(&stale), 1, "the client retried once");
     assert_eq!(count(&mut client, "idle_closes"), 1, "Python closed it");
     assert_eq!(count(&mut client, "connections"), 2, "one reconnection");
+}
+
+/// `http://user:password@host/` as Python's own `ServerProxy` takes it: the
+/// %-decoded credentials reach Python's server as Basic auth, on every call
+/// of a kept-alive connection; `Transport` takes them in its `host` too.
+#[test]
+fn client_sends_url_credentials_to_python() {
+    let python = PythonServer::start_with_auth("ann:p@ss:w rd");
+    let url = format!("http://ann:p%40ss%3Aw%20rd@{}/RPC2", python.host());
+    let mut client = Client::new(&url).expect("client");
+    client.set_timeout(Some(Duration::from_secs(10)));
+    for i in 0..3 {
+        assert_eq!(
+            client
+                .call("add", vec![Value::Int(i), Value::Int(1)])
+                .unwrap(),
+            Value::Int(i + 1)
+        );
+    }
+    assert_eq!(count(&mut client, "connections"), 1);
+    let mut transport = Transport::new();
+    transport.set_timeout(Some(Duration::from_secs(10)));
+    let body = dumps(&[Value::Int(40), Value::Int(2)], "add").unwrap();
+    let host = format!("ann:p%40ss%3Aw%20rd@{}", python.host());
+    assert_eq!(
+        transport.request(&host, "/RPC2", &body).unwrap(),
+        vec![Value::Int(42)]
+    );
+    let mut wrong = Client::new(&python.url()).expect("client");
+    wrong.set_timeout(Some(Duration::from_secs(10)));
+    match wrong.call("add", vec![Value::Int(1), Value::Int(1)]) {
+        Err(ClientError::Http { status, .. }) => assert_eq!(status, 401),
+        other => panic!("expected HTTP 401, got {other:?}"),
+    }
 }
 
 /// Against an HTTP/1.0 server (Python's default: it closes after every

@@ -23,15 +23,68 @@
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use flate2::read::MultiGzDecoder;
 
+use super::url::Target;
 use super::{
     decode_call, decode_response, encode_call, DecodeLimits, EncodeError, EncodeOptions, Fault,
     Value,
 };
+
+/// The largest response either client accepts unless told otherwise: the
+/// HTTP server's default body limit.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The failure of a response over `limit` bytes, as sent or inflated.
+pub(crate) fn too_large(limit: usize) -> ClientError {
+    ClientError::Protocol(format!(
+        "response too large (over the limit of {limit} bytes)"
+    ))
+}
+
+/// A response body as XML: inflated if `gzip`, and either way at most
+/// `limit` bytes.
+pub(crate) fn inflate_within(
+    body: Vec<u8>,
+    gzip: bool,
+    limit: usize,
+) -> Result<Vec<u8>, ClientError> {
+    if !gzip {
+        return if body.len() > limit {
+            Err(too_large(limit))
+        } else {
+            Ok(body)
+        };
+    }
+    let mut out = Vec::new();
+    // One byte past the limit tells "too large" from "exactly the limit".
+    MultiGzDecoder::new(&body[..])
+        .take((limit as u64).saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| ClientError::Protocol(format!("bad gzip body: {e}")))?;
+    if out.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(out)
+}
+
+/// The value of a `methodResponse` of at most `limit` bytes: the decoder's
+/// size limit is the response limit (its other limits stay the defaults).
+pub(crate) fn decode_answer(xml: &[u8], limit: usize) -> Result<Value, ClientError> {
+    let limits = DecodeLimits {
+        max_size: limit,
+        ..DecodeLimits::default()
+    };
+    decode_response(xml, &limits)
+        .map_err(|fault| ClientError::Protocol(fault.message))?
+        .map_err(ClientError::Fault)
+}
+
+/// What both clients send as `User-Agent`.
+pub(crate) const USER_AGENT: &str = concat!("medusa-xmlrpc/", env!("CARGO_PKG_VERSION"));
 
 /// Largest response head the client reads.
 const MAX_HEAD: usize = 64 * 1024;
@@ -50,6 +103,9 @@ pub enum ClientError {
     },
     /// The answer could not be read as HTTP or XML-RPC.
     Protocol(String),
+    /// The URL is not one the client can use; the message names the part
+    /// that is wrong (and never repeats the URL, which may hold a password).
+    Url(String),
     /// The parameters could not be encoded.
     Encode(EncodeError),
     /// Connecting, sending or receiving failed (timeouts included).
@@ -62,6 +118,7 @@ impl fmt::Display for ClientError {
             ClientError::Fault(fault) => write!(f, "{fault}"),
             ClientError::Http { status, reason } => write!(f, "HTTP error {status} {reason}"),
             ClientError::Protocol(message) => write!(f, "protocol error: {message}"),
+            ClientError::Url(problem) => write!(f, "bad URL: {problem}"),
             ClientError::Encode(e) => write!(f, "cannot encode the call: {e}"),
             ClientError::Io(e) => write!(f, "I/O error: {e}"),
         }
@@ -102,7 +159,8 @@ pub fn loads(body: &[u8]) -> Result<(Vec<Value>, Option<String>), Fault> {
 
 /// A kept-alive connection to one host.
 struct Connection {
-    host: String,
+    /// `host:port`, without user info.
+    authority: String,
     writer: TcpStream,
     reader: BufReader<TcpStream>,
 }
@@ -113,6 +171,7 @@ pub struct Transport {
     connection: Option<Connection>,
     timeout: Option<Duration>,
     user_agent: String,
+    max_response_bytes: usize,
 }
 
 impl Default for Transport {
@@ -128,8 +187,15 @@ impl Transport {
         Transport {
             connection: None,
             timeout: Some(Duration::from_secs(30)),
-            user_agent: concat!("medusa-xmlrpc/", env!("CARGO_PKG_VERSION")).to_string(),
+            user_agent: USER_AGENT.to_string(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Sets the largest response accepted, as sent and once gunzipped
+    /// (default 10 MiB, as [`AsyncClientConfig`](super::AsyncClientConfig)).
+    pub fn set_max_response_bytes(&mut self, limit: usize) {
+        self.max_response_bytes = limit;
     }
 
     /// Sets the timeout (`None`: wait forever).
@@ -139,8 +205,9 @@ impl Transport {
     }
 
     /// Python's `Transport.request(host, handler, request_body)`: posts
-    /// `body` to `path` on `host` (`"host:port"`) and returns the values of
-    /// the response (one, for a successful call).
+    /// `body` to `path` on `host` (`"host:port"`, or `"user:password@host:port"`
+    /// for Basic auth) and returns the values of the response (one, for a
+    /// successful call).
     pub fn request(
         &mut self,
         host: &str,
@@ -148,32 +215,37 @@ impl Transport {
         body: &[u8],
     ) -> Result<Vec<Value>, ClientError> {
         let xml = self.post(host, path, body)?;
-        let value = decode_response(&xml, &DecodeLimits::default())
-            .map_err(|fault| ClientError::Protocol(fault.message))??;
-        Ok(vec![value])
+        Ok(vec![decode_answer(&xml, self.max_response_bytes)?])
     }
 
     /// Posts `body` and returns the response body (gunzipped), retrying
-    /// once on a stale kept-alive connection.
+    /// once on a stale kept-alive connection. `host` as for
+    /// [`request`](Transport::request).
     pub fn post(&mut self, host: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let reused = matches!(&self.connection, Some(c) if c.host == host);
-        match self.post_once(host, path, body) {
+        self.post_to(&Target::from_authority(host, path)?, body)
+    }
+
+    fn post_to(&mut self, target: &Target, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let reused = matches!(&self.connection, Some(c) if c.authority == target.authority);
+        match self.post_once(target, body) {
             Err(Attempt::Stale(e)) if reused => {
-                log::debug!("stale connection to {host} ({e}); retrying once");
+                log::debug!(
+                    "stale connection to {} ({e}); retrying once",
+                    target.authority
+                );
                 self.connection = None;
-                self.post_once(host, path, body)
-                    .map_err(Attempt::into_error)
+                self.post_once(target, body).map_err(Attempt::into_error)
             }
             other => other.map_err(Attempt::into_error),
         }
     }
 
-    fn connect(&mut self, host: &str) -> io::Result<&mut Connection> {
-        if !matches!(&self.connection, Some(c) if c.host == host) {
+    fn connect(&mut self, target: &Target) -> io::Result<&mut Connection> {
+        if !matches!(&self.connection, Some(c) if c.authority == target.authority) {
             self.connection = None;
-            let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"));
+            let mut last = None;
             let mut stream = None;
-            for addr in host.to_socket_addrs()? {
+            for addr in target.addresses()? {
                 let attempt = match self.timeout {
                     Some(t) => TcpStream::connect_timeout(&addr, t),
                     None => TcpStream::connect(addr),
@@ -183,15 +255,19 @@ impl Transport {
                         stream = Some(s);
                         break;
                     }
-                    Err(e) => last = e,
+                    Err(e) => last = Some(e),
                 }
             }
-            let stream = stream.ok_or(last)?;
+            let stream = match (stream, last) {
+                (Some(stream), _) => stream,
+                (None, Some(e)) => return Err(e),
+                (None, None) => unreachable!("addresses() is never empty"),
+            };
             stream.set_nodelay(true)?;
             stream.set_read_timeout(self.timeout)?;
             stream.set_write_timeout(self.timeout)?;
             self.connection = Some(Connection {
-                host: host.to_string(),
+                authority: target.authority.clone(),
                 reader: BufReader::new(stream.try_clone()?),
                 writer: stream,
             });
@@ -199,16 +275,12 @@ impl Transport {
         Ok(self.connection.as_mut().expect("connected above"))
     }
 
-    fn post_once(&mut self, host: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, Attempt> {
-        let user_agent = self.user_agent.clone();
-        let connection = self.connect(host).map_err(|e| Attempt::Failed(e.into()))?;
-        let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nContent-Type: text/xml\r\n\
-             Accept-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        request.extend_from_slice(body);
+    fn post_once(&mut self, target: &Target, body: &[u8]) -> Result<Vec<u8>, Attempt> {
+        let limit = self.max_response_bytes;
+        let request = target.request(&self.user_agent, body);
+        let connection = self
+            .connect(target)
+            .map_err(|e| Attempt::Failed(e.into()))?;
         // A write or an empty read on a reused connection means the server
         // closed it while idle: stale, safe to retry.
         connection
@@ -216,7 +288,7 @@ impl Transport {
             .write_all(&request)
             .map_err(Attempt::Stale)?;
         let head = read_head(&mut connection.reader)?;
-        let result = read_body(&mut connection.reader, &head);
+        let result = read_body(&mut connection.reader, &head, limit);
         if result.is_err() || !head.keep_alive {
             self.connection = None;
         }
@@ -227,17 +299,7 @@ impl Transport {
                 reason: head.reason,
             }));
         }
-        if head.gzip {
-            let mut out = Vec::new();
-            MultiGzDecoder::new(&body[..])
-                .take(DecodeLimits::default().max_size as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| {
-                    Attempt::Failed(ClientError::Protocol(format!("bad gzip body: {e}")))
-                })?;
-            return Ok(out);
-        }
-        Ok(body)
+        inflate_within(body, head.gzip, limit).map_err(Attempt::Failed)
     }
 }
 
@@ -344,8 +406,12 @@ fn head_from(response: &httparse::Response<'_, '_>) -> Result<Head, ClientError>
     })
 }
 
-fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, ClientError> {
-    let limit = DecodeLimits::default().max_size;
+/// The body as sent, at most `limit` bytes.
+fn read_body(
+    reader: &mut BufReader<TcpStream>,
+    head: &Head,
+    limit: usize,
+) -> Result<Vec<u8>, ClientError> {
     let mut body = Vec::new();
     if head.chunked {
         loop {
@@ -363,8 +429,9 @@ fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, 
                     }
                 }
             }
-            if body.len() + size > limit {
-                return Err(ClientError::Protocol("response too large".into()));
+            // `body` never exceeds `limit`, so this cannot wrap.
+            if size > limit - body.len() {
+                return Err(too_large(limit));
             }
             let start = body.len();
             body.resize(start + size, 0);
@@ -374,14 +441,20 @@ fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, 
         }
     }
     match head.length {
-        Some(n) if n > limit => Err(ClientError::Protocol("response too large".into())),
+        Some(n) if n > limit => Err(too_large(limit)),
         Some(n) => {
             body.resize(n, 0);
             reader.read_exact(&mut body)?;
             Ok(body)
         }
         None => {
-            reader.take(limit as u64 + 1).read_to_end(&mut body)?;
+            // Up to the close; one byte past the limit is enough to refuse.
+            reader
+                .take((limit as u64).saturating_add(1))
+                .read_to_end(&mut body)?;
+            if body.len() > limit {
+                return Err(too_large(limit));
+            }
             Ok(body)
         }
     }
@@ -389,20 +462,28 @@ fn read_body(reader: &mut BufReader<TcpStream>, head: &Head) -> Result<Vec<u8>, 
 
 /// Python's `ServerProxy`, with one explicit `call` method.
 pub struct Client {
-    host: String,
-    path: String,
+    target: Target,
     transport: Transport,
     encode: EncodeOptions,
 }
 
+/// Shows where the client points, never its credentials.
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
-    /// A client for `url` (`http://host:port/path`; the path defaults to
-    /// `/RPC2`, the port to 80).
+    /// A client for `url`: `http://[user[:password]@]host[:port][/path]`.
+    /// The path defaults to `/RPC2`, the port to 80; user info (%-escaped
+    /// as in any URL) is sent as HTTP Basic credentials with every call.
+    /// A URL that cannot be used is a [`ClientError::Url`].
     pub fn new(url: &str) -> Result<Client, ClientError> {
-        let (host, path) = split_url(url)?;
         Ok(Client {
-            host,
-            path,
+            target: Target::parse(url)?,
             transport: Transport::new(),
             encode: EncodeOptions::default(),
         })
@@ -411,6 +492,12 @@ impl Client {
     /// Sets the timeout for connecting, sending and each read.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.transport.set_timeout(timeout);
+    }
+
+    /// Sets the largest response accepted, as sent and once gunzipped
+    /// (default 10 MiB); a larger one fails with "response too large".
+    pub fn set_max_response_bytes(&mut self, limit: usize) {
+        self.transport.set_max_response_bytes(limit);
     }
 
     /// Sets what the encoder may send (turn `<nil/>`/`<i8>` off for strict
@@ -422,61 +509,14 @@ impl Client {
     /// Calls `method` with `params`: the result, or why there is none.
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, ClientError> {
         let body = encode_call(method, &params, &self.encode).map_err(ClientError::Encode)?;
-        let xml = self.transport.post(&self.host, &self.path, &body)?;
-        let value = decode_response(&xml, &DecodeLimits::default())
-            .map_err(|fault| ClientError::Protocol(fault.message))??;
-        Ok(value)
+        let xml = self.transport.post_to(&self.target, &body)?;
+        decode_answer(&xml, self.transport.max_response_bytes)
     }
-}
-
-/// Splits `http://host[:port][/path]` into (`host:port`, `/path`); the port
-/// defaults to 80 and the path to `/RPC2`.
-pub(crate) fn split_url(url: &str) -> Result<(String, String), ClientError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| ClientError::Protocol(format!("unsupported URL {url:?} (only http://)")))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/RPC2"),
-    };
-    if authority.is_empty() {
-        return Err(ClientError::Protocol(format!("no host in {url:?}")));
-    }
-    let has_port = match authority.rfind(']') {
-        Some(bracket) => authority[bracket..].contains(':'),
-        None => authority.contains(':'),
-    };
-    let authority = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    Ok((authority, path.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls() {
-        let c = Client::new("http://127.0.0.1:8182/RPC2").unwrap();
-        assert_eq!(
-            (c.host.as_str(), c.path.as_str()),
-            ("127.0.0.1:8182", "/RPC2")
-        );
-        let c = Client::new("http://example.com").unwrap();
-        assert_eq!(
-            (c.host.as_str(), c.path.as_str()),
-            ("example.com:80", "/RPC2")
-        );
-        let c = Client::new("http://[::1]:9000/x").unwrap();
-        assert_eq!((c.host.as_str(), c.path.as_str()), ("[::1]:9000", "/x"));
-        let c = Client::new("http://[::1]/x").unwrap();
-        assert_eq!(c.host, "[::1]:80");
-        assert!(Client::new("https://x/").is_err());
-        assert!(Client::new("http:///RPC2").is_err());
-    }
 
     #[test]
     fn dumps_and_loads_round_trip() {

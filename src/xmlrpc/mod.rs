@@ -54,6 +54,7 @@ mod fault;
 mod registry;
 mod ser;
 mod service;
+mod url;
 mod value;
 mod workers;
 

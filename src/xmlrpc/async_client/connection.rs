@@ -3,16 +3,16 @@
 //! goes back to the pool.
 
 use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
 use std::rc::Rc;
 
-use flate2::read::MultiGzDecoder;
 use mio::Token;
 
 use super::{AsyncClientConfig, Call, CallResult, Pool};
 use crate::chat::{Chat, ChatHandler, Terminator};
 use crate::reactor::{Context, DispatchError, TimerId};
-use crate::xmlrpc::{decode_response, ClientError, DecodeLimits};
+use crate::xmlrpc::client::{decode_answer, inflate_within, too_large};
+use crate::xmlrpc::ClientError;
 
 /// Where a connection is in reading a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +33,11 @@ pub(super) enum ReadState {
 pub(super) struct Connection {
     pool: Rc<RefCell<Pool>>,
     authority: String,
+    /// Which of the server's addresses it connects to.
+    addr_index: usize,
+    /// The connect succeeded (a failure before then moves the call on to
+    /// the next address).
+    connected: bool,
     call: Option<Call>,
     state: ReadState,
     head: Vec<u8>,
@@ -51,10 +56,12 @@ pub(super) struct Connection {
 }
 
 impl Connection {
-    pub(super) fn new(pool: Rc<RefCell<Pool>>, authority: String) -> Connection {
+    pub(super) fn new(pool: Rc<RefCell<Pool>>, authority: String, addr_index: usize) -> Connection {
         Connection {
             pool,
             authority,
+            addr_index,
+            connected: false,
             call: None,
             state: ReadState::Idle,
             head: Vec::new(),
@@ -76,8 +83,9 @@ impl Connection {
     }
 
     /// Starts `call` on this connection.
-    fn start(&mut self, call: Call, chat: &mut Chat, cx: &mut Context<'_>) {
+    fn start(&mut self, mut call: Call, chat: &mut Chat, cx: &mut Context<'_>) {
         chat.push(&call.request);
+        let left = call.time_left(self.config().request_timeout);
         self.call = Some(call);
         self.state = ReadState::Head;
         self.head.clear();
@@ -87,7 +95,7 @@ impl Connection {
         if let Some(timer) = self.timer.take() {
             cx.cancel_timer(timer);
         }
-        self.timer = Some(cx.set_timer(self.config().request_timeout));
+        self.timer = Some(cx.set_timer(left));
     }
 
     /// Takes the next queued call for this server, or goes idle.
@@ -169,15 +177,13 @@ impl Connection {
         let chunked =
             header("Transfer-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
         let length = header("Content-Length").map(str::parse::<u64>);
-        let limit = self.config().max_response_bytes as u64;
+        let limit = self.config().max_response_bytes;
         match (chunked, length) {
             (true, _) => {
                 self.state = ReadState::ChunkSize;
                 chat.set_terminator(Terminator::bytes(b"\r\n"));
             }
-            (false, Some(Ok(n))) if n > limit => {
-                self.fail(chat, ClientError::Protocol("response too large".into()))
-            }
+            (false, Some(Ok(n))) if n > limit as u64 => self.fail(chat, too_large(limit)),
             (false, Some(Ok(0))) => self.body_done(chat, cx),
             (false, Some(Ok(n))) => {
                 self.state = ReadState::Body;
@@ -219,19 +225,8 @@ impl Connection {
             });
         }
         let limit = self.config().max_response_bytes;
-        let xml = if self.gzip {
-            let mut out = Vec::new();
-            MultiGzDecoder::new(&body[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| ClientError::Protocol(format!("bad gzip body: {e}")))?;
-            out
-        } else {
-            body
-        };
-        decode_response(&xml, &DecodeLimits::default())
-            .map_err(|fault| ClientError::Protocol(fault.message))?
-            .map_err(ClientError::Fault)
+        let xml = inflate_within(body, self.gzip, limit)?;
+        decode_answer(&xml, limit)
     }
 
     /// The call fails and the connection closes (its framing is lost).
@@ -248,7 +243,7 @@ impl ChatHandler for Connection {
         let limit = self.pool.borrow().config.max_response_bytes;
         match self.state {
             ReadState::Head | ReadState::ChunkSize | ReadState::ChunkEnd | ReadState::Trailers => {
-                if self.head.len() + data.len() > 64 * 1024 {
+                if self.head.len().saturating_add(data.len()) > 64 * 1024 {
                     return self.fail(
                         chat,
                         ClientError::Protocol("response head too large".into()),
@@ -257,8 +252,8 @@ impl ChatHandler for Connection {
                 self.head.extend_from_slice(data);
             }
             ReadState::Body | ReadState::ChunkData | ReadState::UntilClose => {
-                if self.body.len() + data.len() > limit {
-                    return self.fail(chat, ClientError::Protocol("response too large".into()));
+                if self.body.len().saturating_add(data.len()) > limit {
+                    return self.fail(chat, too_large(limit));
                 }
                 self.body.extend_from_slice(data);
             }
@@ -276,10 +271,14 @@ impl ChatHandler for Connection {
                 let size = std::str::from_utf8(&line).ok().and_then(|l| {
                     u64::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok()
                 });
+                let limit = self.config().max_response_bytes;
+                let room = limit.saturating_sub(self.body.len());
                 match size {
                     Some(0) => {
                         self.state = ReadState::Trailers;
                     }
+                    // Refused now rather than after reading up to the limit.
+                    Some(n) if n > room as u64 => self.fail(chat, too_large(limit)),
                     Some(n) => {
                         self.state = ReadState::ChunkData;
                         chat.set_terminator(Terminator::Length(n));
@@ -315,11 +314,12 @@ impl ChatHandler for Connection {
                 .and_then(|s| s.queue.pop_front())
         };
         match call {
-            Some(call) => {
-                // Pushed now, sent once connected.
+            Some(mut call) => {
+                // Sent once connected.
+                let left = call.time_left(self.config().request_timeout);
                 self.call = Some(call);
                 self.state = ReadState::Head;
-                self.timer = Some(cx.set_timer(self.config().request_timeout));
+                self.timer = Some(cx.set_timer(left));
             }
             None => self.timer = Some(cx.set_timer(self.config().idle_timeout)),
         }
@@ -327,6 +327,10 @@ impl ChatHandler for Connection {
     }
 
     fn handle_connect(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
+        self.connected = true;
+        if let Some(server) = self.pool.borrow_mut().servers.get_mut(&self.authority) {
+            server.preferred = self.addr_index;
+        }
         match self.call.take() {
             Some(call) => {
                 self.start(call, chat, cx);
@@ -421,16 +425,20 @@ impl Drop for Connection {
             }
         }
         let retry = match call {
-            // A kept-alive connection the server had closed: send again, once.
+            // A kept-alive connection the server had closed: send again, once,
+            // with a fresh timeout.
             Some(call) if stale && !call.retried => {
                 if let Some(server) = pool.servers.get_mut(&self.authority) {
                     server.queue.push_front(Call {
                         retried: true,
+                        deadline: None,
                         ..call
                     });
                 }
                 None
             }
+            // Refused, unreachable...: the next address, if any is left.
+            Some(call) if !self.connected => pool.try_next_addr(&self.authority, call),
             other => other,
         };
         pool.wake_hub();

@@ -26,7 +26,8 @@
 //! socketless hub dispatcher and the connection channels. `call` queues the
 //! call and wakes the hub; the hub hands each queued call to an idle
 //! kept-alive connection to that server, or opens a new one (asyncore's
-//! non-blocking `connect`) while fewer than `max_connections_per_server`
+//! non-blocking `connect`, to each of the server's addresses in turn until
+//! one takes it) while fewer than `max_connections_per_server`
 //! are open. A connection channel sends the request, reads the response by
 //! terminators as the server channel reads requests, calls the callback,
 //! and goes back to the pool. Every failure (refused connection, reset,
@@ -40,18 +41,21 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::Token;
 
 mod connection;
+#[cfg(test)]
+mod tests;
 
 use connection::Connection;
 
-use super::client::split_url;
+use super::client::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
+use super::url::Target;
 use super::{encode_call, ClientError, EncodeOptions, Value};
 use crate::chat::{AsyncChat, ChatConfig};
 use crate::reactor::{Context, Dispatcher, Reactor, Waker};
@@ -72,7 +76,8 @@ pub struct AsyncClientConfig {
     pub request_timeout: Duration,
     /// How long an unused kept-alive connection stays open. Default 15 s.
     pub idle_timeout: Duration,
-    /// Largest response body accepted. Default 10 MiB.
+    /// Largest response accepted, as sent and once gunzipped; a larger one
+    /// fails with "response too large". Default 10 MiB.
     pub max_response_bytes: usize,
     /// What the encoder may send.
     pub encode: EncodeOptions,
@@ -84,7 +89,7 @@ impl Default for AsyncClientConfig {
             max_connections_per_server: 8,
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(15),
-            max_response_bytes: 10 * 1024 * 1024,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             encode: EncodeOptions::default(),
         }
     }
@@ -96,11 +101,51 @@ struct Call {
     callback: Callback,
     /// A call retried once on a fresh connection after a stale one.
     retried: bool,
+    /// The server's address this call tries first (an index into
+    /// `Server::addrs`), fixed when it first gets a connection.
+    first_addr: Option<usize>,
+    /// Addresses that refused it so far; it tries the next one in turn.
+    failed_addrs: usize,
+    /// When `request_timeout` runs out: set when the call first gets a
+    /// connection and kept across addresses, so one timeout covers them all.
+    deadline: Option<Instant>,
+}
+
+impl Call {
+    fn new(request: Vec<u8>, callback: Callback) -> Call {
+        Call {
+            request,
+            callback,
+            retried: false,
+            first_addr: None,
+            failed_addrs: 0,
+            deadline: None,
+        }
+    }
+
+    /// What is left of `timeout` for this call, starting the clock if it
+    /// has not started.
+    fn time_left(&mut self, timeout: Duration) -> Duration {
+        let now = Instant::now();
+        match self.deadline {
+            Some(deadline) => deadline.saturating_duration_since(now),
+            None => {
+                // No deadline if it is beyond what Instant holds: the full
+                // timeout each time is as good as forever then.
+                self.deadline = now.checked_add(timeout);
+                timeout
+            }
+        }
+    }
 }
 
 /// Per-server state of the pool.
 struct Server {
-    addr: SocketAddr,
+    /// What the name resolved to, in the resolver's order; never empty.
+    addrs: Vec<SocketAddr>,
+    /// The address that last took a connection: new calls start there, so
+    /// only the first call pays for a refusing address before it.
+    preferred: usize,
     queue: VecDeque<Call>,
     idle: Vec<Token>,
     open: usize,
@@ -127,6 +172,24 @@ pub struct AsyncClient {
     pool: Rc<RefCell<Pool>>,
 }
 
+/// Shows the servers and the queue; requests (which may carry credentials)
+/// are not shown.
+impl std::fmt::Debug for AsyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pool = self.pool.borrow();
+        let mut servers: Vec<&String> = pool.servers.keys().collect();
+        servers.sort();
+        f.debug_struct("AsyncClient")
+            .field("servers", &servers)
+            .field(
+                "queued",
+                &pool.servers.values().map(|s| s.queue.len()).sum::<usize>(),
+            )
+            .field("closed", &pool.closed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AsyncClient {
     /// A client whose connections live on `reactor`.
     pub fn new(reactor: &mut Reactor, config: AsyncClientConfig) -> io::Result<AsyncClient> {
@@ -144,9 +207,14 @@ impl AsyncClient {
         Ok(AsyncClient { pool })
     }
 
-    /// Calls `method` on the server at `url` (`http://host:port/path`);
-    /// `callback` gets the result on the loop's thread. Never blocks; the
-    /// request goes out on the loop's next pass.
+    /// Calls `method` on the server at `url`
+    /// (`http://[user[:password]@]host[:port][/path]`, as for
+    /// [`Client::new`](super::Client::new)); `callback` gets the result on
+    /// the loop's thread. The request goes out on the loop's next pass.
+    ///
+    /// The first call to a host *name* resolves it here, with the system
+    /// resolver, which blocks (`/etc/hosts` is quick, DNS may not be); IP
+    /// literals never ask it. The addresses are kept for later calls.
     pub fn call(
         &self,
         url: &str,
@@ -154,14 +222,27 @@ impl AsyncClient {
         params: Vec<Value>,
         callback: impl FnOnce(CallResult) + 'static,
     ) {
+        self.call_resolving(url, method, params, callback, Target::addresses);
+    }
+
+    /// [`call`](AsyncClient::call) with `resolve` giving a new server's
+    /// addresses (tests give lists no resolver here would).
+    fn call_resolving(
+        &self,
+        url: &str,
+        method: &str,
+        params: Vec<Value>,
+        callback: impl FnOnce(CallResult) + 'static,
+        resolve: impl FnOnce(&Target) -> io::Result<Vec<SocketAddr>>,
+    ) {
         let mut pool = self.pool.borrow_mut();
         let callback: Callback = Box::new(callback);
         if pool.closed {
             drop(pool);
             return callback(Err(ClientError::Protocol("the client is closed".into())));
         }
-        let (authority, path) = match split_url(url) {
-            Ok(parts) => parts,
+        let target = match Target::parse(url) {
+            Ok(target) => target,
             Err(e) => {
                 drop(pool);
                 return callback(Err(e));
@@ -174,38 +255,33 @@ impl AsyncClient {
                 return callback(Err(ClientError::Encode(e)));
             }
         };
-        let addr = match pool.servers.get(&authority) {
-            Some(server) => server.addr,
-            None => match authority.to_socket_addrs().ok().and_then(|mut a| a.next()) {
-                Some(addr) => addr,
-                None => {
+        let addrs = match pool.servers.get(&target.authority) {
+            Some(_) => Vec::new(),
+            None => match resolve(&target) {
+                Ok(addrs) if !addrs.is_empty() => addrs,
+                Ok(_) => {
                     drop(pool);
-                    return callback(Err(ClientError::Io(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("cannot resolve {authority}"),
-                    ))));
+                    let e = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+                    return callback(Err(ClientError::Io(e)));
+                }
+                Err(e) => {
+                    drop(pool);
+                    return callback(Err(ClientError::Io(e)));
                 }
             },
         };
-        let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: medusa-xmlrpc/{}\r\n\
-             Content-Type: text/xml\r\nAccept-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-            env!("CARGO_PKG_VERSION"),
-            body.len()
-        )
-        .into_bytes();
-        request.extend_from_slice(&body);
-        let server = pool.servers.entry(authority).or_insert_with(|| Server {
-            addr,
-            queue: VecDeque::new(),
-            idle: Vec::new(),
-            open: 0,
-        });
-        server.queue.push_back(Call {
-            request,
-            callback,
-            retried: false,
-        });
+        let request = target.request(USER_AGENT, &body);
+        let server = pool
+            .servers
+            .entry(target.authority)
+            .or_insert_with(|| Server {
+                addrs,
+                preferred: 0,
+                queue: VecDeque::new(),
+                idle: Vec::new(),
+                open: 0,
+            });
+        server.queue.push_back(Call::new(request, callback));
         pool.wake_hub();
     }
 
@@ -230,7 +306,34 @@ impl AsyncClient {
     }
 }
 
+impl Server {
+    /// The address the call at the head of the queue tries next: its
+    /// index and the address.
+    fn next_addr(&mut self) -> Option<(usize, SocketAddr)> {
+        let count = self.addrs.len();
+        let preferred = self.preferred;
+        let call = self.queue.front_mut()?;
+        let first = *call.first_addr.get_or_insert(preferred);
+        let index = first.checked_add(call.failed_addrs)?.checked_rem(count)?;
+        Some((index, *self.addrs.get(index)?))
+    }
+}
+
 impl Pool {
+    /// `call` could not connect to its current address: back at the head of
+    /// the queue for the next one, or, once all have failed, handed back
+    /// for its callback.
+    fn try_next_addr(&mut self, authority: &str, mut call: Call) -> Option<Call> {
+        let server = self.servers.get_mut(authority)?;
+        call.failed_addrs = call.failed_addrs.saturating_add(1);
+        if call.failed_addrs >= server.addrs.len() {
+            return Some(call);
+        }
+        server.queue.push_front(call);
+        self.wake_hub();
+        None
+    }
+
     fn wake_hub(&mut self) {
         if self.hub_woken {
             return;
@@ -244,7 +347,7 @@ impl Pool {
 
     /// Hands queued calls to idle connections, and says how many new
     /// connections to open (each takes a call from its queue when added).
-    fn schedule(&mut self, cx: &mut Context<'_>) -> Vec<(String, SocketAddr)> {
+    fn schedule(&mut self, cx: &mut Context<'_>) -> Vec<String> {
         let cap = self.config.max_connections_per_server.max(1);
         let mut to_open = Vec::new();
         let mut handed = Vec::new();
@@ -258,7 +361,7 @@ impl Pool {
             }
             let new = server.queue.len().min(cap.saturating_sub(server.open));
             server.open += new;
-            to_open.extend(std::iter::repeat_n((authority.clone(), server.addr), new));
+            to_open.extend(std::iter::repeat_n(authority.clone(), new));
         }
         for (token, call) in handed {
             self.handed.insert(token, call);
@@ -281,8 +384,23 @@ impl Dispatcher for Hub {
     fn handle_wake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         self.pool.borrow_mut().hub_woken = false;
         let to_open = self.pool.borrow_mut().schedule(cx);
-        for (authority, addr) in to_open {
-            let channel = Connection::new(self.pool.clone(), authority.clone());
+        for authority in to_open {
+            // The call at the head of the queue is the one this connection
+            // takes when added (synchronously, in `cx.add`); it says which
+            // address is next for it.
+            let next = self
+                .pool
+                .borrow_mut()
+                .servers
+                .get_mut(&authority)
+                .and_then(Server::next_addr);
+            let Some((index, addr)) = next else {
+                if let Some(server) = self.pool.borrow_mut().servers.get_mut(&authority) {
+                    server.open = server.open.saturating_sub(1);
+                }
+                continue;
+            };
+            let channel = Connection::new(self.pool.clone(), authority.clone(), index);
             let chat_config = ChatConfig {
                 linger: Duration::ZERO,
                 ..ChatConfig::default()
@@ -296,6 +414,7 @@ impl Dispatcher for Hub {
                     s.open = s.open.saturating_sub(1);
                     s.queue.pop_front()
                 });
+                let call = call.and_then(|call| pool.try_next_addr(&authority, call));
                 drop(pool);
                 if let Some(call) = call {
                     (call.callback)(Err(ClientError::Io(e)));
