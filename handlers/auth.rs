@@ -9,6 +9,10 @@
 //! ([`Handler::admit`]): a request with a body and without valid
 //! credentials is answered 401 before its body is read.
 
+// Peer-controlled sizes and counts: arithmetic here must say what happens
+// at the edges (checked, saturating), never wrap silently in release.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::HashMap;
 
 use base64::Engine as _;
@@ -114,7 +118,7 @@ impl<H: Handler> Handler for AuthHandler<H> {
         match self.authenticate(request) {
             Ok(_) => self.inner.admit(request),
             Err(response) => {
-                self.refused += 1;
+                self.refused = self.refused.wrapping_add(1);
                 Err(response)
             }
         }
@@ -126,12 +130,12 @@ impl<H: Handler> Handler for AuthHandler<H> {
         }
         match self.authenticate(request) {
             Ok(user) => {
-                self.accepted += 1;
+                self.accepted = self.accepted.wrapping_add(1);
                 request.user = Some(user);
                 self.inner.handle_request(request, server)
             }
             Err(response) => {
-                self.refused += 1;
+                self.refused = self.refused.wrapping_add(1);
                 response
             }
         }

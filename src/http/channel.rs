@@ -488,12 +488,7 @@ impl HttpChannel {
     fn chunk_size(&mut self, chat: &mut Chat) {
         let line = std::mem::take(&mut self.buffer);
         let version = Version::Http11;
-        let size = std::str::from_utf8(&line)
-            .ok()
-            .map(|l| l.split(';').next().unwrap_or("").trim())
-            .filter(|s| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|s| u64::from_str_radix(s, 16).ok());
-        match size {
+        match super::chunk_size(&line) {
             None => self.refuse(chat, &HttpError::bad_request("bad chunk size"), version),
             Some(0) => self.state = State::Trailers,
             // Room left, not body + n: a peer-chosen n near u64::MAX must

@@ -302,9 +302,9 @@ fn body_framing(request: &Request, config: &HttpConfig) -> Result<BodyFraming, H
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
             return Err(HttpError::bad_request("bad Content-Length"));
         }
-        let n: u64 = value
-            .parse()
-            .map_err(|_| HttpError::new(413, "Content-Length too large"))?;
+        // Digits only, so the one failure left is a number over u64.
+        let n = super::content_length(value)
+            .ok_or_else(|| HttpError::new(413, "Content-Length too large"))?;
         if length.is_some_and(|l| l != n) {
             return Err(HttpError::bad_request("conflicting Content-Length values"));
         }

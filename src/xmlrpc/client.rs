@@ -21,12 +21,17 @@
 //! host, a path and a body made by [`dumps`], and returns the response's
 //! values, as `xmlrpclib.Transport.request` does.
 
+// Peer-controlled sizes and counts: arithmetic here must say what happens
+// at the edges (checked, saturating), never wrap silently in release.
+#![warn(clippy::arithmetic_side_effects)]
+
+use crate::http::{
+    chunk_size, content_length, gunzip, GunzipError, GunzipLimits, DEFAULT_GZIP_MEMBERS,
+};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-
-use flate2::read::MultiGzDecoder;
 
 use super::url::Target;
 use super::{
@@ -59,16 +64,14 @@ pub(crate) fn inflate_within(
             Ok(body)
         };
     }
-    let mut out = Vec::new();
-    // One byte past the limit tells "too large" from "exactly the limit".
-    MultiGzDecoder::new(&body[..])
-        .take((limit as u64).saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| ClientError::Protocol(format!("bad gzip body: {e}")))?;
-    if out.len() > limit {
-        return Err(too_large(limit));
-    }
-    Ok(out)
+    let limits = GunzipLimits {
+        max_output: u64::try_from(limit).unwrap_or(u64::MAX),
+        max_members: DEFAULT_GZIP_MEMBERS,
+    };
+    gunzip(&body, limits).map_err(|e| match e {
+        GunzipError::TooLarge { .. } => too_large(limit),
+        other => ClientError::Protocol(format!("bad gzip body: {other}")),
+    })
 }
 
 /// The value of a `methodResponse` of at most `limit` bytes: the decoder's
@@ -322,7 +325,7 @@ impl Attempt {
 struct Head {
     status: u16,
     reason: String,
-    length: Option<usize>,
+    length: Option<u64>,
     chunked: bool,
     gzip: bool,
     keep_alive: bool,
@@ -385,8 +388,8 @@ fn head_from(response: &httparse::Response<'_, '_>) -> Result<Head, ClientError>
     };
     let length = match header("Content-Length") {
         Some(v) => Some(
-            v.parse()
-                .map_err(|_| ClientError::Protocol(format!("bad Content-Length {v:?}")))?,
+            content_length(v)
+                .ok_or_else(|| ClientError::Protocol(format!("bad Content-Length {v:?}")))?,
         ),
         None => None,
     };
@@ -417,9 +420,8 @@ fn read_body(
         loop {
             let mut line = String::new();
             reader.read_line(&mut line)?;
-            let size = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size, 16)
-                .map_err(|_| ClientError::Protocol("bad chunk size".into()))?;
+            let size = chunk_size(line.trim_end_matches(['\r', '\n']).as_bytes())
+                .ok_or_else(|| ClientError::Protocol("bad chunk size".into()))?;
             if size == 0 {
                 // Trailers, up to the blank line.
                 loop {
@@ -429,24 +431,26 @@ fn read_body(
                     }
                 }
             }
-            // `body` never exceeds `limit`, so this cannot wrap.
-            if size > limit - body.len() {
-                return Err(too_large(limit));
-            }
+            let room = limit.saturating_sub(body.len());
+            let size = match usize::try_from(size) {
+                Ok(size) if size <= room => size,
+                _ => return Err(too_large(limit)),
+            };
             let start = body.len();
-            body.resize(start + size, 0);
+            // start + size <= limit: cannot wrap.
+            body.resize(start.saturating_add(size), 0);
             reader.read_exact(&mut body[start..])?;
             let mut crlf = [0u8; 2];
             reader.read_exact(&mut crlf)?;
         }
     }
-    match head.length {
-        Some(n) if n > limit => Err(too_large(limit)),
-        Some(n) => {
+    match head.length.map(usize::try_from) {
+        Some(Ok(n)) if n <= limit => {
             body.resize(n, 0);
             reader.read_exact(&mut body)?;
             Ok(body)
         }
+        Some(_) => Err(too_large(limit)),
         None => {
             // Up to the close; one byte past the limit is enough to refuse.
             reader

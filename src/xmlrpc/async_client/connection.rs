@@ -10,6 +10,7 @@ use mio::Token;
 
 use super::{AsyncClientConfig, Call, CallResult, Pool};
 use crate::chat::{Chat, ChatHandler, Terminator};
+use crate::http::{chunk_size, content_length};
 use crate::reactor::{Context, DispatchError, TimerId};
 use crate::xmlrpc::client::{decode_answer, inflate_within, too_large};
 use crate::xmlrpc::ClientError;
@@ -176,7 +177,7 @@ impl Connection {
         self.reason = response.reason.unwrap_or("").to_string();
         let chunked =
             header("Transfer-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
-        let length = header("Content-Length").map(str::parse::<u64>);
+        let length = header("Content-Length").map(|v| content_length(v).ok_or(()));
         let limit = self.config().max_response_bytes;
         match (chunked, length) {
             (true, _) => {
@@ -268,9 +269,7 @@ impl ChatHandler for Connection {
             ReadState::Body => self.body_done(chat, cx),
             ReadState::ChunkSize => {
                 let line = std::mem::take(&mut self.head);
-                let size = std::str::from_utf8(&line).ok().and_then(|l| {
-                    u64::from_str_radix(l.split(';').next().unwrap_or("").trim(), 16).ok()
-                });
+                let size = chunk_size(&line);
                 let limit = self.config().max_response_bytes;
                 let room = limit.saturating_sub(self.body.len());
                 match size {

@@ -38,6 +38,10 @@
 //! deferred server-side call when the calls it made come back, move its
 //! responder into the callbacks (see `examples/fanout.rs`).
 
+// Peer-controlled sizes and counts: arithmetic here must say what happens
+// at the edges (checked, saturating), never wrap silently in release.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -360,7 +364,7 @@ impl Pool {
                 handed.push((token, call));
             }
             let new = server.queue.len().min(cap.saturating_sub(server.open));
-            server.open += new;
+            server.open = server.open.saturating_add(new);
             to_open.extend(std::iter::repeat_n(authority.clone(), new));
         }
         for (token, call) in handed {

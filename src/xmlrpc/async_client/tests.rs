@@ -4,6 +4,9 @@
 //! these tests hand the client the address lists themselves, all on
 //! 127.0.0.1.
 
+// Test code: its numbers are its own, not a peer's.
+#![allow(clippy::arithmetic_side_effects)]
+
 use std::cell::RefCell;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
