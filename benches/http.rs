@@ -36,12 +36,12 @@ const HEADS: &[(&str, &str)] = &[
     ),
     (
         "wrk",
-        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 178\r\nContent-Type: text/xml\r\n\
+        "POST /RPC2 HTTP/1.1\r\nContent-Length: 178\r\nContent-Type: text/xml\r\n\
          Host: 127.0.0.1:8182",
     ),
     (
         "wrk_close",
-        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 178\r\n\
+        "POST /RPC2 HTTP/1.1\r\nConnection: close\r\nContent-Length: 178\r\n\
          Content-Type: text/xml\r\nHost: 127.0.0.1:8182",
     ),
     (

@@ -381,7 +381,9 @@ impl FromStr for DateTime {
                 }
                 Refusal::Field(why) => why,
             };
-            ValueError::new(format!("'{text}' is not a date: {why}"))
+            // A peer's text, quoted: at most 40 characters of it.
+            let quoted = super::decode::shorten(text);
+            ValueError::new(format!("'{quoted}' is not a date: {why}"))
         })
     }
 }

@@ -69,7 +69,8 @@ use std::fmt;
 
 use super::{Fault, Value};
 use fast::FastReader;
-use grammar::{is_xml_space, shorten, unexpected, Event, Parser, Reader};
+pub(crate) use grammar::shorten;
+use grammar::{is_xml_space, unexpected, Event, Parser, Reader};
 use prolog::{document_text, root_offset};
 use tag::{tag_of, Tag};
 use xmlrs::XmlReader;

@@ -40,7 +40,7 @@ pub(super) fn unexpected(found: &Event<'_>, expected: &str, context: &str) -> Fa
 }
 
 /// At most 40 characters of peer text, for messages.
-pub(super) fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     match text.char_indices().nth(40) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text.to_string(),
