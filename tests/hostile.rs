@@ -31,6 +31,7 @@ use medusa::xmlrpc::{
     decode_response, encode_call, Client, ClientError, DecodeLimits, EncodeOptions, Fault,
     Registry, Value,
 };
+use util::http::{read_reply, Reply};
 use util::*;
 
 /// How long a normal call may take after a hostile case, or while hostile
@@ -242,26 +243,8 @@ fn fd_listing() -> String {
 
 // ---- A raw HTTP client ----
 
-/// A parsed response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
+/// What the XML-RPC replies carry.
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
     /// The fault this 200 `text/xml` reply carries.
     fn fault(&self, case: &str) -> Fault {
         assert_eq!(self.status, 200, "{case}: faults travel in 200 responses");
@@ -310,51 +293,7 @@ impl Conn {
     }
 
     fn try_reply(&mut self, head_only: bool) -> io::Result<Reply> {
-        let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let mut parts = line.trim_end().splitn(3, ' ');
-        let _version = parts.next();
-        let status = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad(format!("bad status line {line:?}")))?;
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line
-                .split_once(':')
-                .ok_or_else(|| bad(format!("bad header {line:?}")))?;
-            headers.push((name.to_string(), value.trim().to_string()));
-        }
-        let mut reply = Reply {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        if head_only || [100, 204, 304].contains(&status) {
-            return Ok(reply);
-        }
-        match reply.header("Content-Length") {
-            Some(length) => {
-                let length = length
-                    .parse()
-                    .map_err(|_| bad(format!("bad length {length}")))?;
-                reply.body = vec![0; length];
-                self.reader.read_exact(&mut reply.body)?;
-            }
-            None => {
-                self.reader.read_to_end(&mut reply.body)?;
-            }
-        }
-        Ok(reply)
+        read_reply(&mut self.reader, head_only)
     }
 
     fn reply(&mut self) -> Reply {

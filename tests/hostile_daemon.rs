@@ -6,11 +6,12 @@
 
 mod util;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use util::daemon::{add_call, Daemon};
+use util::http::{read_reply, Reply};
 
 // ---- What /proc says about the daemon ----
 
@@ -40,32 +41,6 @@ fn cpu_ms(pid: u32) -> u64 {
 
 // ---- A raw HTTP client ----
 
-/// One response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The start of the body, for failure messages.
-    fn brief(&self) -> String {
-        self.text().chars().take(300).collect()
-    }
-}
-
 struct Conn {
     reader: BufReader<TcpStream>,
 }
@@ -92,44 +67,8 @@ impl Conn {
         self.reader.get_mut().write_all(data).expect("send");
     }
 
-    /// Reads one response framed by Content-Length (what medusad sends for
-    /// every answer here).
     fn reply(&mut self) -> io::Result<Reply> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("bad status line {line:?}")))?;
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.to_string(), value.trim().to_string()));
-            }
-        }
-        let mut reply = Reply {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        let length: usize = reply
-            .header("Content-Length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        reply.body = vec![0; length];
-        self.reader.read_exact(&mut reply.body)?;
-        Ok(reply)
+        read_reply(&mut self.reader, false)
     }
 
     /// Whether the server has closed: EOF or reset, not a timeout, and no

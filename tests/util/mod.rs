@@ -12,6 +12,7 @@ use medusa::chat::{AsyncChat, ChatHandler};
 use medusa::reactor::{Listener, Reactor, Waker};
 
 pub mod daemon;
+pub mod http;
 
 /// A reactor running in its own thread. Dropping it stops the loop and joins
 /// the thread (re-raising a panic from it).

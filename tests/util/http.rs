@@ -1,0 +1,83 @@
+//! A raw HTTP/1.1 response reader for tests that send bytes by hand.
+
+use std::io::{self, BufRead};
+
+/// One parsed response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The start of the body, for failure messages (a body may be
+    /// megabytes).
+    pub fn brief(&self) -> String {
+        self.text().chars().take(300).collect()
+    }
+}
+
+/// Reads one response: the body by `Content-Length`, or to the close
+/// when there is none; no body for `head_only` (an answer to HEAD) and
+/// for 1xx, 204 and 304.
+pub fn read_reply(reader: &mut impl BufRead, head_only: bool) -> io::Result<Reply> {
+    let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| bad(format!("bad header {line:?}")))?;
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let mut reply = Reply {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_only || status < 200 || [204, 304].contains(&status) {
+        return Ok(reply);
+    }
+    match reply.header("Content-Length") {
+        Some(length) => {
+            let length = length
+                .parse()
+                .map_err(|_| bad(format!("bad length {length}")))?;
+            reply.body = vec![0; length];
+            reader.read_exact(&mut reply.body)?;
+        }
+        None => {
+            reader.read_to_end(&mut reply.body)?;
+        }
+    }
+    Ok(reply)
+}
