@@ -281,7 +281,8 @@ fn sequential_calls_reuse_one_connection() {
 /// `[::1, 127.0.0.1]` (a stock Debian), the refused `::1` must not fail the
 /// call. (Where it is 127.0.0.1 alone this passes either way; the
 /// fallback itself is tested with made-up address lists in the crate's
-/// `xmlrpc::async_client::tests`.)
+/// `xmlrpc::async_client::tests`.) The name is looked up off the loop's
+/// thread; once closed, the client lets the loop end.
 #[test]
 fn localhost_reaches_an_ipv4_only_server() {
     let server = server(5);
@@ -299,4 +300,10 @@ fn localhost_reaches_an_ipv4_only_server() {
         answer.unwrap(),
         Value::Array(vec![Value::Int(5), Value::Int(1)])
     );
+    client.close();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reactor.dispatcher_count() > 0 {
+        assert!(Instant::now() < deadline, "the client kept the loop alive");
+        reactor.run_once(Some(Duration::from_millis(50))).unwrap();
+    }
 }

@@ -107,13 +107,31 @@ impl Target {
     /// without asking the resolver; a name goes to the system resolver,
     /// which blocks.
     pub(crate) fn addresses(&self) -> io::Result<Vec<SocketAddr>> {
-        if let Ok(ip) = self.host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        match self.literal_address() {
+            Some(addr) => Ok(vec![addr]),
+            None => self.resolved(self.lookup()),
         }
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {}: {e}", self.host)))?
-            .collect();
+    }
+
+    /// The address, when the host is an IP literal (no lookup needed).
+    pub(crate) fn literal_address(&self) -> Option<SocketAddr> {
+        let ip = self.host.parse::<IpAddr>().ok()?;
+        Some(SocketAddr::new(ip, self.port))
+    }
+
+    /// Asks the system resolver (getaddrinfo: blocks), as it answers.
+    pub(crate) fn lookup(&self) -> io::Result<Vec<SocketAddr>> {
+        Ok((self.host.as_str(), self.port).to_socket_addrs()?.collect())
+    }
+
+    /// A lookup's answer as the clients report it: an error names the
+    /// host, and no address at all is an error too.
+    pub(crate) fn resolved(
+        &self,
+        answer: io::Result<Vec<SocketAddr>>,
+    ) -> io::Result<Vec<SocketAddr>> {
+        let addrs = answer
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {}: {e}", self.host)))?;
         if addrs.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,

@@ -30,7 +30,10 @@
 //! one takes it) while fewer than `max_connections_per_server`
 //! are open. A connection channel sends the request, reads the response by
 //! terminators as the server channel reads requests, calls the callback,
-//! and goes back to the pool. Every failure (refused connection, reset,
+//! and goes back to the pool. A host *name* is resolved once, on a thread
+//! of its own (getaddrinfo blocks, and the loop must not): its calls wait
+//! in the queue meanwhile, and the answer comes back through the hub's
+//! inbox and a wake-up. Every failure (refused connection, reset,
 //! timeout, HTTP error, fault, garbage) reaches exactly that call's
 //! callback; none reaches the loop.
 //!
@@ -43,10 +46,13 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
@@ -62,12 +68,24 @@ use super::client::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
 use super::url::Target;
 use super::{encode_call, ClientError, EncodeOptions, Value};
 use crate::chat::{AsyncChat, ChatConfig};
-use crate::reactor::{Context, Dispatcher, Reactor, Waker};
+use crate::reactor::{Context, Dispatcher, Reactor, TimerId, Waker};
 
 /// What a completed call gives its callback.
 pub type CallResult = Result<Value, ClientError>;
 
 type Callback = Box<dyn FnOnce(CallResult)>;
+
+/// A lookup's answer, on its way from the resolver thread to the hub.
+struct Resolution {
+    authority: String,
+    /// Which lookup it answers (see `Server::lookup`).
+    lookup: u64,
+    result: io::Result<Vec<SocketAddr>>,
+}
+
+/// Where resolver threads leave their answers for the hub: the only state
+/// they share with the loop (the pool itself is not `Send`).
+type Inbox = Arc<Mutex<Vec<Resolution>>>;
 
 /// Limits of an [`AsyncClient`].
 #[derive(Clone, Debug)]
@@ -76,7 +94,9 @@ pub struct AsyncClientConfig {
     /// Default 8.
     pub max_connections_per_server: usize,
     /// From handing a call to a connection (connecting first if need be)
-    /// to its complete answer. Default 30 s.
+    /// to its complete answer; a call that has to wait for its server's
+    /// name to be resolved counts from when it is made, so the lookup is
+    /// bounded too. Default 30 s.
     pub request_timeout: Duration,
     /// How long an unused kept-alive connection stays open. Default 15 s.
     pub idle_timeout: Duration,
@@ -145,14 +165,32 @@ impl Call {
 
 /// Per-server state of the pool.
 struct Server {
-    /// What the name resolved to, in the resolver's order; never empty.
+    /// What the name resolved to, in the resolver's order; empty only
+    /// while `lookup` is set.
     addrs: Vec<SocketAddr>,
+    /// The number of the lookup under way, while the name is being
+    /// resolved: calls wait in `queue` (each with its deadline running)
+    /// and no connection opens. A late answer to another lookup is ignored.
+    lookup: Option<u64>,
     /// The address that last took a connection: new calls start there, so
     /// only the first call pays for a refusing address before it.
     preferred: usize,
     queue: VecDeque<Call>,
     idle: Vec<Token>,
     open: usize,
+}
+
+impl Server {
+    fn new(addrs: Vec<SocketAddr>, lookup: Option<u64>) -> Server {
+        Server {
+            addrs,
+            lookup,
+            preferred: 0,
+            queue: VecDeque::new(),
+            idle: Vec::new(),
+            open: 0,
+        }
+    }
 }
 
 /// Shared by the hub and every connection.
@@ -167,6 +205,10 @@ struct Pool {
     /// costs a system call).
     hub_woken: bool,
     closed: bool,
+    /// Answers of lookups, waiting for the hub.
+    resolved: Inbox,
+    /// Numbers the lookups, so an answer is matched to its own.
+    lookups: u64,
 }
 
 /// A handle on the reactor client's pool; cheap to clone, used on the
@@ -189,6 +231,10 @@ impl std::fmt::Debug for AsyncClient {
                 "queued",
                 &pool.servers.values().map(|s| s.queue.len()).sum::<usize>(),
             )
+            .field(
+                "resolving",
+                &pool.servers.values().filter(|s| s.lookup.is_some()).count(),
+            )
             .field("closed", &pool.closed)
             .finish_non_exhaustive()
     }
@@ -205,8 +251,13 @@ impl AsyncClient {
             waker: reactor.waker(),
             hub_woken: false,
             closed: false,
+            resolved: Arc::default(),
+            lookups: 0,
         }));
-        let hub = reactor.add(Hub { pool: pool.clone() })?;
+        let hub = reactor.add(Hub {
+            pool: pool.clone(),
+            timer: None,
+        })?;
         pool.borrow_mut().hub = Some(hub);
         Ok(AsyncClient { pool })
     }
@@ -216,9 +267,13 @@ impl AsyncClient {
     /// [`Client::new`](super::Client::new)); `callback` gets the result on
     /// the loop's thread. The request goes out on the loop's next pass.
     ///
-    /// The first call to a host *name* resolves it here, with the system
-    /// resolver, which blocks (`/etc/hosts` is quick, DNS may not be); IP
-    /// literals never ask it. The addresses are kept for later calls.
+    /// The first call to a host *name* starts a lookup with the system
+    /// resolver on a thread of its own (getaddrinfo blocks; the loop does
+    /// not wait for it); calls to that server wait for the answer, within
+    /// their `request_timeout`, then go out. The addresses are kept for
+    /// later calls; a failed lookup fails the calls that waited for it and
+    /// is not kept (the next call looks again). IP literals never ask the
+    /// resolver.
     pub fn call(
         &self,
         url: &str,
@@ -226,18 +281,19 @@ impl AsyncClient {
         params: Vec<Value>,
         callback: impl FnOnce(CallResult) + 'static,
     ) {
-        self.call_resolving(url, method, params, callback, Target::addresses);
+        self.call_resolving(url, method, params, callback, Target::lookup);
     }
 
-    /// [`call`](AsyncClient::call) with `resolve` giving a new server's
-    /// addresses (tests give lists no resolver here would).
+    /// [`call`](AsyncClient::call) with `resolve` looking up a new server's
+    /// name, on the lookup's thread, instead of the system resolver (tests
+    /// give lists no resolver here would, or stall).
     fn call_resolving(
         &self,
         url: &str,
         method: &str,
         params: Vec<Value>,
         callback: impl FnOnce(CallResult) + 'static,
-        resolve: impl FnOnce(&Target) -> io::Result<Vec<SocketAddr>>,
+        resolve: impl FnOnce(&Target) -> io::Result<Vec<SocketAddr>> + Send + 'static,
     ) {
         let mut pool = self.pool.borrow_mut();
         let callback: Callback = Box::new(callback);
@@ -259,38 +315,27 @@ impl AsyncClient {
                 return callback(Err(ClientError::Encode(e)));
             }
         };
-        let addrs = match pool.servers.get(&target.authority) {
-            Some(_) => Vec::new(),
-            None => match resolve(&target) {
-                Ok(addrs) if !addrs.is_empty() => addrs,
-                Ok(_) => {
-                    drop(pool);
-                    let e = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
-                    return callback(Err(ClientError::Io(e)));
+        let mut call = Call::new(target.request(USER_AGENT, &body), callback);
+        let timeout = pool.config.request_timeout;
+        match pool.server_for(&target, resolve) {
+            Ok(server) => {
+                if server.lookup.is_some() {
+                    // No connection's timer covers a call waiting for its
+                    // lookup: the hub's does, from now.
+                    call.deadline = Instant::now().checked_add(timeout);
                 }
-                Err(e) => {
-                    drop(pool);
-                    return callback(Err(ClientError::Io(e)));
-                }
-            },
-        };
-        let request = target.request(USER_AGENT, &body);
-        let server = pool
-            .servers
-            .entry(target.authority)
-            .or_insert_with(|| Server {
-                addrs,
-                preferred: 0,
-                queue: VecDeque::new(),
-                idle: Vec::new(),
-                open: 0,
-            });
-        server.queue.push_back(Call::new(request, callback));
+                server.queue.push_back(call);
+            }
+            Err(e) => {
+                drop(pool);
+                return (call.callback)(Err(ClientError::Io(e)));
+            }
+        }
         pool.wake_hub();
     }
 
-    /// Calls waiting for a connection, plus calls in flight are not counted:
-    /// the number queued across all servers.
+    /// Calls waiting for a connection (or for their server's name to be
+    /// resolved), across all servers; calls in flight are not counted.
     pub fn queued(&self) -> usize {
         self.pool
             .borrow()
@@ -324,6 +369,32 @@ impl Server {
 }
 
 impl Pool {
+    /// The pool's entry for `target`'s server, made if new: ready at once
+    /// for an IP literal, resolving (its lookup started) for a name.
+    fn server_for(
+        &mut self,
+        target: &Target,
+        resolve: impl FnOnce(&Target) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+    ) -> io::Result<&mut Server> {
+        let slot = match self.servers.entry(target.authority.clone()) {
+            Entry::Occupied(entry) => return Ok(entry.into_mut()),
+            Entry::Vacant(slot) => slot,
+        };
+        let server = match target.literal_address() {
+            Some(addr) => Server::new(vec![addr], None),
+            None => {
+                let lookup = self.lookups;
+                // Numbers only need to differ from those of lookups still
+                // under way, which are few.
+                self.lookups = self.lookups.wrapping_add(1);
+                let inbox = self.resolved.clone();
+                start_lookup(target, resolve, lookup, inbox, self.waker.clone(), self.hub)?;
+                Server::new(Vec::new(), Some(lookup))
+            }
+        };
+        Ok(slot.insert(server))
+    }
+
     /// `call` could not connect to its current address: back at the head of
     /// the queue for the next one, or, once all have failed, handed back
     /// for its callback.
@@ -356,6 +427,9 @@ impl Pool {
         let mut to_open = Vec::new();
         let mut handed = Vec::new();
         for (authority, server) in self.servers.iter_mut() {
+            if server.lookup.is_some() {
+                continue;
+            }
             while !server.queue.is_empty() {
                 let Some(token) = server.idle.pop() else {
                     break;
@@ -375,18 +449,158 @@ impl Pool {
     }
 }
 
+/// Resolves `target`'s name with `resolve` on a new thread, which leaves
+/// the answer in `inbox` and wakes the hub. A thread per name being
+/// resolved rather than one shared resolver thread: getaddrinfo answers one
+/// name at a time, so a shared thread would make every new name wait behind
+/// the slowest; names are resolved once each, so these threads are few and
+/// short-lived (as long as the system resolver's own timeouts at most).
+fn start_lookup(
+    target: &Target,
+    resolve: impl FnOnce(&Target) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+    lookup: u64,
+    inbox: Inbox,
+    waker: Waker,
+    hub: Option<Token>,
+) -> io::Result<()> {
+    let target = target.clone();
+    let authority = target.authority.clone();
+    let work = move || {
+        // A panicking resolver must still answer, or its calls would wait
+        // for nothing.
+        let answer = panic::catch_unwind(AssertUnwindSafe(|| resolve(&target)))
+            .unwrap_or_else(|_| Err(io::Error::other("the resolver panicked")));
+        let result = target.resolved(answer);
+        inbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Resolution {
+                authority: target.authority,
+                lookup,
+                result,
+            });
+        if let Some(hub) = hub {
+            // Fails only if the loop is gone, and then nobody is waiting.
+            let _ = waker.wake(hub);
+        }
+    };
+    std::thread::Builder::new()
+        .name("medusa-resolve".into())
+        .spawn(work)
+        .map(drop)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot start a lookup of {authority}: {e}"),
+            )
+        })
+}
+
 /// The socketless dispatcher that opens connections for queued calls.
 struct Hub {
     pool: Rc<RefCell<Pool>>,
+    /// Fires when the first call waiting for a lookup runs out of time, and
+    /// when that is.
+    timer: Option<(TimerId, Instant)>,
 }
 
-impl Dispatcher for Hub {
-    fn source(&mut self) -> Option<&mut dyn Source> {
-        None
+impl Hub {
+    /// Applies the lookups' answers: a server with addresses is ready for
+    /// its calls; a failed lookup fails them and drops the server, so the
+    /// next call looks again.
+    fn take_resolutions(&mut self) {
+        let inbox = self.pool.borrow().resolved.clone();
+        let answers = std::mem::take(&mut *inbox.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut failed = Vec::new();
+        let mut pool = self.pool.borrow_mut();
+        for answer in answers {
+            let Entry::Occupied(mut entry) = pool.servers.entry(answer.authority) else {
+                continue;
+            };
+            if entry.get().lookup != Some(answer.lookup) {
+                continue;
+            }
+            match answer.result {
+                Ok(addrs) if !addrs.is_empty() => {
+                    let server = entry.get_mut();
+                    server.addrs = addrs;
+                    server.lookup = None;
+                }
+                result => {
+                    let error = result.err().unwrap_or_else(|| {
+                        io::Error::new(io::ErrorKind::NotFound, "no address to connect to")
+                    });
+                    let server = entry.remove();
+                    failed.extend(server.queue.into_iter().map(|call| {
+                        let e = io::Error::new(error.kind(), error.to_string());
+                        (call, e)
+                    }));
+                }
+            }
+        }
+        drop(pool);
+        for (call, error) in failed {
+            (call.callback)(Err(ClientError::Io(error)));
+        }
     }
 
-    fn handle_wake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.pool.borrow_mut().hub_woken = false;
+    /// Fails the calls whose time ran out while they waited for a lookup.
+    /// A resolving server's calls were all queued at the back with the
+    /// same timeout, so the expired ones are at the front.
+    fn expire_waiting(&mut self) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        for (authority, server) in self.pool.borrow_mut().servers.iter_mut() {
+            if server.lookup.is_none() {
+                continue;
+            }
+            while server
+                .queue
+                .front()
+                .and_then(|call| call.deadline)
+                .is_some_and(|deadline| deadline <= now)
+            {
+                if let Some(call) = server.queue.pop_front() {
+                    expired.push((authority.clone(), call));
+                }
+            }
+        }
+        for (authority, call) in expired {
+            let error = io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within request_timeout: still resolving {authority}"),
+            );
+            (call.callback)(Err(ClientError::Io(error)));
+        }
+    }
+
+    /// Sets the timer for the first deadline of a call waiting for a
+    /// lookup, unless one as early is set.
+    fn arm(&mut self, cx: &mut Context<'_>) {
+        let earliest = self
+            .pool
+            .borrow()
+            .servers
+            .values()
+            .filter(|s| s.lookup.is_some())
+            .filter_map(|s| s.queue.front().and_then(|call| call.deadline))
+            .min();
+        let Some(due) = earliest else {
+            return;
+        };
+        if let Some((timer, at)) = self.timer {
+            if at <= due {
+                return;
+            }
+            cx.cancel_timer(timer);
+        }
+        let timer = cx.set_timer(due.saturating_duration_since(Instant::now()));
+        self.timer = Some((timer, due));
+    }
+
+    /// Opens connections for queued calls, keeps the timer, and leaves the
+    /// loop once closed with nothing left.
+    fn pass(&mut self, cx: &mut Context<'_>) {
         let to_open = self.pool.borrow_mut().schedule(cx);
         for authority in to_open {
             // The call at the head of the queue is the one this connection
@@ -425,6 +639,7 @@ impl Dispatcher for Hub {
                 }
             }
         }
+        self.arm(cx);
         let mut pool = self.pool.borrow_mut();
         if pool.closed {
             for server in pool.servers.values_mut() {
@@ -432,6 +647,8 @@ impl Dispatcher for Hub {
                     cx.notify(token);
                 }
             }
+            // A lookup nobody waits for any more does not count: its late
+            // answer finds the hub gone and is dropped with the inbox.
             let busy = pool
                 .servers
                 .values()
@@ -441,6 +658,28 @@ impl Dispatcher for Hub {
                 cx.close();
             }
         }
+    }
+}
+
+impl Dispatcher for Hub {
+    fn source(&mut self) -> Option<&mut dyn Source> {
+        None
+    }
+
+    fn handle_wake(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        self.pool.borrow_mut().hub_woken = false;
+        self.take_resolutions();
+        self.pass(cx);
+        Ok(())
+    }
+
+    fn handle_timer(&mut self, cx: &mut Context<'_>, timer: TimerId) -> io::Result<()> {
+        if self.timer.map(|(id, _)| id) != Some(timer) {
+            return Ok(());
+        }
+        self.timer = None;
+        self.expire_waiting();
+        self.pass(cx);
         Ok(())
     }
 

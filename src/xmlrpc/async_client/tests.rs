@@ -1,8 +1,8 @@
-//! Connecting to a server whose name has several addresses: what the
+//! Name resolution and servers with several addresses: what the system
 //! resolver gives cannot be arranged on every machine (`localhost` is
-//! `[::1, 127.0.0.1]` on a stock Debian, `127.0.0.1` alone elsewhere), so
-//! these tests hand the client the address lists themselves, all on
-//! 127.0.0.1.
+//! `[::1, 127.0.0.1]` on a stock Debian, `127.0.0.1` alone elsewhere), nor
+//! made slow or failing on demand, so these tests hand the client resolvers
+//! of their own, whose addresses are all on 127.0.0.1.
 
 // Test code: its numbers are its own, not a peer's.
 #![allow(clippy::arithmetic_side_effects)]
@@ -11,12 +11,16 @@ use std::cell::RefCell;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{AsyncClient, AsyncClientConfig, CallResult};
 use crate::handlers::XmlRpcHandler;
 use crate::http::{HttpConfig, HttpServer};
 use crate::reactor::Reactor;
+use crate::xmlrpc::url::Target;
 use crate::xmlrpc::{ClientError, Registry, Value};
 
 /// A port on 127.0.0.1 where nothing listens (just released by the
@@ -37,6 +41,72 @@ fn serve(reactor: &mut Reactor) -> SocketAddr {
     addr
 }
 
+/// Runs the loop until `done` (or fails after 20 s, naming `what`).
+fn run_until(reactor: &mut Reactor, what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "no {what} after 20 s");
+        reactor.run_once(Some(Duration::from_millis(50))).unwrap();
+    }
+}
+
+type Resolved = io::Result<Vec<SocketAddr>>;
+
+/// A resolver that answers `answer` at once, counting its lookups.
+fn counting(
+    count: &Arc<AtomicUsize>,
+    answer: Resolved,
+) -> impl FnOnce(&Target) -> Resolved + Send + 'static {
+    let count = count.clone();
+    move |_| {
+        count.fetch_add(1, Ordering::SeqCst);
+        answer
+    }
+}
+
+/// A resolver that says when it starts, then waits for the test to give
+/// its answer: a DNS server as slow as the test wants. The wait is bounded
+/// (10 s) so that a resolver run on the loop's own thread fails the test
+/// instead of hanging it.
+fn gated() -> (
+    Sender<Resolved>,
+    Receiver<()>,
+    impl FnOnce(&Target) -> Resolved + Send + 'static,
+) {
+    let (answer_tx, answer_rx) = mpsc::channel::<Resolved>();
+    let (started_tx, started_rx) = mpsc::channel();
+    let resolver = move |_: &Target| {
+        let _ = started_tx.send(());
+        answer_rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| Err(io::Error::other("the test never answered the resolver")))
+    };
+    (answer_tx, started_rx, resolver)
+}
+
+fn add(client: &AsyncClient, url: &str, sink: &Rc<RefCell<Vec<CallResult>>>) {
+    let sink = sink.clone();
+    client.call(url, "add", vec![Value::Int(40), Value::Int(2)], move |r| {
+        sink.borrow_mut().push(r)
+    });
+}
+
+fn add_resolving(
+    client: &AsyncClient,
+    url: &str,
+    sink: &Rc<RefCell<Vec<CallResult>>>,
+    resolver: impl FnOnce(&Target) -> Resolved + Send + 'static,
+) {
+    let sink = sink.clone();
+    client.call_resolving(
+        url,
+        "add",
+        vec![Value::Int(40), Value::Int(2)],
+        move |r| sink.borrow_mut().push(r),
+        resolver,
+    );
+}
+
 /// Calls `add(40, 2)` `n` times, one after the other, on `url` whose name
 /// resolves to `addrs`; the results in order.
 fn calls(
@@ -47,28 +117,23 @@ fn calls(
     n: usize,
 ) -> Vec<CallResult> {
     let results: Rc<RefCell<Vec<CallResult>>> = Rc::default();
-    let resolved = Rc::new(RefCell::new(0));
+    let resolved = Arc::new(AtomicUsize::new(0));
     for i in 0..n {
         let sink = results.clone();
-        let count = resolved.clone();
-        let addrs = addrs.to_vec();
         client.call_resolving(
             url,
             "add",
             vec![Value::Int(40), Value::Int(2)],
             move |r| sink.borrow_mut().push(r),
-            move |_| {
-                *count.borrow_mut() += 1;
-                Ok(addrs)
-            },
+            counting(&resolved, Ok(addrs.to_vec())),
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while results.borrow().len() <= i {
-            assert!(Instant::now() < deadline, "no answer after 20 s");
-            reactor.run_once(Some(Duration::from_millis(50))).unwrap();
-        }
+        run_until(reactor, "an answer", || results.borrow().len() > i);
     }
-    assert_eq!(*resolved.borrow(), 1, "resolved once per server");
+    assert_eq!(
+        resolved.load(Ordering::SeqCst),
+        1,
+        "resolved once per server"
+    );
     Rc::try_unwrap(results).ok().unwrap().into_inner()
 }
 
@@ -100,4 +165,137 @@ fn when_every_address_refuses_the_call_fails_with_the_refusal() {
         [Err(ClientError::Io(e))] => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}"),
         other => panic!("expected one refusal, got {other:?}"),
     }
+}
+
+/// While one server's name is still being resolved (its DNS server stalls),
+/// a call to another server on the same loop goes out and is answered: the
+/// lookup is not on the loop's thread. When the answer comes, the waiting
+/// call goes out too.
+#[test]
+fn a_slow_lookup_does_not_hold_up_the_loop() {
+    let mut reactor = Reactor::new().unwrap();
+    let good = serve(&mut reactor);
+    let client = AsyncClient::new(&mut reactor, AsyncClientConfig::default()).unwrap();
+    let (answer, started, resolver) = gated();
+    let slow: Rc<RefCell<Vec<CallResult>>> = Rc::default();
+    let fast: Rc<RefCell<Vec<CallResult>>> = Rc::default();
+    let slow_url = format!("http://slow.test:{}/RPC2", good.port());
+    add_resolving(&client, &slow_url, &slow, resolver);
+    add(&client, &format!("http://{good}/RPC2"), &fast);
+    run_until(&mut reactor, "answer to the IP literal", || {
+        !fast.borrow().is_empty()
+    });
+    assert_eq!(fast.borrow_mut().remove(0).unwrap(), Value::Int(42));
+    assert!(
+        started.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "the lookup never started"
+    );
+    assert!(
+        slow.borrow().is_empty(),
+        "the slow name's call ended before its lookup did: {:?}",
+        slow.borrow()
+    );
+    assert_eq!(client.queued(), 1, "the call waits for its lookup");
+    answer.send(Ok(vec![good])).unwrap();
+    run_until(&mut reactor, "answer once resolved", || {
+        !slow.borrow().is_empty()
+    });
+    assert_eq!(slow.borrow_mut().remove(0).unwrap(), Value::Int(42));
+}
+
+/// A lookup that never finishes, and the client closed while its calls
+/// wait: they fail with `TimedOut` after `request_timeout`, then the loop
+/// ends although the lookup is still going, and its late answer is
+/// ignored.
+#[test]
+fn calls_waiting_for_a_hung_lookup_time_out_and_the_loop_ends() {
+    let mut reactor = Reactor::new().unwrap();
+    let config = AsyncClientConfig {
+        request_timeout: Duration::from_millis(300),
+        ..AsyncClientConfig::default()
+    };
+    let client = AsyncClient::new(&mut reactor, config).unwrap();
+    let (answer, started, resolver) = gated();
+    let results: Rc<RefCell<Vec<CallResult>>> = Rc::default();
+    let url = "http://hung.test:1/RPC2";
+    add_resolving(&client, url, &results, resolver);
+    let second = Arc::new(AtomicUsize::new(0));
+    add_resolving(
+        &client,
+        url,
+        &results,
+        counting(&second, Ok(vec![refusing()])),
+    );
+    client.close();
+    run_until(&mut reactor, "timeouts", || results.borrow().len() == 2);
+    for result in results.borrow().iter() {
+        match result {
+            Err(ClientError::Io(e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+                assert!(e.to_string().contains("hung.test"), "{e}");
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+    assert_eq!(second.load(Ordering::SeqCst), 0, "one lookup per name");
+    assert!(started.recv_timeout(Duration::from_secs(10)).is_ok());
+    run_until(&mut reactor, "hub leaving the loop", || {
+        client.pool.borrow().hub.is_none()
+    });
+    assert_eq!(reactor.dispatcher_count(), 0, "the loop can end");
+    // The lookup is still blocked: answer it now, and let its wake-up reach
+    // a loop the hub has left. Its thread holds the third handle on the
+    // inbox (the pool and this test the others) until it has woken the loop.
+    let inbox = client.pool.borrow().resolved.clone();
+    answer.send(Ok(vec![refusing()])).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Arc::strong_count(&inbox) > 2 {
+        assert!(Instant::now() < deadline, "the resolver thread did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(reactor.dispatcher_count(), 0);
+    add(&client, url, &results);
+    assert!(matches!(
+        &results.borrow()[2],
+        Err(ClientError::Protocol(_))
+    ));
+}
+
+/// A lookup that fails fails every call that waited for it, with an error
+/// naming the host; the failure is not kept: the next call looks again.
+#[test]
+fn a_failed_lookup_fails_every_waiting_call_and_is_not_kept() {
+    let mut reactor = Reactor::new().unwrap();
+    let good = serve(&mut reactor);
+    let client = AsyncClient::new(&mut reactor, AsyncClientConfig::default()).unwrap();
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let results: Rc<RefCell<Vec<CallResult>>> = Rc::default();
+    let url = format!("http://nosuch.test:{}/RPC2", good.port());
+    for _ in 0..3 {
+        let e = io::Error::new(io::ErrorKind::NotFound, "no such host");
+        add_resolving(&client, &url, &results, counting(&lookups, Err(e)));
+    }
+    run_until(&mut reactor, "lookup failures", || {
+        results.borrow().len() == 3
+    });
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        1,
+        "one lookup for the three"
+    );
+    for result in results.borrow_mut().drain(..) {
+        match result {
+            Err(ClientError::Io(e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+                assert!(e.to_string().contains("nosuch.test"), "{e}");
+                assert!(e.to_string().contains("no such host"), "{e}");
+            }
+            other => panic!("expected the lookup's error, got {other:?}"),
+        }
+    }
+    add_resolving(&client, &url, &results, counting(&lookups, Ok(vec![good])));
+    run_until(&mut reactor, "answer", || !results.borrow().is_empty());
+    assert_eq!(lookups.load(Ordering::SeqCst), 2, "looked up again");
+    assert_eq!(results.borrow_mut().remove(0).unwrap(), Value::Int(42));
 }
