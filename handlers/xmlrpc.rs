@@ -17,16 +17,13 @@
 // at the edges (checked, saturating), never wrap silently in release.
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use std::sync::Arc;
 
 use crate::http::{html_escape, Handler, HandlerStatus, Request, Response, ServerView};
 use crate::xmlrpc::{
-    decode_call, encode_fault, encode_response, CallContext, DecodeLimits, EncodeOptions, Fault,
-    Reply, XmlRpcService,
+    decode_call, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault, Reply,
+    XmlRpcService,
 };
 
 /// Settings of an [`XmlRpcHandler`].
@@ -57,9 +54,7 @@ pub struct XmlRpcHandler<S> {
     paths: Vec<String>,
     service: S,
     config: XmlRpcConfig,
-    calls: u64,
-    faults: u64,
-    panics: u64,
+    counters: Arc<Counters>,
 }
 
 impl<S: XmlRpcService> XmlRpcHandler<S> {
@@ -74,9 +69,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             paths: paths.iter().map(|p| p.to_string()).collect(),
             service,
             config,
-            calls: 0,
-            faults: 0,
-            panics: 0,
+            counters: Arc::default(),
         }
     }
 
@@ -85,20 +78,23 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         &self.service
     }
 
-    /// Decode, call, encode: the answer as XML bytes, or `None` when the
-    /// service will answer later through a responder.
-    fn answer(&mut self, body: &[u8], server: &ServerView<'_>) -> Option<Vec<u8>> {
-        self.calls = self.calls.wrapping_add(1);
+    /// Decode, call, encode: the answer, or `None` when the service will
+    /// answer later through a responder (which makes its response the same
+    /// way, with `answering`).
+    fn answer(
+        &mut self,
+        body: &[u8],
+        server: &ServerView<'_>,
+        answering: &Answering,
+    ) -> Option<Response> {
+        Counters::add(&self.counters.calls);
         let call = match decode_call(body, &self.config.decode) {
             Ok(call) => call,
-            Err(fault) => {
-                self.faults = self.faults.wrapping_add(1);
-                return Some(encode_fault(&fault));
-            }
+            Err(fault) => return Some(answering.response(Err(fault), "")),
         };
         let service = &mut self.service;
         let method = call.method;
-        let mut cx = CallContext::new(server, self.config.encode);
+        let mut cx = CallContext::new(server, answering, &method);
         let reply = panic::catch_unwind(AssertUnwindSafe(|| {
             service.call_or_defer(&method, call.params, &mut cx)
         }));
@@ -112,23 +108,11 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
                 // The panic message went to stderr through the panic hook;
                 // the client learns only that it failed.
                 log::error!("xmlrpc: method {method:?} panicked");
-                self.panics = self.panics.wrapping_add(1);
+                Counters::add(&self.counters.panics);
                 Err(Fault::internal_error(format!("method {method} failed")))
             }
         };
-        let encoded = match result {
-            Ok(value) => encode_response(&value, &self.config.encode).map_err(|e| {
-                Fault::internal_error(format!("cannot encode the result of {method}: {e}"))
-            }),
-            Err(fault) => Err(fault),
-        };
-        Some(match encoded {
-            Ok(bytes) => bytes,
-            Err(fault) => {
-                self.faults = self.faults.wrapping_add(1);
-                encode_fault(&fault)
-            }
-        })
+        Some(answering.response(result, &method))
     }
 
     fn post(&mut self, request: &Request, server: &ServerView<'_>) -> Response {
@@ -136,17 +120,14 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             Ok(body) => body,
             Err(error) => return Response::error(error.status, &error.detail),
         };
-        let Some(xml) = self.answer(&body, server) else {
-            return Response::pending();
-        };
         let accepts_gzip = request.header_has_token("Accept-Encoding", "gzip");
-        if accepts_gzip && xml.len() > self.config.gzip_threshold {
-            if let Ok(compressed) = gzip(&xml) {
-                return Response::ok("text/xml", compressed)
-                    .with_header("Content-Encoding", "gzip");
-            }
-        }
-        Response::ok("text/xml", xml)
+        let answering = Answering {
+            encode: self.config.encode,
+            gzip_above: accepts_gzip.then_some(self.config.gzip_threshold),
+            counters: self.counters.clone(),
+        };
+        self.answer(&body, server, &answering)
+            .unwrap_or_else(Response::pending)
     }
 
     /// The HTML page a browser sees: the methods, their help and
@@ -214,22 +195,14 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
     }
 
     fn status(&self) -> HandlerStatus {
+        let c = &self.counters;
         HandlerStatus {
             name: format!("xml-rpc handler ({})", self.paths.join(", ")),
             facts: vec![
-                ("calls".to_string(), self.calls.to_string()),
-                ("faults".to_string(), self.faults.to_string()),
-                ("panics".to_string(), self.panics.to_string()),
+                ("calls".to_string(), Counters::get(&c.calls).to_string()),
+                ("faults".to_string(), Counters::get(&c.faults).to_string()),
+                ("panics".to_string(), Counters::get(&c.panics).to_string()),
             ],
         }
     }
-}
-
-fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity((data.len() / 4).saturating_add(64)),
-        Compression::fast(),
-    );
-    encoder.write_all(data)?;
-    encoder.finish()
 }

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use medusa::handlers::XmlRpcHandler;
+use medusa::handlers::{StatusHandler, XmlRpcHandler};
 use medusa::http::{HttpConfig, HttpServer};
 use medusa::xmlrpc::{dumps, Client, ClientError, Fault, Registry, Value, WorkerPool};
 use util::*;
@@ -45,6 +45,7 @@ fn server(config: HttpConfig) -> TestServer {
             kept.lock().unwrap().push(responder)
         });
         let server = HttpServer::bind(localhost(), config)?;
+        server.install_handler(StatusHandler::new());
         server.install_handler(XmlRpcHandler::new("/RPC2", registry));
         let addr = server.local_addr()?;
         reactor.add(server)?;
@@ -263,4 +264,61 @@ fn deferred_methods_inside_multicall_are_refused() {
         fault.get("faultCode"),
         Some(&Value::Int(Fault::INVALID_XMLRPC))
     );
+}
+
+/// A deferred reply takes the same path to its response as an immediate
+/// one: gzipped when the client accepts gzip and it is large, and its
+/// faults counted on the status page. (Both were missing: a deferred
+/// reply was encoded on a path of its own.)
+#[test]
+fn deferred_replies_are_gzipped_and_counted_like_immediate_ones() {
+    use util::http::read_reply;
+    let server = server(HttpConfig::default());
+    let text = "deferred ".repeat(500);
+    let body = dumps(&[Value::Int(10), Value::from(text.as_str())], "later").unwrap();
+    let mut conn = BufReader::new(connect(server.addr));
+    let request = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.get_mut().write_all(request.as_bytes()).unwrap();
+    conn.get_mut().write_all(&body).unwrap();
+    let reply = read_reply(&mut conn, false).unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("Content-Encoding"),
+        Some("gzip"),
+        "{:?}",
+        reply.headers
+    );
+    let mut xml = Vec::new();
+    flate2::read::GzDecoder::new(&reply.body[..])
+        .read_to_end(&mut xml)
+        .unwrap();
+    assert_eq!(
+        medusa::xmlrpc::loads(&xml).unwrap().0,
+        vec![Value::from(text.as_str())]
+    );
+
+    // Two faults answered through a responder: bad parameters, and a
+    // responder dropped unanswered.
+    let status = |conn: &mut BufReader<std::net::TcpStream>| {
+        conn.get_mut()
+            .write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        read_reply(conn, false).unwrap().text()
+    };
+    let before = status(&mut conn);
+    assert!(before.contains("faults: 0"), "{before}");
+    let mut c = client(&server);
+    assert!(matches!(
+        c.call("later", vec![]),
+        Err(ClientError::Fault(_))
+    ));
+    assert!(matches!(
+        c.call("forgotten", vec![]),
+        Err(ClientError::Fault(_))
+    ));
+    let after = status(&mut conn);
+    assert!(after.contains("calls: 3, faults: 2"), "{after}");
 }

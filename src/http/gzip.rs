@@ -10,7 +10,11 @@
 
 use std::io::Read;
 
+use std::io::Write;
+
 use flate2::bufread::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 
 /// Limits of one [`gunzip`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +72,14 @@ impl std::fmt::Display for GunzipError {
 }
 
 impl std::error::Error for GunzipError {}
+
+/// Compresses `data` as one gzip member, fast (a response is sent once).
+pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let capacity = (data.len() / 4).saturating_add(64);
+    let mut encoder = GzEncoder::new(Vec::with_capacity(capacity), Compression::fast());
+    encoder.write_all(data)?;
+    encoder.finish()
+}
 
 /// Inflates `data`, every member of it, within `limits`.
 pub fn gunzip(data: &[u8], limits: GunzipLimits) -> Result<Vec<u8>, GunzipError> {

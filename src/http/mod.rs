@@ -44,7 +44,7 @@ pub use date::http_date_now;
 pub use deferred::Responder;
 pub use forwarded::client_address;
 pub use framing::{chunk_size, content_length};
-pub use gzip::{gunzip, GunzipError, GunzipLimits, DEFAULT_GZIP_MEMBERS};
+pub use gzip::{gunzip, gzip, GunzipError, GunzipLimits, DEFAULT_GZIP_MEMBERS};
 pub(crate) use handler::Deferral;
 pub use handler::{Handler, HandlerStatus, ServerView};
 pub(crate) use request::{parse_head, parse_terminated_head};

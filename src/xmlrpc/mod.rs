@@ -44,6 +44,7 @@
 //! - Strict in what we send: no exponent in doubles, no NaN, no characters
 //!   XML cannot carry, checked method names (see `encode.rs`).
 
+mod answering;
 mod async_client;
 mod client;
 mod datetime;
@@ -71,6 +72,7 @@ pub use fault::Fault;
 pub use ser::to_value;
 pub use value::{Bytes, Value, ValueError};
 
+pub(crate) use answering::{Answering, Counters};
 pub use async_client::{AsyncClient, AsyncClientConfig, CallResult};
 pub use client::{dumps, loads, Client, ClientError, Transport};
 pub use registry::{Fallible, IntoReply, Method, MethodDoc, Plain, Registry};

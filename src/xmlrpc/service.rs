@@ -32,8 +32,8 @@
 //!   `system.*` introspection and the handler's HTML page; the registry
 //!   implements it for you.
 
-use super::{encode_fault, encode_response, EncodeOptions, Fault, Value};
-use crate::http::{Responder, Response, ServerView};
+use super::{Answering, Fault, Value};
+use crate::http::{Responder, ServerView};
 
 /// One method as introspection shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -86,15 +86,21 @@ pub enum Reply {
 /// What a call may ask of the server while it runs: a way to answer later.
 pub struct CallContext<'a> {
     server: &'a ServerView<'a>,
-    encode: EncodeOptions,
+    answering: &'a Answering,
+    method: &'a str,
     deferred: bool,
 }
 
 impl<'a> CallContext<'a> {
-    pub(crate) fn new(server: &'a ServerView<'a>, encode: EncodeOptions) -> CallContext<'a> {
+    pub(crate) fn new(
+        server: &'a ServerView<'a>,
+        answering: &'a Answering,
+        method: &'a str,
+    ) -> CallContext<'a> {
         CallContext {
             server,
-            encode,
+            answering,
+            method,
             deferred: false,
         }
     }
@@ -105,7 +111,8 @@ impl<'a> CallContext<'a> {
         self.deferred = true;
         XmlRpcResponder {
             responder: Some(self.server.defer()),
-            encode: self.encode,
+            answering: self.answering.clone(),
+            method: self.method.to_string(),
         }
     }
 
@@ -119,7 +126,10 @@ impl<'a> CallContext<'a> {
 /// Dropping it unanswered answers fault -32603.
 pub struct XmlRpcResponder {
     responder: Option<Responder>,
-    encode: EncodeOptions,
+    /// The same path to a response as an immediate reply: gzipped and
+    /// counted alike.
+    answering: Answering,
+    method: String,
 }
 
 impl XmlRpcResponder {
@@ -132,18 +142,9 @@ impl XmlRpcResponder {
         let Some(responder) = self.responder.take() else {
             return;
         };
-        let encode = self.encode;
-        responder.respond(move || {
-            let xml = match result {
-                Ok(value) => encode_response(&value, &encode).unwrap_or_else(|e| {
-                    encode_fault(&Fault::internal_error(format!(
-                        "cannot encode the result: {e}"
-                    )))
-                }),
-                Err(fault) => encode_fault(&fault),
-            };
-            Response::ok("text/xml", xml)
-        });
+        let answering = self.answering.clone();
+        let method = std::mem::take(&mut self.method);
+        responder.respond(move || answering.response(result, &method));
     }
 }
 

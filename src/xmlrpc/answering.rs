@@ -1,0 +1,69 @@
+//! From a call's result to its HTTP response, once, for replies given at
+//! once and replies given later through an [`XmlRpcResponder`]
+//! (super::XmlRpcResponder) alike: encode (a result that cannot be
+//! encoded becomes fault -32603), count faults, gzip when the client
+//! accepts it and the answer is large.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{encode_fault, encode_response, EncodeOptions, Fault, Value};
+use crate::http::{gzip, Response};
+
+/// An XML-RPC handler's counters. Atomic, because a deferred reply may be
+/// completed, and so counted, on another thread.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) calls: AtomicU64,
+    pub(crate) faults: AtomicU64,
+    pub(crate) panics: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// How one request's answer is to be made; `Send`, so it travels with a
+/// deferred reply.
+#[derive(Clone, Debug)]
+pub(crate) struct Answering {
+    pub(crate) encode: EncodeOptions,
+    /// Gzip answers larger than this; `None` when the client does not
+    /// accept gzip.
+    pub(crate) gzip_above: Option<usize>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl Answering {
+    /// The `text/xml` response carrying `result`, the method's name (for
+    /// the fault an unencodable result gets).
+    pub(crate) fn response(&self, result: Result<Value, Fault>, method: &str) -> Response {
+        let encoded = result.and_then(|value| {
+            encode_response(&value, &self.encode).map_err(|e| {
+                Fault::internal_error(format!("cannot encode the result of {method}: {e}"))
+            })
+        });
+        let xml = match encoded {
+            Ok(xml) => xml,
+            Err(fault) => {
+                Counters::add(&self.counters.faults);
+                encode_fault(&fault)
+            }
+        };
+        match self.gzip_above {
+            Some(threshold) if xml.len() > threshold => match gzip(&xml) {
+                Ok(compressed) => {
+                    Response::ok("text/xml", compressed).with_header("Content-Encoding", "gzip")
+                }
+                Err(_) => Response::ok("text/xml", xml),
+            },
+            _ => Response::ok("text/xml", xml),
+        }
+    }
+}
