@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use medusa::http::{Handler, HttpConfig, HttpServer, Request, Response, ServerView};
+use util::http::Reply;
 use util::*;
 
 /// `/hello` (GET/HEAD), `/echo` (POST: body back), `/panic`, `/stream`
@@ -52,74 +53,9 @@ fn server() -> TestServer {
     server_with(HttpConfig::default())
 }
 
-/// A parsed response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    version: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// Reads one response; `head_only` for replies to HEAD.
 fn read_reply(reader: &mut BufReader<TcpStream>, head_only: bool) -> Reply {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
-    let mut parts = line.trim_end().splitn(3, ' ');
-    let version = parts.next().unwrap_or_default().to_string();
-    let status = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {line:?}"));
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("header line");
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').expect("header has a colon");
-        headers.push((name.to_string(), value.trim().to_string()));
-    }
-    let mut reply = Reply {
-        status,
-        version,
-        headers,
-        body: Vec::new(),
-    };
-    if head_only || status == 100 || status == 304 || status == 204 {
-        return reply;
-    }
-    if let Some(length) = reply.header("Content-Length") {
-        let mut body = vec![0; length.parse().expect("numeric length")];
-        reader.read_exact(&mut body).expect("body");
-        reply.body = body;
-    } else if reply.header("Transfer-Encoding") == Some("chunked") {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).unwrap();
-            let size = usize::from_str_radix(size.trim(), 16).expect("hex chunk size");
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).unwrap();
-            if size == 0 {
-                break;
-            }
-            reply.body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        reader.read_to_end(&mut reply.body).unwrap();
-    }
-    reply
+    util::http::read_reply(reader, head_only).expect("a reply")
 }
 
 fn client(server: &TestServer) -> (TcpStream, BufReader<TcpStream>) {

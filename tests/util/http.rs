@@ -5,6 +5,8 @@ use std::io::{self, BufRead};
 /// One parsed response.
 #[derive(Debug)]
 pub struct Reply {
+    /// `HTTP/1.1` or `HTTP/1.0`, as the status line says.
+    pub version: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -30,8 +32,8 @@ impl Reply {
     }
 }
 
-/// Reads one response: the body by `Content-Length`, or to the close
-/// when there is none; no body for `head_only` (an answer to HEAD) and
+/// Reads one response: the body by `Content-Length`, chunked, or to the
+/// close when neither is given; no body for `head_only` (an answer to HEAD) and
 /// for 1xx, 204 and 304.
 pub fn read_reply(reader: &mut impl BufRead, head_only: bool) -> io::Result<Reply> {
     let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
@@ -39,9 +41,10 @@ pub fn read_reply(reader: &mut impl BufRead, head_only: bool) -> io::Result<Repl
     if reader.read_line(&mut line)? == 0 {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
-    let status = line
-        .split_whitespace()
-        .nth(1)
+    let mut parts = line.split_whitespace();
+    let version = parts.next().unwrap_or_default().to_string();
+    let status = parts
+        .next()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| bad(format!("bad status line {line:?}")))?;
     let mut headers = Vec::new();
@@ -60,6 +63,7 @@ pub fn read_reply(reader: &mut impl BufRead, head_only: bool) -> io::Result<Repl
         headers.push((name.to_string(), value.trim().to_string()));
     }
     let mut reply = Reply {
+        version,
         status,
         headers,
         body: Vec::new(),
@@ -75,6 +79,18 @@ pub fn read_reply(reader: &mut impl BufRead, head_only: bool) -> io::Result<Repl
             reply.body = vec![0; length];
             reader.read_exact(&mut reply.body)?;
         }
+        None if reply.header("Transfer-Encoding") == Some("chunked") => loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let size = usize::from_str_radix(size.trim(), 16)
+                .map_err(|_| bad(format!("bad chunk size {size:?}")))?;
+            let mut chunk = vec![0; size.saturating_add(2)];
+            reader.read_exact(&mut chunk)?;
+            if size == 0 {
+                break;
+            }
+            reply.body.extend_from_slice(&chunk[..size]);
+        },
         None => {
             reader.read_to_end(&mut reply.body)?;
         }
