@@ -382,7 +382,7 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
         .http
         .extra_headers
         .push(("X-Medusa-Worker".to_string(), pid.to_string()));
-    options.http.worker_pid = Some(pid);
+    options.http.access_log_tag = Some(format!("pid={pid}"));
     let listen = match worker.shared_listener() {
         Ok(listener) => Listen::Inherited(listener),
         Err(e) => {
