@@ -7,7 +7,7 @@ use std::process::Command;
 
 use socket2::SockRef;
 
-use super::worker::LISTEN_FD_ENV;
+use crate::worker::LISTEN_FD_ENV;
 
 /// The listening socket the master holds while its workers come and go;
 /// every worker inherits it and accepts on it.
@@ -28,7 +28,7 @@ impl Listening {
     /// process would (`SO_REUSEADDR`, not `SO_REUSEPORT`), and shares it.
     /// The error of a port in use names `addr` and has kind `AddrInUse`.
     pub fn bind(addr: SocketAddr) -> io::Result<Listening> {
-        let listener = crate::reactor::listener::listen(addr)?;
+        let listener = medusa::reactor::listen(addr)?;
         Listening::share(TcpListener::from(OwnedFd::from(listener)))
     }
 

@@ -9,7 +9,7 @@ use std::io;
 use std::net::TcpListener;
 use std::os::fd::RawFd;
 
-use super::activation;
+use crate::activation;
 
 /// Set by the master in each worker's environment: the master's pid.
 pub const WORKER_ENV: &str = "MEDUSAD_WORKER";

@@ -20,9 +20,9 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use super::backoff::Backoff;
-use super::listening::Listening;
-use super::worker::{STARTUP_FAILED, WORKER_ENV};
+use crate::backoff::Backoff;
+use crate::listening::Listening;
+use crate::worker::{STARTUP_FAILED, WORKER_ENV};
 
 /// How the master ended.
 #[derive(Debug, PartialEq, Eq)]
