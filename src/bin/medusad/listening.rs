@@ -69,6 +69,8 @@ mod tests {
 
         let intruder = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
         intruder.set_reuse_address(true).unwrap();
+        // (socket2 has no SO_REUSEPORT on Solaris and illumos.)
+        #[cfg(not(any(target_os = "solaris", target_os = "illumos")))]
         intruder.set_reuse_port(true).unwrap();
         let e = intruder.bind(&addr.into()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);

@@ -144,9 +144,10 @@ impl<F: FnMut() -> Command> Master<F> {
         let slot = &mut self.slots[index];
         slot.restart_at = None;
         slot.starts += 1;
-        // Spawned from the master's only thread: a worker's parent-death
-        // signal fires when the thread that created it ends, so that must
-        // be the thread that lives as long as the master.
+        // Spawned from the master's only thread: on Linux a worker's
+        // parent-death signal (`worker::Worker::die_with_master`) fires when
+        // the thread that created it ends, so that must be the thread that
+        // lives as long as the master.
         let mut command = (self.command)();
         command
             .env(WORKER_ENV, std::process::id().to_string())
