@@ -10,12 +10,11 @@
 //! goes through an absolute symbolic link (EXDEV even when it stays inside
 //! the root, where canonicalizing would allow it).
 
-use std::ffi::CString;
 use std::fs::File;
-use std::io;
 use std::path::Path;
 
-/// What `open_beneath` concluded.
+/// What `open_beneath` concluded (elsewhere than Linux, always `Undecided`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) enum Opened {
     File(File),
     /// No such file (or not allowed): answer 404.
@@ -29,6 +28,8 @@ pub(crate) enum Opened {
 /// (non-blocking: a FIFO must not hold up the loop).
 #[cfg(target_os = "linux")]
 pub(crate) fn open_beneath(root: &File, relative: &Path) -> Opened {
+    use std::ffi::CString;
+    use std::io;
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::ffi::OsStrExt;
 

@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //!
-//! Read in this order; each layer only uses the ones above it.
+//! Read in this order; each layer only uses the ones above it (one
+//! exception: the XML-RPC clients' URL parser borrows
+//! [`handlers::percent_decode`]).
 //!
 //! | module | ports | concept |
 //! | --- | --- | --- |
@@ -16,8 +18,16 @@
 //! | [`producers`] | `producers.py` | output generated a piece at a time |
 //! | [`chat`] | `asynchat` | buffered channels: terminators in, producers out |
 //! | [`http`] | `http_server.py` | HTTP server, channel, request, response, `Handler` |
-//! | [`handlers`] | Medusa's `*_handler.py` | what gets installed on a server |
-//! | [`xmlrpc`] | `xmlrpc.client` (`xmlrpclib`) | values, faults, decoding and encoding XML-RPC documents |
+//! | [`xmlrpc`] | `xmlrpc.client` (`xmlrpclib`) | values, faults, decoding and encoding XML-RPC documents, registries, clients |
+//! | [`handlers`] | Medusa's `*_handler.py` | what gets installed on a server, the XML-RPC service among them |
+//!
+//! The daemon, `medusad`, is not part of the library: it is the binary in
+//! `src/bin/medusad/` (its command line, the master and workers of
+//! `--workers N`, restart backoff, systemd socket activation), built on
+//! the public API above ([`HttpServer::from_listener`](http::HttpServer::from_listener)
+//! for a socket it inherited, [`reactor::listen`] for one it holds for its
+//! workers, [`HttpConfig::access_log_tag`](http::HttpConfig::access_log_tag)
+//! for their shared access log).
 //!
 //! `docs/architecture.md` has the full table of Python names and their Rust
 //! counterparts; `docs/readiness.md` explains what edge-triggered readiness
@@ -26,7 +36,6 @@
 #![warn(missing_docs)]
 
 pub mod chat;
-pub mod daemon;
 pub mod http;
 pub mod producers;
 pub mod reactor;

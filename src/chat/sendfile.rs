@@ -2,6 +2,7 @@
 //! offer a [`FileRegion`] (zero copy; what nginx's `sendfile on` does).
 
 use std::io;
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 
 use mio::net::TcpStream;
@@ -14,6 +15,7 @@ pub(super) const SUPPORTED: bool = cfg!(target_os = "linux");
 
 /// Most bytes asked of one call; the kernel sends what the socket buffer
 /// takes and says how much.
+#[cfg(target_os = "linux")]
 const MAX_PER_CALL: u64 = 1 << 20;
 
 /// Sends the start of `region` to `socket`; returns how many bytes went.

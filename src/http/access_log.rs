@@ -55,8 +55,9 @@ enum Sink {
     File {
         file: File,
         path: PathBuf,
-        /// The worker's pid, for lines of several workers in one file.
-        worker_pid: Option<u32>,
+        /// `HttpConfig::access_log_tag`, e.g. which of several processes
+        /// sharing the file wrote the line.
+        tag: Option<String>,
     },
     Off,
 }
@@ -70,14 +71,22 @@ pub(crate) struct AccessLogger {
 }
 
 impl AccessLogger {
-    pub(crate) fn open(target: &AccessLog, worker_pid: Option<u32>) -> io::Result<AccessLogger> {
+    /// Opens `target`; a file's lines end with ` {tag}` if there is a tag,
+    /// which must not contain control characters.
+    pub(crate) fn open(target: &AccessLog, tag: Option<&str>) -> io::Result<AccessLogger> {
+        if let Some(tag) = tag.filter(|t| t.chars().any(char::is_control)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("access log tag {tag:?} contains a control character"),
+            ));
+        }
         let sink = match target {
             AccessLog::Log => Sink::Log,
             AccessLog::Off => Sink::Off,
             AccessLog::File(path) => Sink::File {
                 file: open_append(path)?,
                 path: path.clone(),
-                worker_pid,
+                tag: tag.map(str::to_string),
             },
         };
         Ok(AccessLogger {
@@ -99,11 +108,12 @@ impl AccessLogger {
                 let _ = format_line(&mut self.buffer, entry, bytes);
                 log::info!(target: "medusa::access", "{}", self.buffer);
             }
-            Sink::File { worker_pid, .. } => {
+            Sink::File { ref tag, .. } => {
                 // Formatted straight onto the lines waiting to be written.
                 let _ = format_line(&mut self.buffer, entry, bytes);
-                if let Some(pid) = worker_pid {
-                    let _ = write!(self.buffer, " pid={pid}");
+                if let Some(tag) = tag {
+                    self.buffer.push(' ');
+                    self.buffer.push_str(tag);
                 }
                 self.buffer.push('\n');
                 if self.buffer.len() >= FLUSH_AT {
@@ -251,7 +261,8 @@ mod tests {
     fn worker_lines_say_which_pid_served() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("access.log");
-        let mut logger = AccessLogger::open(&AccessLog::File(path.clone()), Some(4242)).unwrap();
+        let mut logger =
+            AccessLogger::open(&AccessLog::File(path.clone()), Some("pid=4242")).unwrap();
         logger.record(&entry("GET", "/x"), 5);
         drop(logger);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -259,6 +270,19 @@ mod tests {
             text.ends_with("\"GET /x HTTP/1.1\" 200 5 pid=4242\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_tag_cannot_break_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        for tag in ["a\nforged", "tab\there", "\r"] {
+            let err = AccessLogger::open(&AccessLog::File(path.clone()), Some(tag))
+                .err()
+                .expect("refused");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{tag:?}");
+        }
+        assert!(!path.exists(), "refused before the file is created");
     }
 
     #[test]

@@ -54,11 +54,14 @@ pub struct HttpConfig {
     /// Header fields added to every response, e.g. medusad's
     /// `X-Medusa-Worker`. Default none.
     pub extra_headers: Vec<(String, String)>,
-    /// Set by medusad's workers (`--workers`): this process's pid, added
-    /// to each line an [`AccessLog::File`] gets (` pid=N` after the byte
-    /// count), so workers sharing one file say which served what. (The
-    /// `log` sink's format carries the pid already.) Default none.
-    pub worker_pid: Option<u32>,
+    /// Text appended, after a space, to each line an [`AccessLog::File`]
+    /// gets, e.g. `pid=4242` from each of medusad's workers (`--workers`),
+    /// so that processes sharing one file say which served what. The
+    /// `log` sink's lines are `log` records, which the program's logger
+    /// formats (medusad's puts the pid there). No control characters
+    /// (a line break would forge lines): the server refuses them when
+    /// created. Default none.
+    pub access_log_tag: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -78,7 +81,7 @@ impl Default for HttpConfig {
             access_log: AccessLog::default(),
             trusted_proxies: Vec::new(),
             extra_headers: Vec::new(),
-            worker_pid: None,
+            access_log_tag: None,
         }
     }
 }

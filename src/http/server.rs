@@ -176,7 +176,10 @@ impl HttpServer {
     }
 
     fn new(listener: mio::net::TcpListener, config: HttpConfig) -> io::Result<HttpServer> {
-        let access_log = RefCell::new(AccessLogger::open(&config.access_log, config.worker_pid)?);
+        let access_log = RefCell::new(AccessLogger::open(
+            &config.access_log,
+            config.access_log_tag.as_deref(),
+        )?);
         let shared = Rc::new(Shared {
             access_log,
             connections_peak: Cell::new(0),

@@ -150,8 +150,15 @@ where
 
 /// A non-blocking listening socket on `addr` with `SO_REUSEADDR` (not
 /// `SO_REUSEPORT`: no other socket can bind the port while this one
-/// listens). A bind error names the address, kind unchanged.
-pub(crate) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+/// listens) and a backlog of [`BACKLOG`]: the socket [`Listener::bind`]
+/// and `HttpServer::bind` serve on. A bind error names the address, kind
+/// unchanged.
+///
+/// For a program that must hold the socket before a server takes it, e.g.
+/// to hand it to child processes as `medusad --workers` does; serve on it
+/// with [`Listener::from_listener`] or `HttpServer::from_listener` (via
+/// `std::net::TcpListener::from`).
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Restarting a server must not wait out TIME_WAIT on the old port.
     socket.set_reuse_address(true)?;

@@ -30,7 +30,7 @@ mod waker;
 
 pub use context::Context;
 pub use dispatcher::{DispatchError, Dispatcher};
-pub use listener::Listener;
+pub use listener::{listen, Listener, BACKLOG};
 pub use timers::TimerId;
 pub use waker::{Task, Waker};
 

@@ -20,9 +20,9 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use super::backoff::Backoff;
-use super::listening::Listening;
-use super::worker::{STARTUP_FAILED, WORKER_ENV};
+use crate::backoff::Backoff;
+use crate::listening::Listening;
+use crate::worker::{STARTUP_FAILED, WORKER_ENV};
 
 /// How the master ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -144,9 +144,10 @@ impl<F: FnMut() -> Command> Master<F> {
         let slot = &mut self.slots[index];
         slot.restart_at = None;
         slot.starts += 1;
-        // Spawned from the master's only thread: a worker's parent-death
-        // signal fires when the thread that created it ends, so that must
-        // be the thread that lives as long as the master.
+        // Spawned from the master's only thread: on Linux a worker's
+        // parent-death signal (`worker::Worker::die_with_master`) fires when
+        // the thread that created it ends, so that must be the thread that
+        // lives as long as the master.
         let mut command = (self.command)();
         command
             .env(WORKER_ENV, std::process::id().to_string())

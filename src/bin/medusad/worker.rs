@@ -9,7 +9,7 @@ use std::io;
 use std::net::TcpListener;
 use std::os::fd::RawFd;
 
-use super::activation;
+use crate::activation;
 
 /// Set by the master in each worker's environment: the master's pid.
 pub const WORKER_ENV: &str = "MEDUSAD_WORKER";
@@ -66,27 +66,17 @@ impl Worker {
         unsafe { activation::inherited(fd) }
     }
 
-    /// Makes the kernel send SIGTERM to this process when the master dies,
-    /// even by SIGKILL, so that workers never outlive it (they would keep
-    /// the port with nobody to stop or restart them). Then checks that the
+    /// Arranges for this process to get SIGTERM when the master dies, even
+    /// by SIGKILL, so that workers never outlive it (they would keep the
+    /// port with nobody to stop or restart them). Then checks that the
     /// master is still our parent: it may have died before the request,
     /// and the signal would never come.
+    ///
+    /// On Linux the kernel sends the signal (`PR_SET_PDEATHSIG`). Elsewhere
+    /// a thread polls the parent's pid every `MASTER_POLL` and sends the
+    /// same SIGTERM when it changes (an orphan is re-parented).
     pub fn die_with_master(&self) -> io::Result<()> {
-        // SAFETY: prctl(PR_SET_PDEATHSIG, sig) takes two integers and
-        // touches no memory of ours; the extra arguments are unused by
-        // this option and passed as 0 as the man page asks.
-        let rc = unsafe {
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGTERM as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sigterm_when_parent_dies(self.master)?;
         if std::os::unix::process::parent_id() != self.master {
             return Err(io::Error::other(
                 "the master exited before this worker started",
@@ -94,4 +84,53 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// How often a worker without `PR_SET_PDEATHSIG` checks that the master is
+/// still its parent: the longest a worker can outlive a killed master
+/// before its graceful shutdown begins.
+#[cfg(not(target_os = "linux"))]
+pub const MASTER_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+#[cfg(target_os = "linux")]
+fn sigterm_when_parent_dies(_master: u32) -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG, sig) takes two integers and
+    // touches no memory of ours; the extra arguments are unused by
+    // this option and passed as 0 as the man page asks.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGTERM as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The portable fallback: a thread that only sleeps and asks for the
+/// parent's pid (no shared state with the reactor); the signal reaches the
+/// reactor's handler like the master's own SIGTERM would.
+#[cfg(not(target_os = "linux"))]
+fn sigterm_when_parent_dies(master: u32) -> io::Result<()> {
+    if std::os::unix::process::parent_id() != master {
+        // Already orphaned: `die_with_master` says so.
+        return Ok(());
+    }
+    std::thread::Builder::new()
+        .name("master-watch".to_string())
+        .spawn(move || {
+            while std::os::unix::process::parent_id() == master {
+                std::thread::sleep(MASTER_POLL);
+            }
+            log::warn!("worker: the master {master} is gone; stopping");
+            if let Err(e) = signal_hook::low_level::raise(signal_hook::consts::SIGTERM) {
+                log::error!("worker: cannot signal itself: {e}");
+            }
+        })?;
+    Ok(())
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use socket2::SockRef;
 
-use super::worker::LISTEN_FD_ENV;
+use crate::worker::LISTEN_FD_ENV;
 
 /// The listening socket the master holds while its workers come and go;
 /// every worker inherits it and accepts on it.
@@ -28,7 +28,7 @@ impl Listening {
     /// process would (`SO_REUSEADDR`, not `SO_REUSEPORT`), and shares it.
     /// The error of a port in use names `addr` and has kind `AddrInUse`.
     pub fn bind(addr: SocketAddr) -> io::Result<Listening> {
-        let listener = crate::reactor::listener::listen(addr)?;
+        let listener = medusa::reactor::listen(addr)?;
         Listening::share(TcpListener::from(OwnedFd::from(listener)))
     }
 
@@ -69,6 +69,8 @@ mod tests {
 
         let intruder = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
         intruder.set_reuse_address(true).unwrap();
+        // (socket2 has no SO_REUSEPORT on Solaris and illumos.)
+        #[cfg(not(any(target_os = "solaris", target_os = "illumos")))]
         intruder.set_reuse_port(true).unwrap();
         let e = intruder.bind(&addr.into()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);

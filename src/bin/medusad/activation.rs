@@ -52,11 +52,34 @@ pub unsafe fn inherited(fd: RawFd) -> io::Result<TcpListener> {
     // A descriptor that is not a listening TCP socket (a misconfigured
     // unit) fails here with a clear error instead of at the first accept.
     let socket = socket2::SockRef::from(&listener);
-    if socket.r#type()? != socket2::Type::STREAM || !socket.is_listener()? {
+    if socket.r#type()? != socket2::Type::STREAM || !is_listener(&socket)? {
         return Err(io::Error::other(format!(
             "inherited descriptor {fd} is not a listening stream socket"
         )));
     }
     listener.local_addr()?;
     Ok(listener)
+}
+
+/// Whether `socket` is listening (`SO_ACCEPTCONN`), where socket2 can ask.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "fuchsia"
+))]
+fn is_listener(socket: &socket2::SockRef<'_>) -> io::Result<bool> {
+    socket.is_listener()
+}
+
+/// Elsewhere socket2 does not offer `SO_ACCEPTCONN`: a stream socket that
+/// is not listening is taken, and fails at its first accept instead.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "fuchsia"
+)))]
+fn is_listener(_socket: &socket2::SockRef<'_>) -> io::Result<bool> {
+    Ok(true)
 }

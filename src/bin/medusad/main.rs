@@ -1,0 +1,320 @@
+//! `medusad`, the medusa daemon: an HTTP server on the reactor with an
+//! XML-RPC demo service at `/RPC2` (`add`, `echo` and the `system.*`
+//! methods), the status page at `/status` (and Prometheus metrics at
+//! `/status/metrics`) and, with `--root DIR`, a directory of files.
+//!
+//! Logging goes through `env_logger` (`RUST_LOG`, default `info`): a
+//! startup line with the bound address, then the access log (target
+//! `medusa::access`), unless `--access-log FILE` sends it to a file. On
+//! SIGINT/SIGTERM it stops accepting, finishes the requests in flight, and
+//! exits 0.
+//!
+//! One reactor serves one core. To use more, `medusad --workers N` runs N
+//! copies of itself, each a single-threaded reactor accepting on the
+//! master's listening socket, and a small master that starts them,
+//! restarts the ones that die and relays SIGTERM/SIGINT. This is Apache
+//! prefork's model (and nginx's without `reuseport`), not a home-made
+//! cluster: whichever worker is free accepts the next connection. Log
+//! lines then carry the pid, and responses say which worker answered
+//! (`X-Medusa-Worker`). Started by systemd socket activation
+//! (`LISTEN_FDS`), it serves the inherited socket instead of binding (the
+//! workers share it). See `docs/deploying.md`.
+//!
+//! The modules: the command line (`options`), the demo service (`demo`),
+//! the master (`prefork`), the worker's side of its contract (`worker`),
+//! restart delays (`backoff`), the one listening socket the master holds
+//! and passes down to its workers (`listening`) and systemd socket
+//! activation (`activation`). Everything here is built on the library's
+//! public API.
+
+mod activation;
+mod backoff;
+mod demo;
+mod listening;
+mod options;
+mod prefork;
+mod worker;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, ExitCode};
+
+use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcHandler};
+use medusa::http::{Handler, HandlerStatus, HttpServer, Request, Response, ServerView};
+use medusa::reactor::Reactor;
+
+use backoff::Backoff;
+use demo::demo_service;
+use listening::Listening;
+use options::{parse_options, Options, Parsed, USAGE};
+use prefork::{Master, MasterExit};
+use worker::Worker;
+
+fn main() -> ExitCode {
+    // First, while single-threaded: both change the environment.
+    let worker = Worker::from_env();
+    let activated = match worker {
+        Some(_) => Ok(None),
+        None => activation::listen_fds(),
+    };
+    let options = match parse_options(std::env::args().skip(1)) {
+        Ok(Parsed::Serve(options)) => options,
+        Ok(Parsed::Exit(text, code)) => {
+            println!("{text}");
+            return code;
+        }
+        Err(message) => {
+            eprintln!("medusad: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(worker.is_some() || options.workers > 1);
+    let activated = match activated {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("medusad: socket activation: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(worker) = worker {
+        return run_worker(worker, *options);
+    }
+    if options.users.is_empty() && !options.addr.ip().is_loopback() && activated.is_none() {
+        log::warn!(
+            "medusad: NO AUTHENTICATION on {}, which is not a loopback address: \
+             anyone who can reach it may call every method and read /status; \
+             use --auth-user or --auth-file",
+            options.addr
+        );
+    }
+    if options.workers > 1 {
+        return match run_master(&options, activated) {
+            Ok(MasterExit::Stopped) => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("medusad: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let listen = match activated {
+        Some(listener) => Listen::Inherited(listener),
+        None => Listen::Bind(options.addr),
+    };
+    match serve(*options, listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("medusad: {}", e.error());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `env_logger`'s usual format; with workers, the pid after the target, so
+/// every line (access log included) says which process wrote it.
+fn init_logging(with_pid: bool) {
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if with_pid {
+        let pid = std::process::id();
+        builder.format(move |buf, record| {
+            writeln!(
+                buf,
+                "[{} {:<5} {} pid={pid}] {}",
+                buf.timestamp(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        });
+    }
+    builder.init();
+}
+
+/// Where the server's listening socket comes from.
+enum Listen {
+    /// Bind this address (one process).
+    Bind(SocketAddr),
+    /// Already listening: socket activation, or a worker's from the master.
+    Inherited(std::net::TcpListener),
+}
+
+/// Why `serve` failed: before serving (the configuration) or while.
+enum Failure {
+    Startup(std::io::Error),
+    Running(std::io::Error),
+}
+
+impl Failure {
+    fn error(&self) -> &std::io::Error {
+        match self {
+            Failure::Startup(e) | Failure::Running(e) => e,
+        }
+    }
+}
+
+/// A worker: dies with the master, serves beside the other workers, and
+/// tells the master with its exit status whether it could start at all.
+fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
+    if let Err(e) = worker.die_with_master() {
+        eprintln!("medusad worker: {e}");
+        return ExitCode::FAILURE;
+    }
+    let pid = std::process::id();
+    options
+        .http
+        .extra_headers
+        .push(("X-Medusa-Worker".to_string(), pid.to_string()));
+    options.http.access_log_tag = Some(format!("pid={pid}"));
+    let listen = match worker.shared_listener() {
+        Ok(listener) => Listen::Inherited(listener),
+        Err(e) => {
+            eprintln!("medusad worker {pid}: {e}");
+            return ExitCode::from(worker::STARTUP_FAILED);
+        }
+    };
+    match serve(options, listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Startup(e)) => {
+            eprintln!("medusad worker {pid}: {e}");
+            ExitCode::from(worker::STARTUP_FAILED)
+        }
+        Err(Failure::Running(e)) => {
+            eprintln!("medusad worker {pid}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The master of `--workers N`: holds the address, starts the workers as
+/// new executions of this program with the same arguments, and supervises
+/// them (`prefork::Master`).
+fn run_master(
+    options: &Options,
+    activated: Option<std::net::TcpListener>,
+) -> std::io::Result<MasterExit> {
+    let exe = std::env::current_exe()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Held by the master until it stops: the port (or socket) stays ours
+    // while workers restart.
+    let listening = match activated {
+        Some(listener) => Listening::share(listener)?,
+        None => Listening::bind(options.addr)?,
+    };
+    log::info!(
+        "medusad master {}: {} workers on {}",
+        std::process::id(),
+        options.workers,
+        listening.local_addr()?
+    );
+    let master = Master::new(options.workers, Backoff::default(), || {
+        let mut command = Command::new(&exe);
+        command.args(&args);
+        command
+    })
+    .sharing(listening);
+    let outcome = master.run();
+    log::info!("medusad master: all workers stopped");
+    outcome
+}
+
+fn serve(options: Options, listen: Listen) -> Result<(), Failure> {
+    raise_fd_limit(options.http.max_connections);
+    let (mut reactor, server) = setup(&options, listen).map_err(Failure::Startup)?;
+    let addr = server.local_addr().map_err(Failure::Startup)?;
+    match &options.root {
+        Some(root) => log::info!(
+            "medusad listening on {addr} (files from {})",
+            root.display()
+        ),
+        None => log::info!("medusad listening on {addr}"),
+    }
+    log::info!(
+        "XML-RPC: http://{addr}{}; status page: http://{addr}/status",
+        options.rpc_paths.join(", ")
+    );
+    reactor.add(server).map_err(Failure::Startup)?;
+    reactor.run().map_err(Failure::Running)?;
+    log::info!("medusad: all connections closed, exiting");
+    Ok(())
+}
+
+/// The reactor and the server with its handlers, not yet running.
+fn setup(options: &Options, listen: Listen) -> std::io::Result<(Reactor, HttpServer)> {
+    let mut reactor = Reactor::new()?;
+    // Before announcing the address: from then on a SIGTERM must mean a
+    // graceful shutdown, not the default action (death).
+    reactor.catch_signals(options.grace)?;
+
+    let http = options.http.clone();
+    let server = match listen {
+        Listen::Bind(addr) => HttpServer::bind(addr, http),
+        Listen::Inherited(listener) => HttpServer::from_listener(listener, http),
+    }?;
+    // With credentials configured, every handler is behind them (and a
+    // last one answers unknown paths, so they ask for credentials too)
+    // except the paths opened with --public.
+    let guard = |server: &HttpServer, handler: Box<dyn Handler>, front: bool| {
+        let handler: Box<dyn Handler> = if options.users.is_empty() {
+            handler
+        } else {
+            Box::new(
+                AuthHandler::new("medusad", options.users.clone(), handler)
+                    .with_public(&options.public),
+            )
+        };
+        if front {
+            server.install_handler(handler);
+        } else {
+            server.add_handler(handler);
+        }
+    };
+    if let Some(root) = &options.root {
+        let files = FileHandler::new(root).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("--root {}: {e}", root.display()))
+        })?;
+        guard(&server, Box::new(files), false);
+    }
+    if !options.users.is_empty() {
+        guard(&server, Box::new(NotFound), false);
+    }
+    guard(&server, Box::new(StatusHandler::new()), true);
+    let paths: Vec<&str> = options.rpc_paths.iter().map(String::as_str).collect();
+    let rpc = XmlRpcHandler::with_paths(&paths, demo_service(), options.xmlrpc.clone());
+    guard(&server, Box::new(rpc), true);
+    Ok((reactor, server))
+}
+
+/// The last handler when credentials are required: what no other handler
+/// takes is a 404, but only to someone who has logged in.
+struct NotFound;
+
+impl Handler for NotFound {
+    fn matches(&self, _request: &Request) -> bool {
+        true
+    }
+
+    fn handle_request(&mut self, _request: &mut Request, _server: &ServerView<'_>) -> Response {
+        Response::error(404, "no handler for this URL")
+    }
+
+    fn status(&self) -> HandlerStatus {
+        HandlerStatus {
+            name: "not found (every other path)".to_string(),
+            facts: Vec::new(),
+        }
+    }
+}
+
+/// One descriptor per connection: lift the soft limit toward the hard one
+/// so `max_connections` is reachable, and say so when it is not.
+fn raise_fd_limit(max_connections: usize) {
+    let wanted = max_connections as u64 + 64;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => {
+            log::warn!("open-file limit is {got}; fewer than --max-connections {max_connections} connections fit")
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
+    }
+}
