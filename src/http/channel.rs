@@ -90,9 +90,6 @@ pub struct HttpChannel {
     /// to send it.
     deferred: RefCell<Option<Slot>>,
     awaiting: Option<Exchange>,
-    /// This connection's entry in the server's idle set, while it is kept
-    /// alive between requests: the listener may close it to make room.
-    idle_key: Option<(Instant, usize)>,
 }
 
 /// What sending a response needs to know about its request.
@@ -110,6 +107,7 @@ impl HttpChannel {
             opened: Instant::now(),
             requests: 0,
             token: None,
+            idle_since: None,
             evicted: false,
         });
         HttpChannel {
@@ -118,7 +116,6 @@ impl HttpChannel {
             waker,
             deferred: RefCell::new(None),
             awaiting: None,
-            idle_key: None,
             shared,
             peer,
             client: peer.ip(),
@@ -136,18 +133,11 @@ impl HttpChannel {
         &self.shared.config
     }
 
-    /// Kept alive after a response: a candidate for eviction.
-    fn go_idle(&mut self) {
-        if self.idle_key.is_none() {
-            let key = (Instant::now(), self.slot);
-            self.shared.idle.borrow_mut().insert(key);
-            self.idle_key = Some(key);
-        }
-    }
-
-    fn leave_idle(&mut self) {
-        if let Some(key) = self.idle_key.take() {
-            self.shared.idle.borrow_mut().remove(&key);
+    /// Kept alive after a response (`Some(since)`), or not: the listener
+    /// may close the longest-idle connection to make room.
+    fn mark_idle(&self, since: Option<Instant>) {
+        if let Some(info) = self.shared.channels.borrow_mut().get_mut(self.slot) {
+            info.idle_since = since;
         }
     }
 
@@ -250,10 +240,10 @@ impl HttpChannel {
         let keep_alive = self.send(chat, response, keep_alive, exchange.head_only, exchange.log);
         if keep_alive {
             self.state = State::Idle;
-            self.go_idle();
             if !backlog {
                 self.since = Instant::now();
             }
+            self.mark_idle(Some(self.since));
             chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
         } else {
             self.state = State::Closing;
@@ -512,7 +502,7 @@ impl ChatHandler for HttpChannel {
         match self.state {
             State::Idle | State::Head => {
                 if self.state == State::Idle {
-                    self.leave_idle();
+                    self.mark_idle(None);
                     self.state = State::Head;
                     self.client = self.peer.ip();
                     self.since = Instant::now();
@@ -713,7 +703,6 @@ impl ChatHandler for HttpChannel {
 
 impl Drop for HttpChannel {
     fn drop(&mut self) {
-        self.leave_idle();
         self.take_eviction();
         let open = &self.shared.stats.connections_open;
         open.set(open.get().saturating_sub(1));

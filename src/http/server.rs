@@ -1,7 +1,6 @@
 //! `HttpServer`: the listening dispatcher and the handler chain.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -59,6 +58,8 @@ pub struct ChannelInfo {
     pub requests: u64,
     /// Its dispatcher, once added: how the listener asks it to close.
     pub(crate) token: Option<Token>,
+    /// Since when it has been kept alive waiting for its next request.
+    pub(crate) idle_since: Option<Instant>,
     /// Set by the listener: close now, if still idle, to make room.
     pub(crate) evicted: bool,
 }
@@ -74,9 +75,6 @@ pub(crate) struct Shared {
     pub(crate) access_log: RefCell<AccessLogger>,
     /// Most connections open at once since memory was last handed back.
     pub(crate) connections_peak: Cell<u64>,
-    /// Kept-alive connections waiting for their next request, longest
-    /// idle first: (idle since, channel slot).
-    pub(crate) idle: RefCell<BTreeSet<(Instant, usize)>>,
     /// Evicted connections not yet closed: still counted open.
     pub(crate) evicting: Cell<u64>,
     /// When a refusal at `max_connections` was last logged (one warning a
@@ -87,18 +85,22 @@ pub(crate) struct Shared {
 impl Shared {
     /// Makes room at `max_connections`: asks the longest-idle kept-alive
     /// connection to close (it does so later in this pass). False when
-    /// none is idle.
+    /// none is idle. A scan of the open connections, but only at the
+    /// limit: the request path pays nothing to keep an index.
     fn evict_idle(&self, cx: &mut Context<'_>) -> bool {
-        let Some((_, slot)) = self.idle.borrow_mut().pop_first() else {
-            return false;
-        };
         let mut channels = self.channels.borrow_mut();
-        let Some(info) = channels.get_mut(slot) else {
+        let oldest = channels
+            .iter_mut()
+            .filter(|(_, info)| !info.evicted && info.token.is_some())
+            .filter_map(|(_, info)| Some((info.idle_since?, info)))
+            .min_by_key(|(since, _)| *since);
+        let Some((_, info)) = oldest else {
             return false;
         };
         let Some(token) = info.token else {
             return false;
         };
+        info.idle_since = None;
         info.evicted = true;
         self.evicting.set(self.evicting.get().saturating_add(1));
         HttpStats::add(&self.stats.connections_evicted, 1);
@@ -183,7 +185,6 @@ impl HttpServer {
         let shared = Rc::new(Shared {
             access_log,
             connections_peak: Cell::new(0),
-            idle: RefCell::new(BTreeSet::new()),
             evicting: Cell::new(0),
             refusal_logged: Cell::new(None),
             config,
