@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use mio::event::Source;
 use mio::net::TcpStream;
 
-use super::terminator::{scan, Scan};
-use super::{release, Chat, ChatConfig, ChatHandler, Terminator};
+use super::terminator::next_piece;
+use super::{release, Chat, ChatConfig, ChatHandler};
 use crate::reactor::{Context, DispatchError, Dispatcher, TimerId, READ_BUFFER_SIZE};
 
 /// An asynchat channel: the dispatcher that drives a [`ChatHandler`].
@@ -21,16 +21,6 @@ use crate::reactor::{Context, DispatchError, Dispatcher, TimerId, READ_BUFFER_SI
 pub struct AsyncChat<H> {
     chat: Chat,
     handler: H,
-}
-
-/// How the current terminator splits the input at hand.
-enum Step {
-    /// No terminator: everything is message.
-    All,
-    /// A `Length` terminator with this many bytes still to come.
-    Count(u64),
-    /// A byte terminator (of the given length) was looked for.
-    Scanned(Scan, usize),
 }
 
 /// What one `read` call gave.
@@ -201,45 +191,17 @@ impl<H: ChatHandler> AsyncChat<H> {
                 break;
             }
             let rest = &data[pos..];
-            let step = match &self.chat.terminator {
-                Terminator::None | Terminator::Length(0) => Step::All,
-                &Terminator::Length(n) => Step::Count(n),
-                Terminator::Bytes(t) => Step::Scanned(scan(rest, t), t.len()),
-            };
-            match step {
-                Step::All => {
-                    self.handler.collect_incoming_data(&mut self.chat, rest);
-                    pos = data.len();
-                }
-                Step::Count(n) => {
-                    let take = usize::try_from(n).map_or(rest.len(), |n| n.min(rest.len()));
-                    // Python counts the terminator down as data arrives.
-                    self.chat.terminator = Terminator::Length(n.saturating_sub(take as u64));
-                    self.handler
-                        .collect_incoming_data(&mut self.chat, &rest[..take]);
-                    pos += take;
-                    if take as u64 == n {
-                        self.handler.found_terminator(&mut self.chat, cx)?;
-                    }
-                }
-                Step::Scanned(Scan::Found { data: n }, terminator_len) => {
-                    if n > 0 {
-                        self.handler
-                            .collect_incoming_data(&mut self.chat, &rest[..n]);
-                    }
-                    pos += n + terminator_len;
-                    self.handler.found_terminator(&mut self.chat, cx)?;
-                }
-                Step::Scanned(Scan::NotFound { data: n }, _) => {
-                    if n > 0 {
-                        self.handler
-                            .collect_incoming_data(&mut self.chat, &rest[..n]);
-                    }
-                    pos += n;
-                    // What is left might be the start of a terminator.
-                    break;
-                }
+            let piece = next_piece(rest, &mut self.chat.terminator);
+            if piece.data > 0 {
+                self.handler
+                    .collect_incoming_data(&mut self.chat, &rest[..piece.data]);
             }
+            pos += piece.consumed;
+            if !piece.found {
+                // All taken, or what is left might start a terminator.
+                break;
+            }
+            self.handler.found_terminator(&mut self.chat, cx)?;
         }
         Ok(pos)
     }

@@ -45,7 +45,7 @@ mod terminator;
 
 pub use async_chat::AsyncChat;
 pub use echo::EchoHandler;
-pub use terminator::{find_prefix_at_end, Terminator};
+pub use terminator::{find_prefix_at_end, next_piece, Piece, Terminator};
 pub(crate) use terminator::{scan, Scan};
 
 use std::collections::VecDeque;

@@ -51,6 +51,56 @@ pub(crate) fn scan(input: &[u8], terminator: &[u8]) -> Scan {
     }
 }
 
+/// How the input at hand divides under the current terminator: one step
+/// of asynchat's read loop, with no socket, so every driver (the channel,
+/// the blocking client, the fuzz targets) splits input by the same rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The first `data` bytes are message, for `collect_incoming_data`.
+    pub data: usize,
+    /// Bytes used up: `data`, plus the terminator's own bytes if found.
+    pub consumed: usize,
+    /// The terminator ends the message here: call `found_terminator`.
+    /// When false, the unconsumed rest (if any) may be the start of a
+    /// terminator: hold it until more input arrives.
+    pub found: bool,
+}
+
+/// The next [`Piece`] of `input`. A `Length` terminator counts down by the
+/// bytes it takes, as Python's does.
+// `data + len` is at most input.len() when found: it cannot overflow.
+#[allow(clippy::arithmetic_side_effects)]
+pub fn next_piece(input: &[u8], terminator: &mut Terminator) -> Piece {
+    match terminator {
+        Terminator::None | Terminator::Length(0) => Piece {
+            data: input.len(),
+            consumed: input.len(),
+            found: false,
+        },
+        Terminator::Length(n) => {
+            let take = usize::try_from(*n).map_or(input.len(), |n| n.min(input.len()));
+            *n -= take as u64;
+            Piece {
+                data: take,
+                consumed: take,
+                found: *n == 0,
+            }
+        }
+        Terminator::Bytes(t) => match scan(input, t) {
+            Scan::Found { data } => Piece {
+                data,
+                consumed: data + t.len(),
+                found: true,
+            },
+            Scan::NotFound { data } => Piece {
+                data,
+                consumed: data,
+                found: false,
+            },
+        },
+    }
+}
+
 /// asynchat's `find_prefix_at_end(haystack, needle)`: the length of the
 /// longest proper prefix of `needle` that `haystack` ends with. Those bytes
 /// must be held back, since the rest of the terminator may be in the next
@@ -76,6 +126,27 @@ mod tests {
         assert_eq!(find_prefix_at_end(b"", b"\r\n"), 0);
         assert_eq!(find_prefix_at_end(b"q", b"qqq"), 1);
         assert_eq!(find_prefix_at_end(b"xqq", b"qqq"), 2);
+    }
+
+    #[test]
+    fn next_piece_counts_a_length_down_and_finds_bytes() {
+        let mut length = Terminator::Length(5);
+        let piece = next_piece(b"abc", &mut length);
+        assert_eq!((piece.data, piece.consumed, piece.found), (3, 3, false));
+        assert_eq!(length, Terminator::Length(2));
+        let piece = next_piece(b"defgh", &mut length);
+        assert_eq!((piece.data, piece.consumed, piece.found), (2, 2, true));
+        assert_eq!(length, Terminator::Length(0));
+        let piece = next_piece(b"xyz", &mut length);
+        assert_eq!((piece.data, piece.consumed, piece.found), (3, 3, false));
+
+        let mut crlf = Terminator::bytes(b"\r\n");
+        let piece = next_piece(b"ab\r\ncd", &mut crlf);
+        assert_eq!((piece.data, piece.consumed, piece.found), (2, 4, true));
+        let piece = next_piece(b"ab\r", &mut crlf);
+        assert_eq!((piece.data, piece.consumed, piece.found), (2, 2, false));
+        let piece = next_piece(b"abc", &mut Terminator::None);
+        assert_eq!((piece.data, piece.consumed, piece.found), (3, 3, false));
     }
 
     #[test]
