@@ -20,7 +20,7 @@ use crate::xmlrpc::{Registry, Value};
 /// Parses a request head (without the blank line ending it): the request
 /// line on success, the status it would be refused with otherwise.
 pub fn http_head(head: &[u8]) -> Result<String, u16> {
-    crate::http::parse_head(head, &HttpConfig::default())
+    crate::http::parse_head(head, &HttpConfig::default().message_limits())
         .map(|(request, _)| request.request_line())
         .map_err(|e| e.status)
 }
@@ -34,7 +34,8 @@ pub fn head_framing_agrees(stream: &[u8]) -> bool {
         return true;
     };
     let framed = &stream[..end + 4];
-    if crate::http::parse_terminated_head(framed, &HttpConfig::default()).is_err() {
+    if crate::http::parse_terminated_head(framed, &HttpConfig::default().message_limits()).is_err()
+    {
         return true;
     }
     let start = framed

@@ -1,11 +1,12 @@
 //! `HttpChannel`: one HTTP connection (Medusa's `http_channel`).
 //!
 //! It is an asynchat handler, so it reads by terminators exactly as Medusa
-//! did: `\r\n\r\n` ends the head; then `Length(n)` reads a body, or the
-//! chunked states read `size\r\n`, `Length(size)`, `\r\n` until a zero-size
-//! chunk and the trailers. Then the request is dispatched to the first
-//! matching handler, the response is pushed, and the terminator goes back
-//! to `\r\n\r\n` for the next request on a persistent connection.
+//! did; which terminator comes next, and what the bytes mean, is the
+//! [`MessageReader`]'s business (the codec, shared with the clients). The
+//! channel keeps the conversation: when a head arrives it asks the handler
+//! whether to read the body, then dispatches the request to the first
+//! matching handler, pushes the response, and waits for the next request
+//! on a persistent connection.
 //!
 //! One timer per connection carries both timeouts: it fires, looks at what
 //! the connection is doing and since when, and either acts or re-arms.
@@ -18,10 +19,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::access_log::Entry;
+use super::codec::{Event, MessageReader};
 use super::deferred::{self, Slot};
 use super::forwarded;
 use super::handler::Deferral;
-use super::request::{parse_terminated_head, BodyFraming, Version};
+use super::request::Version;
 use super::response::Framing;
 use super::server::{ChannelInfo, HttpStats, Shared};
 use super::{Body, HttpError, Request, Response, ServerView};
@@ -30,30 +32,13 @@ use crate::producers::{ChunkedProducer, HookedProducer};
 use crate::reactor::{Context, TimerId, Waker};
 use mio::Token;
 
-/// Head buffer capacity kept between requests (a head is a few hundred
-/// bytes; a rare large one is not kept for the life of the connection).
-const KEEP_HEAD_CAPACITY: usize = 1024;
-
-/// Longest chunk-size or trailer line of a chunked body.
-const MAX_CHUNK_LINE: usize = 4096;
-
 /// Where the channel is in the request cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Between requests (keep-alive idle).
     Idle,
-    /// Reading the request head.
-    Head,
-    /// Reading a `Content-Length` body.
-    Body,
-    /// Reading a chunk-size line.
-    ChunkSize,
-    /// Reading chunk data.
-    ChunkData,
-    /// Reading the CRLF after chunk data.
-    ChunkEnd,
-    /// Reading trailer lines after the last chunk.
-    Trailers,
+    /// Reading a request: its head or its body.
+    Reading,
     /// The handler deferred its reply; further input is held.
     Waiting,
     /// Done: the connection closes once the response is sent.
@@ -69,11 +54,7 @@ pub struct HttpChannel {
     /// client a trusted proxy forwarded for.
     client: IpAddr,
     state: State,
-    /// The head being read, or a chunk-size/trailer line.
-    buffer: Vec<u8>,
-    /// A parsed head waiting for its body.
-    request: Option<Request>,
-    body: Vec<u8>,
+    reader: MessageReader<Request>,
     /// When the current request's first byte arrived, or the connection
     /// went idle.
     since: Instant,
@@ -110,6 +91,7 @@ impl HttpChannel {
             idle_since: None,
             evicted: false,
         });
+        let reader = MessageReader::new(shared.config.message_limits());
         HttpChannel {
             slot,
             token: Token(usize::MAX),
@@ -120,9 +102,7 @@ impl HttpChannel {
             peer,
             client: peer.ip(),
             state: State::Idle,
-            buffer: Vec::new(),
-            request: None,
-            body: Vec::new(),
+            reader,
             since: Instant::now(),
             timer: None,
             sent_mark: 0,
@@ -172,15 +152,16 @@ impl HttpChannel {
 
     /// Answers a request that cannot be handled, and closes: after a
     /// framing error the next request's start cannot be known.
-    fn refuse(&mut self, chat: &mut Chat, error: &HttpError, version: Version) {
+    fn refuse(&mut self, chat: &mut Chat, error: &HttpError) {
         log::debug!("{}: {error}", self.peer);
         let response = Response::error(error.status, &error.detail);
-        self.refuse_with(chat, response, version);
+        self.refuse_with(chat, response);
     }
 
     /// [`refuse`](Self::refuse) with a response of the caller's.
-    fn refuse_with(&mut self, chat: &mut Chat, response: Response, version: Version) {
-        let (method, uri) = match self.request.take() {
+    fn refuse_with(&mut self, chat: &mut Chat, response: Response) {
+        let version = self.reader.version();
+        let (method, uri) = match self.reader.take_head() {
             Some(request) => (request.method, request.uri),
             None => (String::new(), String::new()),
         };
@@ -193,10 +174,10 @@ impl HttpChannel {
 
     /// Calls the first matching handler, then sends its response.
     fn dispatch(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
-        let Some(mut request) = self.request.take() else {
+        let Some((mut request, body)) = self.reader.take_message() else {
             return;
         };
-        request.body = std::mem::take(&mut self.body);
+        request.body = body;
         request.peer = Some(self.peer);
         let response = self.call_handler(&mut request);
         let keep_alive = request.wants_keep_alive();
@@ -244,7 +225,7 @@ impl HttpChannel {
                 self.since = Instant::now();
             }
             self.mark_idle(Some(self.since));
-            chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
+            chat.set_terminator(self.reader.terminator());
         } else {
             self.state = State::Closing;
             self.since = Instant::now();
@@ -256,21 +237,6 @@ impl HttpChannel {
                 // The client asked for the close and sent its whole
                 // request: nothing to drain.
                 chat.close_when_done_without_linger();
-            }
-        }
-    }
-
-    /// Asks the handler that will take `request` whether its body may be
-    /// read ([`Handler::admit`]); `Some` is the refusal to send.
-    fn admit(&self, request: &mut Request) -> Option<Response> {
-        let mut handlers = self.shared.handlers.borrow_mut();
-        let handler = handlers.iter_mut().find(|h| h.matches(request))?;
-        match panic::catch_unwind(AssertUnwindSafe(|| handler.admit(request))) {
-            Ok(Ok(())) => None,
-            Ok(Err(response)) => Some(response),
-            Err(_) => {
-                HttpStats::add(&self.shared.stats.panics, 1);
-                Some(Response::error(500, "the handler failed"))
             }
         }
     }
@@ -402,22 +368,11 @@ impl HttpChannel {
         keep_alive
     }
 
-    /// A complete head arrived.
+    /// A complete head arrived: check it, then read its body or dispatch.
     fn head_complete(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
-        // Put back the blank line the terminator consumed, so the head is
-        // parsed where it lies; the buffer keeps its memory for the next
-        // request unless this head was unusually large.
-        self.buffer.extend_from_slice(b"\r\n\r\n");
-        let parsed = parse_terminated_head(&self.buffer, self.config())
-            .map_err(|error| (error, guess_version(&self.buffer)));
-        if self.buffer.capacity() > KEEP_HEAD_CAPACITY {
-            self.buffer = Vec::new();
-        } else {
-            self.buffer.clear();
-        }
-        let (request, framing) = match parsed {
-            Ok(parsed) => parsed,
-            Err((error, version)) => return self.refuse(chat, &error, version),
+        let body_follows = self.reader.body_follows();
+        let Some(request) = self.reader.head_mut() else {
+            return;
         };
         let forwarded_for = request
             .headers
@@ -430,14 +385,13 @@ impl HttpChannel {
         let expects_continue = request
             .header("Expect")
             .map(|e| e.eq_ignore_ascii_case("100-continue"));
-        let mut request = request;
-        let refusal = match framing {
-            BodyFraming::None => None,
-            _ => self.admit(&mut request),
+        let refusal = if body_follows {
+            admit(&self.shared, request)
+        } else {
+            None
         };
-        self.request = Some(request);
         if expects_continue == Some(false) {
-            return self.refuse(chat, &HttpError::new(417, "unsupported Expect"), version);
+            return self.refuse(chat, &HttpError::new(417, "unsupported Expect"));
         }
         if let Some(response) = refusal {
             // Before any of the body is read (or, with Expect, sent).
@@ -446,52 +400,30 @@ impl HttpChannel {
                 self.peer,
                 response.status
             );
-            return self.refuse_with(chat, response, version);
+            return self.refuse_with(chat, response);
         }
-        if framing != BodyFraming::None
-            && expects_continue == Some(true)
-            && version == Version::Http11
-        {
+        if !body_follows {
+            return self.dispatch(chat, cx);
+        }
+        if expects_continue == Some(true) && version == Version::Http11 {
             chat.push(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
-        match framing {
-            BodyFraming::None => self.dispatch(chat, cx),
-            BodyFraming::Length(n) => {
-                self.body = Vec::with_capacity(n.min(64 * 1024) as usize);
-                self.state = State::Body;
-                chat.set_terminator(Terminator::Length(n));
-            }
-            BodyFraming::Chunked => {
-                self.state = State::ChunkSize;
-                chat.set_terminator(Terminator::bytes(b"\r\n"));
-            }
-        }
+        chat.set_terminator(self.reader.terminator());
     }
+}
 
-    /// How many more body bytes the limit allows.
-    fn body_room(&self) -> u64 {
-        let held = u64::try_from(self.body.len()).unwrap_or(u64::MAX);
-        self.config().max_body_bytes.saturating_sub(held)
-    }
-
-    /// A chunk-size line arrived.
-    fn chunk_size(&mut self, chat: &mut Chat) {
-        let line = std::mem::take(&mut self.buffer);
-        let version = Version::Http11;
-        match super::chunk_size(&line) {
-            None => self.refuse(chat, &HttpError::bad_request("bad chunk size"), version),
-            Some(0) => self.state = State::Trailers,
-            // Room left, not body + n: a peer-chosen n near u64::MAX must
-            // not wrap past the limit.
-            Some(n) if n > self.body_room() => self.refuse(
-                chat,
-                &HttpError::new(413, "request body too large"),
-                version,
-            ),
-            Some(n) => {
-                self.state = State::ChunkData;
-                chat.set_terminator(Terminator::Length(n));
-            }
+/// Asks the handler that will take `request` whether its body may be read
+/// ([`Handler::admit`](super::Handler::admit)); `Some` is the refusal to
+/// send.
+fn admit(shared: &Shared, request: &mut Request) -> Option<Response> {
+    let mut handlers = shared.handlers.borrow_mut();
+    let handler = handlers.iter_mut().find(|h| h.matches(request))?;
+    match panic::catch_unwind(AssertUnwindSafe(|| handler.admit(request))) {
+        Ok(Ok(())) => None,
+        Ok(Err(response)) => Some(response),
+        Err(_) => {
+            HttpStats::add(&shared.stats.panics, 1);
+            Some(Response::error(500, "the handler failed"))
         }
     }
 }
@@ -500,41 +432,16 @@ impl ChatHandler for HttpChannel {
     fn collect_incoming_data(&mut self, chat: &mut Chat, data: &[u8]) {
         HttpStats::add(&self.shared.stats.bytes_in, data.len() as u64);
         match self.state {
-            State::Idle | State::Head => {
+            State::Idle | State::Reading => {
                 if self.state == State::Idle {
                     self.mark_idle(None);
-                    self.state = State::Head;
+                    self.state = State::Reading;
                     self.client = self.peer.ip();
                     self.since = Instant::now();
                 }
-                if bare_lf(self.buffer.last().copied(), data) {
-                    // httparse would take a bare LF as a line end where the
-                    // framing (CRLFCRLF) does not: refuse at once rather
-                    // than let the two disagree, or wait for a 408.
-                    let error = HttpError::bad_request("bare LF in the request head");
-                    let version = guess_version_split(&self.buffer, data);
-                    return self.refuse(chat, &error, version);
+                if let Err(error) = self.reader.collect_incoming_data(data) {
+                    self.refuse(chat, &error);
                 }
-                if self.buffer.len().saturating_add(data.len()) > self.config().max_header_bytes {
-                    let error = HttpError::new(431, "request head too large");
-                    let version = guess_version_split(&self.buffer, data);
-                    return self.refuse(chat, &error, version);
-                }
-                self.buffer.extend_from_slice(data);
-            }
-            State::Body | State::ChunkData => self.body.extend_from_slice(data),
-            State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                if self.buffer.len().saturating_add(data.len()) > MAX_CHUNK_LINE {
-                    let error = HttpError::bad_request("chunk line too long");
-                    return self.refuse(chat, &error, Version::Http11);
-                }
-                // The line ends at CRLF (the terminator), so any LF in
-                // it is a bare one.
-                if memchr::memchr(b'\n', data).is_some() {
-                    let error = HttpError::bad_request("bare LF in a chunked body line");
-                    return self.refuse(chat, &error, Version::Http11);
-                }
-                self.buffer.extend_from_slice(data);
             }
             // Not fed while waiting (readable() is false).
             State::Waiting | State::Closing => {}
@@ -547,33 +454,14 @@ impl ChatHandler for HttpChannel {
             _ => 0,
         };
         HttpStats::add(&self.shared.stats.bytes_in, terminator_len);
-        match self.state {
-            // "\r\n\r\n" alone: stray blank lines between requests.
-            State::Idle => {}
-            State::Head => self.head_complete(chat, cx),
-            State::Body => self.dispatch(chat, cx),
-            State::ChunkSize => self.chunk_size(chat),
-            State::ChunkData => {
-                self.state = State::ChunkEnd;
-                chat.set_terminator(Terminator::bytes(b"\r\n"));
-            }
-            State::ChunkEnd => {
-                if self.buffer.is_empty() {
-                    self.state = State::ChunkSize;
-                } else {
-                    let error = HttpError::bad_request("chunk data longer than its size");
-                    self.refuse(chat, &error, Version::Http11);
-                }
-            }
-            State::Trailers => {
-                if self.buffer.is_empty() {
-                    self.dispatch(chat, cx);
-                } else {
-                    // Trailer fields are accepted and ignored.
-                    self.buffer.clear();
-                }
-            }
-            State::Waiting | State::Closing => {}
+        if !matches!(self.state, State::Idle | State::Reading) {
+            return Ok(());
+        }
+        match self.reader.found_terminator() {
+            Err(error) => self.refuse(chat, &error),
+            Ok(None) => chat.set_terminator(self.reader.terminator()),
+            Ok(Some(Event::Head)) => self.head_complete(chat, cx),
+            Ok(Some(Event::Body)) => self.dispatch(chat, cx),
         }
         Ok(())
     }
@@ -622,7 +510,7 @@ impl ChatHandler for HttpChannel {
         if let Some(info) = self.shared.channels.borrow_mut().get_mut(self.slot) {
             info.token = Some(self.token);
         }
-        chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
+        chat.set_terminator(self.reader.terminator());
         self.since = Instant::now();
         self.timer = Some(cx.set_timer(self.check_period()));
         Ok(())
@@ -682,12 +570,8 @@ impl ChatHandler for HttpChannel {
             log::debug!("{}: idle for {elapsed:?}, closing", self.peer);
             chat.close();
         } else {
-            let version = self.request.as_ref().map_or(Version::Http11, |r| r.version);
-            self.refuse(
-                chat,
-                &HttpError::new(408, "request not received in time"),
-                version,
-            );
+            let error = HttpError::new(408, "request not received in time");
+            self.refuse(chat, &error);
         }
         Ok(())
     }
@@ -707,68 +591,5 @@ impl Drop for HttpChannel {
         let open = &self.shared.stats.connections_open;
         open.set(open.get().saturating_sub(1));
         self.shared.channels.borrow_mut().try_remove(self.slot);
-    }
-}
-
-/// Whether `data`, following the byte `prev`, has an LF not preceded by
-/// CR.
-fn bare_lf(prev: Option<u8>, data: &[u8]) -> bool {
-    memchr::memchr_iter(b'\n', data).any(|i| {
-        let before = match i.checked_sub(1) {
-            Some(j) => data.get(j).copied(),
-            None => prev,
-        };
-        before != Some(b'\r')
-    })
-}
-
-/// [`guess_version`] for a head whose first line may straddle what is held
-/// and what just arrived: the answer must not depend on where the reads
-/// split it.
-fn guess_version_split(held: &[u8], data: &[u8]) -> Version {
-    if memchr::memchr(b'\n', held).is_some() {
-        return guess_version(held);
-    }
-    let line_end = memchr::memchr(b'\n', data).unwrap_or(data.len());
-    guess_version(&[held, &data[..line_end]].concat())
-}
-
-/// The version to answer an unparsable head with: 1.0 unless it plainly
-/// says 1.1.
-fn guess_version(head: &[u8]) -> Version {
-    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(b"");
-    if first_line.windows(8).any(|w| w == b"HTTP/1.1") {
-        Version::Http11
-    } else {
-        Version::Http10
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Found by the http_channel fuzz target: the refusal's version came
-    /// from whichever piece of the first line had arrived.
-    #[test]
-    fn the_refusal_version_does_not_depend_on_the_split() {
-        let line = b"POST /RPC2 HTTP/1.1\r\nHost:\n";
-        for at in 0..line.len() {
-            let (held, data) = line.split_at(at);
-            assert_eq!(
-                guess_version_split(held, data),
-                Version::Http11,
-                "split at {at}"
-            );
-        }
-    }
-
-    #[test]
-    fn bare_lf_is_an_lf_not_after_cr() {
-        assert!(bare_lf(None, b"\n"));
-        assert!(bare_lf(Some(b'x'), b"\n"));
-        assert!(!bare_lf(Some(b'\r'), b"\n"));
-        assert!(!bare_lf(None, b"a\r\nb\r\n"));
-        assert!(bare_lf(None, b"a\r\nb\n"));
     }
 }

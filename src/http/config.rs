@@ -71,7 +71,7 @@ impl Default for HttpConfig {
             max_headers: 100,
             max_body_bytes: 10 * 1024 * 1024,
             max_decoded_body_bytes: None,
-            max_gzip_members: super::gzip::DEFAULT_GZIP_MEMBERS,
+            max_gzip_members: super::DEFAULT_GZIP_MEMBERS,
             idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             response_timeout: Duration::from_secs(60),
@@ -87,6 +87,15 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
+    /// The limits the channel's message reader enforces on a request.
+    pub fn message_limits(&self) -> super::MessageLimits {
+        super::MessageLimits {
+            max_head_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+
     /// The limits a request body's gzip decoding works within.
     pub fn gunzip_limits(&self) -> super::GunzipLimits {
         super::GunzipLimits {

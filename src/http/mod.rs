@@ -26,12 +26,11 @@
 
 mod access_log;
 mod channel;
+pub mod codec;
 mod config;
 mod date;
 mod deferred;
 mod forwarded;
-mod framing;
-mod gzip;
 mod handler;
 mod request;
 mod response;
@@ -39,15 +38,17 @@ mod server;
 
 pub use access_log::AccessLog;
 pub use channel::HttpChannel;
+pub use codec::{
+    chunk_size, content_length, gunzip, gzip, GunzipError, GunzipLimits, MessageLimits,
+    DEFAULT_GZIP_MEMBERS,
+};
+pub(crate) use codec::{parse_head, parse_terminated_head};
 pub use config::HttpConfig;
 pub use date::http_date_now;
 pub use deferred::Responder;
 pub use forwarded::client_address;
-pub use framing::{chunk_size, content_length};
-pub use gzip::{gunzip, gzip, GunzipError, GunzipLimits, DEFAULT_GZIP_MEMBERS};
 pub(crate) use handler::Deferral;
 pub use handler::{Handler, HandlerStatus, ServerView};
-pub(crate) use request::{parse_head, parse_terminated_head};
 pub use request::{Request, Version};
 pub use response::{html_escape, reason_phrase, Body, Response};
 pub use server::{ChannelInfo, HttpServer, HttpStats};

@@ -1,5 +1,6 @@
-//! Bounded gunzip: the one place a gzip body (a request's, or a response
-//! a client receives) is inflated.
+//! Content coding: which `Content-Encoding` a body has, and the bounded
+//! gunzip, the one place a gzip body (a request's, or a response a client
+//! receives) is inflated.
 //!
 //! A gzip stream may be several members back to back (RFC 1952 §2.2), and
 //! each member costs a fresh inflate state whatever its size: 524,083
@@ -8,13 +9,15 @@
 //! input is the already-limited body, the output stops one byte past
 //! `max_output`, and at most `max_members` members are read.
 
-use std::io::Read;
-
-use std::io::Write;
+use std::borrow::Cow;
+use std::io::{Read, Write};
 
 use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
+
+use super::header;
+use crate::http::HttpError;
 
 /// Limits of one [`gunzip`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +75,30 @@ impl std::fmt::Display for GunzipError {
 }
 
 impl std::error::Error for GunzipError {}
+
+/// `body` with the `Content-Encoding` of `fields` undone: gzip or x-gzip
+/// inflated within `limits`, identity (or none) as it is. Errors carry
+/// their status: 400 corrupt, 413 over a limit, 501 a coding not
+/// supported (as Python's `SimpleXMLRPCServer` answers).
+pub fn content_decoded<'a>(
+    fields: &[(String, String)],
+    body: &'a [u8],
+    limits: GunzipLimits,
+) -> Result<Cow<'a, [u8]>, HttpError> {
+    match header(fields, "Content-Encoding").map(str::trim) {
+        None | Some("") => Ok(Cow::Borrowed(body)),
+        Some(c) if c.eq_ignore_ascii_case("identity") => Ok(Cow::Borrowed(body)),
+        Some(c) if c.eq_ignore_ascii_case("gzip") || c.eq_ignore_ascii_case("x-gzip") => {
+            gunzip(body, limits)
+                .map(Cow::Owned)
+                .map_err(|e| HttpError::new(e.status(), &e.to_string()))
+        }
+        Some(other) => Err(HttpError::new(
+            501,
+            &format!("unsupported Content-Encoding {other:?}"),
+        )),
+    }
+}
 
 /// Compresses `data` as one gzip member, fast (a response is sent once).
 pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
