@@ -21,7 +21,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::ValueError;
+use super::value::ValueError;
 
 /// The largest UTC offset, in minutes: `±23:59`, as ISO 8601 and RFC 3339
 /// can write it.

@@ -15,8 +15,9 @@ use serde::de::value::{SeqDeserializer, StringDeserializer};
 use serde::de::{self, Deserialize, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::forward_to_deserialize_any;
 
+use super::datetime::DateTime;
 use super::ser::DATETIME_TOKEN;
-use super::{Bytes, DateTime, Value, ValueError};
+use super::value::{Bytes, Value, ValueError};
 
 /// Converts a [`Value`] into any deserializable type.
 ///
@@ -502,8 +503,8 @@ mod tests {
 
     use serde::{Deserialize, Serialize};
 
-    use super::super::to_value;
     use super::*;
+    use crate::xmlrpc::ser::to_value;
 
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     enum Shape {

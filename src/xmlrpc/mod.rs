@@ -1,5 +1,8 @@
-//! XML-RPC: the codec part of Python's `xmlrpclib` (today
-//! `xmlrpc.client`): `dumps`, `loads`, `Fault`, `DateTime`, `Binary`.
+//! XML-RPC, in three layers: the codec of Python's `xmlrpclib` (today
+//! `xmlrpc.client`: `dumps`, `loads`, `Fault`, `DateTime`, `Binary`), the
+//! server side (Medusa's `xmlrpc_handler`, `SimpleXMLRPCServer`'s registry)
+//! in `server/`, and the clients (`ServerProxy`, and one on the reactor) in
+//! `client/`.
 //!
 //! XML-RPC is a remote procedure call carried in an HTTP POST: the body is a
 //! `<methodCall>` naming a method and listing its parameters, the answer a
@@ -7,14 +10,26 @@
 //! eight types (int, boolean, string, double, dateTime.iso8601, base64,
 //! struct, array), plus the common extensions `<nil/>` and `<i8>`.
 //!
+//! The codec, the files at the top of this folder, uses nothing else in
+//! the crate; `server/` uses the codec and [`http`](crate::http);
+//! `client/` uses the codec, [`http`](crate::http), [`chat`](crate::chat),
+//! [`reactor`](crate::reactor) and
+//! [`handlers::percent_decode`](crate::handlers::percent_decode). Every
+//! public item is re-exported here: `medusa::xmlrpc::Client` is its name.
+//!
 //! | item | ports | file |
 //! | --- | --- | --- |
 //! | [`Value`], [`Bytes`], [`ValueError`] | the Python objects `dumps` takes, `Binary` | `value.rs` |
 //! | [`DateTime`] | `DateTime` | `datetime.rs` |
 //! | [`Fault`] | `Fault` | `fault.rs` |
-//! | [`decode_call`], [`decode_response`], [`DecodeLimits`] | `loads` | `decode.rs` |
-//! | [`encode_call`], [`encode_response`], [`encode_fault`], [`EncodeOptions`] | `dumps` | `encode.rs` |
+//! | [`decode_call`], [`decode_response`], [`DecodeLimits`] | `loads` | `decode/` |
+//! | [`encode_call`], [`encode_response`], [`encode_fault`], [`EncodeOptions`] | `dumps` | `encode/` |
 //! | [`to_value`], [`from_value`] | (serde bridge, no Python counterpart) | `ser.rs`, `de.rs` |
+//! | [`XmlRpcService`], [`CallContext`], [`Reply`], [`XmlRpcResponder`] | `xmlrpc_handler.call` | `server/service.rs` |
+//! | [`Registry`], [`Method`], [`IntoReply`] | `SimpleXMLRPCServer.register_function`, `system.*` | `server/registry.rs` |
+//! | [`WorkerPool`] | (Medusa: none, a slow method stalls the loop) | `server/workers.rs` |
+//! | [`Client`], [`Transport`], [`dumps`], [`loads`] | `ServerProxy`, `Transport`, `dumps`, `loads` | `client/blocking.rs` |
+//! | [`AsyncClient`], [`AsyncClientConfig`] | (none: `xmlrpclib` only blocks) | `client/async_client/` |
 //!
 //! ```
 //! use medusa::xmlrpc::{decode_call, encode_response, DecodeLimits, EncodeOptions, Value};
@@ -35,29 +50,24 @@
 //!   return errors instead of raising: a document that cannot be decoded is
 //!   a [`Fault`] with a code from the fault code interoperability spec
 //!   (Python raises `ExpatError` or `ResponseError`, and Medusa answered
-//!   every failure with fault code 1). See `decode.rs` for which code means
+//!   every failure with fault code 1). See `decode/mod.rs` for which code means
 //!   what.
 //! - Hostile input is bounded ([`DecodeLimits`]): document size, nesting
 //!   depth, no DTD or entity processing at all.
 //! - `<nil/>` and `<i8>` are on by default ([`EncodeOptions`]); Python needs
 //!   `allow_none=True` for the former.
 //! - Strict in what we send: no exponent in doubles, no NaN, no characters
-//!   XML cannot carry, checked method names (see `encode.rs`).
+//!   XML cannot carry, checked method names (see `encode/mod.rs`).
 
-mod answering;
-mod async_client;
 mod client;
 mod datetime;
 mod de;
 mod decode;
 mod encode;
 mod fault;
-mod registry;
 mod ser;
-mod service;
-mod url;
+mod server;
 mod value;
-mod workers;
 
 pub use datetime::DateTime;
 pub use de::from_value;
@@ -72,9 +82,10 @@ pub use fault::Fault;
 pub use ser::to_value;
 pub use value::{Bytes, Value, ValueError};
 
-pub(crate) use answering::{Answering, Counters};
-pub use async_client::{AsyncClient, AsyncClientConfig, CallResult};
-pub use client::{dumps, loads, Client, ClientError, Transport};
-pub use registry::{Fallible, IntoReply, Method, MethodDoc, Plain, Registry};
-pub use service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
-pub use workers::{Busy, WorkerPool};
+pub(crate) use server::answering::{Answering, Counters};
+pub use server::registry::{Fallible, IntoReply, Method, MethodDoc, Plain, Registry};
+pub use server::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
+pub use server::workers::{Busy, WorkerPool};
+
+pub use client::async_client::{AsyncClient, AsyncClientConfig, CallResult};
+pub use client::blocking::{dumps, loads, Client, ClientError, Transport};

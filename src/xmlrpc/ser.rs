@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::{DateTime, Value, ValueError};
+use super::datetime::DateTime;
+use super::value::{Bytes, Value, ValueError};
 
 /// The newtype-struct name under which [`DateTime`] serializes, so that
 /// [`to_value`] can recognise it (other serializers just see its string).
@@ -97,7 +98,7 @@ impl Serialize for DateTime {
     }
 }
 
-impl Serialize for super::Bytes {
+impl Serialize for Bytes {
     fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_bytes(&self.0)
     }

@@ -20,7 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::fmt::{self, Write as _};
 
-use super::{DateTime, Fault};
+use super::datetime::DateTime;
+use super::fault::Fault;
 
 /// One XML-RPC value.
 ///

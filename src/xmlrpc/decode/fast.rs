@@ -29,7 +29,8 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 
-use super::{Event, Tag};
+use super::grammar::Event;
+use super::tag::Tag;
 
 /// "Outside my subset, ask xml-rs." Carries no reason: the reason, if the
 /// document is really wrong, comes from xml-rs.

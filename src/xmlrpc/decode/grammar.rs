@@ -11,7 +11,9 @@ use super::scalars::{parse_base64, parse_bool, parse_double, parse_int};
 use super::tag::Tag;
 use super::xmlrs::XmlReader;
 use super::DecodeLimits;
-use crate::xmlrpc::{DateTime, Fault, Value};
+use crate::xmlrpc::datetime::DateTime;
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::value::Value;
 
 /// One step of the document, as the grammar sees it. Text borrows from
 /// the document where the reader can manage it.

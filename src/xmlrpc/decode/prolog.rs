@@ -10,8 +10,9 @@
 
 use std::borrow::Cow;
 
-use super::{is_xml_space, DecodeLimits};
-use crate::xmlrpc::Fault;
+use super::grammar::is_xml_space;
+use super::DecodeLimits;
+use crate::xmlrpc::fault::Fault;
 
 /// The `encoding="..."` of an XML declaration at the start of `body`.
 pub(super) fn declared_encoding(body: &[u8]) -> Option<&[u8]> {

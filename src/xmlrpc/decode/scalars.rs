@@ -3,8 +3,9 @@
 use base64::engine::general_purpose::{GeneralPurpose, PAD_INDIFFERENT};
 use base64::{alphabet, Engine as _};
 
-use super::{is_xml_space, shorten, Tag};
-use crate::xmlrpc::Fault;
+use super::grammar::{is_xml_space, shorten};
+use super::tag::Tag;
+use crate::xmlrpc::fault::Fault;
 
 // base64 as found in the wild: padding optional, stray trailing bits kept
 // (Python's decoder allows both). Whitespace is removed before decoding.

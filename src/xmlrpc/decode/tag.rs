@@ -3,8 +3,9 @@
 
 use xml::name::OwnedName;
 
-use super::{shorten, EXTENSIONS_NAMESPACE};
-use crate::xmlrpc::Fault;
+use super::grammar::shorten;
+use super::EXTENSIONS_NAMESPACE;
+use crate::xmlrpc::fault::Fault;
 
 /// The elements of XML-RPC. Names are matched once, when an event arrives,
 /// so the grammar below compares small enums rather than strings.

@@ -16,8 +16,10 @@ use std::sync::OnceLock;
 use memchr::memmem;
 use xml::reader::{EventReader, ParserConfig, XmlEvent};
 
-use super::{tag_of, Event, EX_DECLARATION, MAX_NAMESPACES};
-use crate::xmlrpc::Fault;
+use super::grammar::Event;
+use super::tag::tag_of;
+use super::{EX_DECLARATION, MAX_NAMESPACES};
+use crate::xmlrpc::fault::Fault;
 
 /// What xml-rs reads: the document, possibly with a namespace declaration
 /// spliced into the root tag (see [`XmlReader::new`]).

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{decode_call, decode_response, DateTime, DecodeLimits};
 use super::*;
+use crate::xmlrpc::datetime::DateTime;
+use crate::xmlrpc::decode::{decode_call, decode_response, DecodeLimits};
 
 fn response_text(value: &Value) -> String {
     let body = encode_response(value, &EncodeOptions::default()).unwrap();

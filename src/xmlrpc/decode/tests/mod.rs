@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::xmlrpc::DateTime;
+use crate::xmlrpc::datetime::DateTime;
 
 /// Decodes, checking on the way that the answer is xml-rs's alone and
 /// that the fast reader, where it accepts the document, agrees.

@@ -34,10 +34,12 @@ use serde::Serialize;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{
-    from_value, to_value, CallContext, Fault, MethodInfo, Reply, Value, WorkerPool,
-    XmlRpcResponder, XmlRpcService,
-};
+use super::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
+use super::workers::WorkerPool;
+use crate::xmlrpc::de::from_value;
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::ser::to_value;
+use crate::xmlrpc::value::Value;
 
 /// A method as the registry stores it.
 enum Callable {

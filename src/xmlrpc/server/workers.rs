@@ -2,7 +2,7 @@
 //!
 //! The loop is one thread: a method that sleeps for two seconds stalls
 //! every client for two seconds (Medusa on Python does exactly that). A
-//! method registered with [`Registry::register_blocking`](super::Registry::register_blocking)
+//! method registered with [`Registry::register_blocking`](crate::xmlrpc::Registry::register_blocking)
 //! runs here instead and answers through the reactor's waker, so the loop
 //! keeps serving. The queue is bounded: when it is full the call is refused
 //! at once with a -32500 "server busy" fault rather than queued without end.

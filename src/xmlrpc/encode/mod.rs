@@ -30,7 +30,8 @@ use std::io::Write as _;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use super::{Fault, Value};
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::value::Value;
 
 /// Which extensions the encoder may use.
 ///

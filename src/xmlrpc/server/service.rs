@@ -32,8 +32,10 @@
 //!   `system.*` introspection and the handler's HTML page; the registry
 //!   implements it for you.
 
-use super::{Answering, Fault, Value};
+use super::answering::Answering;
 use crate::http::{Responder, ServerView};
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::value::Value;
 
 /// One method as introspection shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

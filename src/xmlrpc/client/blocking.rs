@@ -34,10 +34,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use super::url::Target;
-use super::{
-    decode_call, decode_response, encode_call, DecodeLimits, EncodeError, EncodeOptions, Fault,
-    Value,
-};
+use crate::xmlrpc::decode::{decode_call, decode_response, DecodeLimits};
+use crate::xmlrpc::encode::{encode_call, EncodeError, EncodeOptions};
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::value::Value;
 
 /// The largest response either client accepts unless told otherwise: the
 /// HTTP server's default body limit.
@@ -196,7 +196,7 @@ impl Transport {
     }
 
     /// Sets the largest response accepted, as sent and once gunzipped
-    /// (default 10 MiB, as [`AsyncClientConfig`](super::AsyncClientConfig)).
+    /// (default 10 MiB, as [`AsyncClientConfig`](crate::xmlrpc::AsyncClientConfig)).
     pub fn set_max_response_bytes(&mut self, limit: usize) {
         self.max_response_bytes = limit;
     }

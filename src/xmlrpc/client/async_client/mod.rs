@@ -64,11 +64,12 @@ mod tests;
 
 use connection::Connection;
 
-use super::client::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
+use super::blocking::{ClientError, DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
 use super::url::Target;
-use super::{encode_call, ClientError, EncodeOptions, Value};
 use crate::chat::{AsyncChat, ChatConfig};
 use crate::reactor::{Context, Dispatcher, Reactor, TimerId, Waker};
+use crate::xmlrpc::encode::{encode_call, EncodeOptions};
+use crate::xmlrpc::value::Value;
 
 /// What a completed call gives its callback.
 pub type CallResult = Result<Value, ClientError>;
@@ -264,7 +265,7 @@ impl AsyncClient {
 
     /// Calls `method` on the server at `url`
     /// (`http://[user[:password]@]host[:port][/path]`, as for
-    /// [`Client::new`](super::Client::new)); `callback` gets the result on
+    /// [`Client::new`](crate::xmlrpc::Client::new)); `callback` gets the result on
     /// the loop's thread. The request goes out on the loop's next pass.
     ///
     /// The first call to a host *name* starts a lookup with the system

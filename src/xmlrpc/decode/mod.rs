@@ -67,12 +67,13 @@
 
 use std::fmt;
 
-use super::{Fault, Value};
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::value::Value;
 use fast::FastReader;
 pub(crate) use grammar::shorten;
 use grammar::{is_xml_space, unexpected, Event, Parser, Reader};
 use prolog::{document_text, root_offset};
-use tag::{tag_of, Tag};
+use tag::Tag;
 use xmlrs::XmlReader;
 
 /// The namespace of Apache XML-RPC's extension types (`ex:nil`, `ex:i8`).

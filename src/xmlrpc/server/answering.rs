@@ -1,14 +1,16 @@
 //! From a call's result to its HTTP response, once, for replies given at
-//! once and replies given later through an [`XmlRpcResponder`]
-//! (super::XmlRpcResponder) alike: encode (a result that cannot be
-//! encoded becomes fault -32603), count faults, gzip when the client
-//! accepts it and the answer is large.
+//! once and replies given later through an
+//! [`XmlRpcResponder`](crate::xmlrpc::XmlRpcResponder) alike: encode (a
+//! result that cannot be encoded becomes fault -32603), count faults, gzip
+//! when the client accepts it and the answer is large.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{encode_fault, encode_response, EncodeOptions, Fault, Value};
 use crate::http::{gzip, Response};
+use crate::xmlrpc::encode::{encode_fault, encode_response, EncodeOptions};
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::value::Value;
 
 /// An XML-RPC handler's counters. Atomic, because a deferred reply may be
 /// completed, and so counted, on another thread.

@@ -20,8 +20,10 @@ use super::{AsyncClient, AsyncClientConfig, CallResult};
 use crate::handlers::XmlRpcHandler;
 use crate::http::{HttpConfig, HttpServer};
 use crate::reactor::Reactor;
-use crate::xmlrpc::url::Target;
-use crate::xmlrpc::{ClientError, Registry, Value};
+use crate::xmlrpc::client::blocking::ClientError;
+use crate::xmlrpc::client::url::Target;
+use crate::xmlrpc::server::registry::Registry;
+use crate::xmlrpc::value::Value;
 
 /// A port on 127.0.0.1 where nothing listens (just released by the
 /// kernel), so connecting there is refused.

@@ -12,8 +12,7 @@ use super::{AsyncClientConfig, Call, CallResult, Pool};
 use crate::chat::{Chat, ChatHandler, Terminator};
 use crate::http::{chunk_size, content_length};
 use crate::reactor::{Context, DispatchError, TimerId};
-use crate::xmlrpc::client::{decode_answer, inflate_within, too_large};
-use crate::xmlrpc::ClientError;
+use crate::xmlrpc::client::blocking::{decode_answer, inflate_within, too_large, ClientError};
 
 /// Where a connection is in reading a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

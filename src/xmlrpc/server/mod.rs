@@ -1,0 +1,21 @@
+//! The server layer: what a service implements, and what answers for it.
+//!
+//! Medusa's `xmlrpc_handler` decoded a request, called the service's
+//! `call`, and encoded the result; `SimpleXMLRPCServer` added a registry of
+//! functions with `system.*` methods. Here the service hook, the registry,
+//! the worker threads for blocking methods and the step from a result to an
+//! HTTP response live side by side. They use the codec (the files above this
+//! folder) and `crate::http`; `handlers::XmlRpcHandler` installs a service
+//! on a server.
+//!
+//! | file | concept |
+//! | --- | --- |
+//! | `service.rs` | [`XmlRpcService`](crate::xmlrpc::XmlRpcService), its context and deferred replies |
+//! | `registry.rs` | [`Registry`](crate::xmlrpc::Registry): typed methods by name |
+//! | `workers.rs` | [`WorkerPool`](crate::xmlrpc::WorkerPool): threads for methods that block |
+//! | `answering.rs` | a result (now or later) to its HTTP response, and the handler's counters |
+
+pub(super) mod answering;
+pub(super) mod registry;
+pub(super) mod service;
+pub(super) mod workers;
