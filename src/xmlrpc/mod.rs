@@ -88,4 +88,5 @@ pub use server::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRp
 pub use server::workers::{Busy, WorkerPool};
 
 pub use client::async_client::{AsyncClient, AsyncClientConfig, CallResult};
-pub use client::blocking::{dumps, loads, Client, ClientError, Transport};
+pub use client::blocking::{dumps, loads, Client, Transport};
+pub use client::error::ClientError;

@@ -25,122 +25,22 @@
 // at the edges (checked, saturating), never wrap silently in release.
 #![warn(clippy::arithmetic_side_effects)]
 
-use crate::http::{
-    chunk_size, content_length, gunzip, GunzipError, GunzipLimits, DEFAULT_GZIP_MEMBERS,
-};
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use super::answer::{
+    decode_answer, response_reader, response_xml, unreadable, DEFAULT_MAX_RESPONSE_BYTES,
+    USER_AGENT,
+};
+use super::error::ClientError;
 use super::url::Target;
+use crate::http::codec::ResponseHead;
 use crate::xmlrpc::decode::{decode_call, decode_response, DecodeLimits};
 use crate::xmlrpc::encode::{encode_call, EncodeError, EncodeOptions};
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
-
-/// The largest response either client accepts unless told otherwise: the
-/// HTTP server's default body limit.
-pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
-
-/// The failure of a response over `limit` bytes, as sent or inflated.
-pub(crate) fn too_large(limit: usize) -> ClientError {
-    ClientError::Protocol(format!(
-        "response too large (over the limit of {limit} bytes)"
-    ))
-}
-
-/// A response body as XML: inflated if `gzip`, and either way at most
-/// `limit` bytes.
-pub(crate) fn inflate_within(
-    body: Vec<u8>,
-    gzip: bool,
-    limit: usize,
-) -> Result<Vec<u8>, ClientError> {
-    if !gzip {
-        return if body.len() > limit {
-            Err(too_large(limit))
-        } else {
-            Ok(body)
-        };
-    }
-    let limits = GunzipLimits {
-        max_output: u64::try_from(limit).unwrap_or(u64::MAX),
-        max_members: DEFAULT_GZIP_MEMBERS,
-    };
-    gunzip(&body, limits).map_err(|e| match e {
-        GunzipError::TooLarge { .. } => too_large(limit),
-        other => ClientError::Protocol(format!("bad gzip body: {other}")),
-    })
-}
-
-/// The value of a `methodResponse` of at most `limit` bytes: the decoder's
-/// size limit is the response limit (its other limits stay the defaults).
-pub(crate) fn decode_answer(xml: &[u8], limit: usize) -> Result<Value, ClientError> {
-    let limits = DecodeLimits {
-        max_size: limit,
-        ..DecodeLimits::default()
-    };
-    decode_response(xml, &limits)
-        .map_err(|fault| ClientError::Protocol(fault.message))?
-        .map_err(ClientError::Fault)
-}
-
-/// What both clients send as `User-Agent`.
-pub(crate) const USER_AGENT: &str = concat!("medusa-xmlrpc/", env!("CARGO_PKG_VERSION"));
-
-/// Largest response head the client reads.
-const MAX_HEAD: usize = 64 * 1024;
-
-/// What can go wrong with a call.
-#[derive(Debug)]
-pub enum ClientError {
-    /// The server answered with a fault.
-    Fault(Fault),
-    /// The server answered with an HTTP error status.
-    Http {
-        /// The status code.
-        status: u16,
-        /// The reason phrase.
-        reason: String,
-    },
-    /// The answer could not be read as HTTP or XML-RPC.
-    Protocol(String),
-    /// The URL is not one the client can use; the message names the part
-    /// that is wrong (and never repeats the URL, which may hold a password).
-    Url(String),
-    /// The parameters could not be encoded.
-    Encode(EncodeError),
-    /// Connecting, sending or receiving failed (timeouts included).
-    Io(io::Error),
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Fault(fault) => write!(f, "{fault}"),
-            ClientError::Http { status, reason } => write!(f, "HTTP error {status} {reason}"),
-            ClientError::Protocol(message) => write!(f, "protocol error: {message}"),
-            ClientError::Url(problem) => write!(f, "bad URL: {problem}"),
-            ClientError::Encode(e) => write!(f, "cannot encode the call: {e}"),
-            ClientError::Io(e) => write!(f, "I/O error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<io::Error> for ClientError {
-    fn from(e: io::Error) -> ClientError {
-        ClientError::Io(e)
-    }
-}
-
-impl From<Fault> for ClientError {
-    fn from(fault: Fault) -> ClientError {
-        ClientError::Fault(fault)
-    }
-}
 
 /// Python's `xmlrpclib.dumps(params, methodname)`: the body of a call.
 pub fn dumps(params: &[Value], method: &str) -> Result<Vec<u8>, EncodeError> {
@@ -290,19 +190,12 @@ impl Transport {
             .writer
             .write_all(&request)
             .map_err(Attempt::Stale)?;
-        let head = read_head(&mut connection.reader)?;
-        let result = read_body(&mut connection.reader, &head, limit);
-        if result.is_err() || !head.keep_alive {
+        let result = read_response(&mut connection.reader, limit);
+        if !matches!(&result, Ok((head, _)) if head.keep_alive()) {
             self.connection = None;
         }
-        let body = result.map_err(Attempt::Failed)?;
-        if !(200..300).contains(&head.status) {
-            return Err(Attempt::Failed(ClientError::Http {
-                status: head.status,
-                reason: head.reason,
-            }));
-        }
-        inflate_within(body, head.gzip, limit).map_err(Attempt::Failed)
+        let (head, body) = result?;
+        response_xml(&head, body, limit).map_err(Attempt::Failed)
     }
 }
 
@@ -321,145 +214,43 @@ impl Attempt {
     }
 }
 
-/// The parts of a response head the client needs.
-struct Head {
-    status: u16,
-    reason: String,
-    length: Option<u64>,
-    chunked: bool,
-    gzip: bool,
-    keep_alive: bool,
-}
-
-fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Head, Attempt> {
-    let mut raw = Vec::new();
+/// Reads one response with the codec, straight from the socket's buffer.
+/// A kept-alive connection the server closed fails before the first byte:
+/// that is `Stale`.
+fn read_response(
+    stream: &mut BufReader<TcpStream>,
+    limit: usize,
+) -> Result<(ResponseHead, Vec<u8>), Attempt> {
+    let mut reader = response_reader(limit);
+    let mut got_any = false;
     loop {
-        let before = raw.len();
-        let n = reader.read_until(b'\n', &mut raw);
-        match n {
-            Ok(0) if before == 0 => {
-                return Err(Attempt::Stale(io::ErrorKind::UnexpectedEof.into()))
-            }
-            Err(e) if before == 0 && e.kind() == io::ErrorKind::ConnectionReset => {
+        let data = match stream.fill_buf() {
+            Ok(data) => data,
+            Err(e) if !got_any && e.kind() == io::ErrorKind::ConnectionReset => {
                 return Err(Attempt::Stale(e))
             }
-            Ok(0) => {
-                return Err(Attempt::Failed(ClientError::Protocol(
-                    "connection closed inside the response head".into(),
-                )))
-            }
-            Ok(_) => {}
             Err(e) => return Err(Attempt::Failed(e.into())),
-        }
-        if raw.len() > MAX_HEAD {
-            return Err(Attempt::Failed(ClientError::Protocol(
-                "response head too large".into(),
-            )));
-        }
-        if raw.ends_with(b"\r\n\r\n") || raw.ends_with(b"\n\n") {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut response = httparse::Response::new(&mut headers);
-            match response.parse(&raw) {
-                Ok(httparse::Status::Complete(_)) => {}
-                _ => {
-                    return Err(Attempt::Failed(ClientError::Protocol(
-                        "malformed response head".into(),
-                    )))
-                }
+        };
+        if data.is_empty() {
+            if !got_any {
+                return Err(Attempt::Stale(io::ErrorKind::UnexpectedEof.into()));
             }
-            // Interim 1xx responses (100 Continue) precede the real one.
-            if response.code.is_some_and(|c| (100..200).contains(&c)) {
-                raw.clear();
-                continue;
-            }
-            return head_from(&response).map_err(Attempt::Failed);
-        }
-    }
-}
-
-fn head_from(response: &httparse::Response<'_, '_>) -> Result<Head, ClientError> {
-    let header = |name: &str| {
-        response
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .and_then(|h| std::str::from_utf8(h.value).ok())
-            .map(str::trim)
-    };
-    let length = match header("Content-Length") {
-        Some(v) => Some(
-            content_length(v)
-                .ok_or_else(|| ClientError::Protocol(format!("bad Content-Length {v:?}")))?,
-        ),
-        None => None,
-    };
-    let connection = header("Connection").unwrap_or("").to_ascii_lowercase();
-    let http11 = response.version == Some(1);
-    Ok(Head {
-        status: response.code.unwrap_or(0),
-        reason: response.reason.unwrap_or("").to_string(),
-        length,
-        chunked: header("Transfer-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")),
-        gzip: header("Content-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("gzip")),
-        keep_alive: if http11 {
-            !connection.contains("close")
-        } else {
-            connection.contains("keep-alive")
-        },
-    })
-}
-
-/// The body as sent, at most `limit` bytes.
-fn read_body(
-    reader: &mut BufReader<TcpStream>,
-    head: &Head,
-    limit: usize,
-) -> Result<Vec<u8>, ClientError> {
-    let mut body = Vec::new();
-    if head.chunked {
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let size = chunk_size(line.trim_end_matches(['\r', '\n']).as_bytes())
-                .ok_or_else(|| ClientError::Protocol("bad chunk size".into()))?;
-            if size == 0 {
-                // Trailers, up to the blank line.
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-                        return Ok(body);
-                    }
-                }
-            }
-            let room = limit.saturating_sub(body.len());
-            let size = match usize::try_from(size) {
-                Ok(size) if size <= room => size,
-                _ => return Err(too_large(limit)),
-            };
-            let start = body.len();
-            // start + size <= limit: cannot wrap.
-            body.resize(start.saturating_add(size), 0);
-            reader.read_exact(&mut body[start..])?;
-            let mut crlf = [0u8; 2];
-            reader.read_exact(&mut crlf)?;
-        }
-    }
-    match head.length.map(usize::try_from) {
-        Some(Ok(n)) if n <= limit => {
-            body.resize(n, 0);
-            reader.read_exact(&mut body)?;
-            Ok(body)
-        }
-        Some(_) => Err(too_large(limit)),
-        None => {
-            // Up to the close; one byte past the limit is enough to refuse.
             reader
-                .take((limit as u64).saturating_add(1))
-                .read_to_end(&mut body)?;
-            if body.len() > limit {
-                return Err(too_large(limit));
+                .end_of_input()
+                .map_err(|e| Attempt::Failed(unreadable(e, limit)))?;
+            return reader.take_message().ok_or_else(|| {
+                Attempt::Failed(ClientError::Protocol("connection closed early".into()))
+            });
+        }
+        got_any = true;
+        let (used, event) = reader
+            .feed(data)
+            .map_err(|e| Attempt::Failed(unreadable(e, limit)))?;
+        stream.consume(used);
+        if event.is_some() {
+            if let Some(message) = reader.take_message() {
+                return Ok(message);
             }
-            Ok(body)
         }
     }
 }

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use base64::Engine as _;
 
-use super::blocking::ClientError;
+use super::error::ClientError;
 use crate::handlers::percent_decode;
 
 /// Where a URL points: what to connect to and what to send.

@@ -1,6 +1,7 @@
 //! One kept-alive connection of the reactor client's pool: sends a call,
-//! reads the answer by terminators, hands the result to the callback, and
-//! goes back to the pool.
+//! reads the answer with the HTTP message reader (the server's own, by
+//! terminators), hands the result to the callback, and goes back to the
+//! pool.
 
 use std::cell::RefCell;
 use std::io;
@@ -9,25 +10,11 @@ use std::rc::Rc;
 use mio::Token;
 
 use super::{AsyncClientConfig, Call, CallResult, Pool};
-use crate::chat::{Chat, ChatHandler, Terminator};
-use crate::http::{chunk_size, content_length};
+use crate::chat::{Chat, ChatHandler};
+use crate::http::codec::{MessageReader, ResponseHead};
 use crate::reactor::{Context, DispatchError, TimerId};
-use crate::xmlrpc::client::blocking::{decode_answer, inflate_within, too_large, ClientError};
-
-/// Where a connection is in reading a response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ReadState {
-    /// No call in flight.
-    Idle,
-    Head,
-    Body,
-    ChunkSize,
-    ChunkData,
-    ChunkEnd,
-    Trailers,
-    /// No length: the body ends when the server closes.
-    UntilClose,
-}
+use crate::xmlrpc::client::answer::{decode_answer, response_reader, response_xml, unreadable};
+use crate::xmlrpc::client::error::ClientError;
 
 /// One kept-alive connection to a server.
 pub(super) struct Connection {
@@ -38,14 +25,9 @@ pub(super) struct Connection {
     /// The connect succeeded (a failure before then moves the call on to
     /// the next address).
     connected: bool,
+    /// The call in flight; `None` while idle in the pool.
     call: Option<Call>,
-    state: ReadState,
-    head: Vec<u8>,
-    body: Vec<u8>,
-    gzip: bool,
-    keep_alive: bool,
-    status: u16,
-    reason: String,
+    reader: MessageReader<ResponseHead>,
     /// Has completed a call before (so a silent close means stale).
     used: bool,
     got_bytes: bool,
@@ -57,19 +39,14 @@ pub(super) struct Connection {
 
 impl Connection {
     pub(super) fn new(pool: Rc<RefCell<Pool>>, authority: String, addr_index: usize) -> Connection {
+        let reader = response_reader(pool.borrow().config.max_response_bytes);
         Connection {
             pool,
             authority,
             addr_index,
             connected: false,
             call: None,
-            state: ReadState::Idle,
-            head: Vec::new(),
-            body: Vec::new(),
-            gzip: false,
-            keep_alive: true,
-            status: 0,
-            reason: String::new(),
+            reader,
             used: false,
             got_bytes: false,
             timer: None,
@@ -87,11 +64,8 @@ impl Connection {
         chat.push(&call.request);
         let left = call.time_left(self.config().request_timeout);
         self.call = Some(call);
-        self.state = ReadState::Head;
-        self.head.clear();
-        self.body.clear();
         self.got_bytes = false;
-        chat.set_terminator(Terminator::bytes(b"\r\n\r\n"));
+        chat.set_terminator(self.reader.terminator());
         if let Some(timer) = self.timer.take() {
             cx.cancel_timer(timer);
         }
@@ -123,7 +97,6 @@ impl Connection {
                 }
                 let idle = pool.config.idle_timeout;
                 drop(pool);
-                self.state = ReadState::Idle;
                 if let Some(timer) = self.timer.take() {
                     cx.cancel_timer(timer);
                 }
@@ -139,100 +112,31 @@ impl Connection {
         }
     }
 
-    /// The response head arrived.
-    fn head_done(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
-        let raw = std::mem::take(&mut self.head);
-        let mut raw = raw;
-        raw.extend_from_slice(b"\r\n\r\n");
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        if !matches!(response.parse(&raw), Ok(httparse::Status::Complete(_))) {
-            return self.fail(
-                chat,
-                ClientError::Protocol("malformed response head".into()),
-            );
-        }
-        let status = response.code.unwrap_or(0);
-        if (100..200).contains(&status) {
-            // An interim response (100 Continue): the real one follows.
-            return;
-        }
-        let header = |name: &str| {
-            response
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .and_then(|h| std::str::from_utf8(h.value).ok())
-                .map(str::trim)
-        };
-        let connection = header("Connection").unwrap_or("").to_ascii_lowercase();
-        self.keep_alive = if response.version == Some(1) {
-            !connection.contains("close")
-        } else {
-            connection.contains("keep-alive")
-        };
-        self.gzip = header("Content-Encoding").is_some_and(|c| c.eq_ignore_ascii_case("gzip"));
-        self.status = status;
-        self.reason = response.reason.unwrap_or("").to_string();
-        let chunked =
-            header("Transfer-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
-        let length = header("Content-Length").map(|v| content_length(v).ok_or(()));
+    /// The whole response is in: decode, answer the callback, move on.
+    fn response_done(
+        &mut self,
+        head: ResponseHead,
+        body: Vec<u8>,
+        chat: &mut Chat,
+        cx: &mut Context<'_>,
+    ) {
         let limit = self.config().max_response_bytes;
-        match (chunked, length) {
-            (true, _) => {
-                self.state = ReadState::ChunkSize;
-                chat.set_terminator(Terminator::bytes(b"\r\n"));
-            }
-            (false, Some(Ok(n))) if n > limit as u64 => self.fail(chat, too_large(limit)),
-            (false, Some(Ok(0))) => self.body_done(chat, cx),
-            (false, Some(Ok(n))) => {
-                self.state = ReadState::Body;
-                chat.set_terminator(Terminator::Length(n));
-            }
-            (false, Some(Err(_))) => {
-                self.fail(chat, ClientError::Protocol("bad Content-Length".into()))
-            }
-            (false, None) => {
-                self.state = ReadState::UntilClose;
-                self.keep_alive = false;
-                chat.set_terminator(Terminator::None);
-            }
-        }
-    }
-
-    /// The whole body is in: decode, answer the callback, move on.
-    fn body_done(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
-        let body = std::mem::take(&mut self.body);
-        let result = self.decode(body);
+        let result = response_xml(&head, body, limit).and_then(|xml| decode_answer(&xml, limit));
         self.used = true;
         if let Some(timer) = self.timer.take() {
             cx.cancel_timer(timer);
         }
         self.complete(result);
-        if self.keep_alive {
+        if head.keep_alive() {
             self.next(chat, cx);
         } else {
-            self.state = ReadState::Idle;
             chat.close();
         }
-    }
-
-    fn decode(&self, body: Vec<u8>) -> CallResult {
-        if !(200..300).contains(&self.status) {
-            return Err(ClientError::Http {
-                status: self.status,
-                reason: self.reason.clone(),
-            });
-        }
-        let limit = self.config().max_response_bytes;
-        let xml = inflate_within(body, self.gzip, limit)?;
-        decode_answer(&xml, limit)
     }
 
     /// The call fails and the connection closes (its framing is lost).
     fn fail(&mut self, chat: &mut Chat, error: ClientError) {
         self.complete(Err(error));
-        self.state = ReadState::Idle;
         chat.close();
     }
 }
@@ -240,64 +144,29 @@ impl Connection {
 impl ChatHandler for Connection {
     fn collect_incoming_data(&mut self, chat: &mut Chat, data: &[u8]) {
         self.got_bytes = true;
-        let limit = self.pool.borrow().config.max_response_bytes;
-        match self.state {
-            ReadState::Head | ReadState::ChunkSize | ReadState::ChunkEnd | ReadState::Trailers => {
-                if self.head.len().saturating_add(data.len()) > 64 * 1024 {
-                    return self.fail(
-                        chat,
-                        ClientError::Protocol("response head too large".into()),
-                    );
-                }
-                self.head.extend_from_slice(data);
-            }
-            ReadState::Body | ReadState::ChunkData | ReadState::UntilClose => {
-                if self.body.len().saturating_add(data.len()) > limit {
-                    return self.fail(chat, too_large(limit));
-                }
-                self.body.extend_from_slice(data);
-            }
+        if self.call.is_none() {
             // Bytes nobody asked for: the framing cannot be trusted.
-            ReadState::Idle => chat.close(),
+            return chat.close();
+        }
+        if let Err(error) = self.reader.collect_incoming_data(data) {
+            let limit = self.config().max_response_bytes;
+            self.fail(chat, unreadable(error, limit));
         }
     }
 
     fn found_terminator(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
-        match self.state {
-            ReadState::Head => self.head_done(chat, cx),
-            ReadState::Body => self.body_done(chat, cx),
-            ReadState::ChunkSize => {
-                let line = std::mem::take(&mut self.head);
-                let size = chunk_size(&line);
+        if self.call.is_none() {
+            return Ok(());
+        }
+        match self.reader.found_terminator() {
+            Err(error) => {
                 let limit = self.config().max_response_bytes;
-                let room = limit.saturating_sub(self.body.len());
-                match size {
-                    Some(0) => {
-                        self.state = ReadState::Trailers;
-                    }
-                    // Refused now rather than after reading up to the limit.
-                    Some(n) if n > room as u64 => self.fail(chat, too_large(limit)),
-                    Some(n) => {
-                        self.state = ReadState::ChunkData;
-                        chat.set_terminator(Terminator::Length(n));
-                    }
-                    None => self.fail(chat, ClientError::Protocol("bad chunk size".into())),
-                }
+                self.fail(chat, unreadable(error, limit));
             }
-            ReadState::ChunkData => {
-                self.state = ReadState::ChunkEnd;
-                chat.set_terminator(Terminator::bytes(b"\r\n"));
-            }
-            ReadState::ChunkEnd => {
-                self.head.clear();
-                self.state = ReadState::ChunkSize;
-            }
-            ReadState::Trailers => {
-                if std::mem::take(&mut self.head).is_empty() {
-                    self.body_done(chat, cx);
-                }
-            }
-            ReadState::UntilClose | ReadState::Idle => {}
+            Ok(_) => match self.reader.take_message() {
+                Some((head, body)) => self.response_done(head, body, chat, cx),
+                None => chat.set_terminator(self.reader.terminator()),
+            },
         }
         Ok(())
     }
@@ -316,7 +185,6 @@ impl ChatHandler for Connection {
                 // Sent once connected.
                 let left = call.time_left(self.config().request_timeout);
                 self.call = Some(call);
-                self.state = ReadState::Head;
                 self.timer = Some(cx.set_timer(left));
             }
             None => self.timer = Some(cx.set_timer(self.config().idle_timeout)),
@@ -339,8 +207,12 @@ impl ChatHandler for Connection {
     }
 
     fn handle_close(&mut self, chat: &mut Chat, cx: &mut Context<'_>) {
-        if self.state == ReadState::UntilClose {
-            self.body_done(chat, cx);
+        // The end of a body that runs to the close; any other end of input
+        // is for Drop to report (or to retry, on a stale connection).
+        if self.call.is_some() && matches!(self.reader.end_of_input(), Ok(Some(_))) {
+            if let Some((head, body)) = self.reader.take_message() {
+                self.response_done(head, body, chat, cx);
+            }
         }
         chat.close();
     }
@@ -374,9 +246,7 @@ impl ChatHandler for Connection {
         };
         let handed = self.pool.borrow_mut().handed.remove(&token);
         match handed {
-            Some(call) if self.state == ReadState::Idle && self.call.is_none() => {
-                self.start(call, chat, cx)
-            }
+            Some(call) if self.call.is_none() => self.start(call, chat, cx),
             Some(call) => {
                 // Busy after all: back to the head of the queue.
                 let mut pool = self.pool.borrow_mut();

@@ -64,7 +64,8 @@ mod tests;
 
 use connection::Connection;
 
-use super::blocking::{ClientError, DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
+use super::answer::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
+use super::error::ClientError;
 use super::url::Target;
 use crate::chat::{AsyncChat, ChatConfig};
 use crate::reactor::{Context, Dispatcher, Reactor, TimerId, Waker};

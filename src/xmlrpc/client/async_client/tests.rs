@@ -20,7 +20,7 @@ use super::{AsyncClient, AsyncClientConfig, CallResult};
 use crate::handlers::XmlRpcHandler;
 use crate::http::{HttpConfig, HttpServer};
 use crate::reactor::Reactor;
-use crate::xmlrpc::client::blocking::ClientError;
+use crate::xmlrpc::client::error::ClientError;
 use crate::xmlrpc::client::url::Target;
 use crate::xmlrpc::server::registry::Registry;
 use crate::xmlrpc::value::Value;
