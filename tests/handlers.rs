@@ -10,32 +10,9 @@ use std::process::Command;
 
 use medusa::handlers::{AuthHandler, FileHandler, StatusHandler};
 use medusa::http::{HttpConfig, HttpServer};
+use util::curl::{curl, header};
+use util::site::{Site, SECRET};
 use util::*;
-
-/// A document root with a few files, a sub-directory, a secret file just
-/// outside it, and a symlink pointing at that secret.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        std::fs::create_dir_all(root.join("sub")).unwrap();
-        std::fs::write(root.join("index.html"), "<h1>home</h1>\n").unwrap();
-        std::fs::write(root.join("a.txt"), "plain text\n").unwrap();
-        std::fs::write(root.join("sub/index.html"), "<h1>sub</h1>\n").unwrap();
-        std::fs::write(root.join("with space.txt"), "spaced\n").unwrap();
-        std::fs::write(dir.path().join("secret.txt"), "TOP SECRET\n").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("link.txt")).unwrap();
-        Site { dir }
-    }
-
-    fn root(&self) -> std::path::PathBuf {
-        self.dir.path().join("root")
-    }
-}
 
 fn serve(root: &Path) -> TestServer {
     let root = root.to_path_buf();
@@ -66,38 +43,6 @@ impl medusa::http::Handler for PrivateHandler {
         let user = request.user.clone().unwrap_or_default();
         medusa::http::Response::ok("text/plain", format!("hello {user}\n"))
     }
-}
-
-/// Runs curl; returns (status, headers, body).
-fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let headers = dir.path().join("headers");
-    let output = Command::new("curl")
-        .args(["-s", "--max-time", "20", "-D"])
-        .arg(&headers)
-        .args(["-o", "-", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let mut stdout = output.stdout;
-    let split = stdout
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .expect("status code line");
-    let status: u16 = String::from_utf8_lossy(&stdout[split + 1..])
-        .trim()
-        .parse()
-        .expect("status");
-    stdout.truncate(split);
-    let headers = std::fs::read_to_string(&headers).unwrap_or_default();
-    (status, headers, stdout)
-}
-
-fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
-    headers.lines().find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 /// Raw request on a new connection; returns the whole raw response.
@@ -184,7 +129,7 @@ fn symlinks_inside_the_root_are_served() {
     }
     let response = raw(&server, "GET /escape.txt HTTP/1.0\r\n\r\n");
     assert!(response.starts_with("HTTP/1.0 403"), "{response}");
-    assert!(!response.contains("TOP SECRET"));
+    assert!(!response.contains(SECRET));
 }
 
 /// No path, however encoded, reads outside the root, symlinks included.
@@ -211,7 +156,7 @@ fn path_traversal_is_refused_in_every_encoding() {
     for path in attempts {
         let response = raw(&server, &format!("GET {path} HTTP/1.0\r\n\r\n"));
         let status = response.split(' ').nth(1).unwrap_or("");
-        assert!(!response.contains("TOP SECRET"), "{path} leaked the secret");
+        assert!(!response.contains(SECRET), "{path} leaked the secret");
         assert!(
             ["400", "403", "404"].contains(&status),
             "{path} answered {status}"
@@ -296,7 +241,7 @@ fn large_file_is_streamed_not_loaded() {
         }
     }
     let server = serve(&site.root());
-    let before = rss_kib();
+    let before = rss_kib("self");
     let out = site.dir.path().join("download.bin");
     let status = Command::new("curl")
         .args(["-s", "--max-time", "60", "--limit-rate", "200M", "-o"])
@@ -305,7 +250,7 @@ fn large_file_is_streamed_not_loaded() {
         .status()
         .unwrap();
     assert!(status.success());
-    let after = peak_rss_kib();
+    let after = peak_rss_kib("self");
     assert_eq!(std::fs::metadata(&out).unwrap().len(), 50 << 20);
     assert!(
         std::fs::read(&out).unwrap() == std::fs::read(&big).unwrap(),
@@ -419,24 +364,6 @@ fn a_file_shrinking_mid_send_closes_the_connection() {
         total < (8 << 20),
         "got {total} bytes: the full length despite the cut"
     );
-}
-
-fn rss_kib() -> u64 {
-    proc_status_kib("VmRSS:")
-}
-
-fn peak_rss_kib() -> u64 {
-    proc_status_kib("VmHWM:")
-}
-
-fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The status page and metrics reflect requests just made.

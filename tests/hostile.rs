@@ -19,9 +19,8 @@ mod util;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,7 +30,8 @@ use medusa::xmlrpc::{
     decode_response, encode_call, Client, ClientError, DecodeLimits, EncodeOptions, Fault,
     Registry, Value,
 };
-use util::http::{read_reply, Reply};
+use util::http::{gzip, post, read_reply, Reply};
+use util::site::{Site, SECRET};
 use util::*;
 
 /// How long a normal call may take after a hostile case, or while hostile
@@ -39,50 +39,7 @@ use util::*;
 /// millisecond.
 const PROMPT: Duration = Duration::from_secs(1);
 
-/// What the symlink and the traversal cases try to reach.
-const SECRET: &str = "TOP-SECRET-c0ffee";
-
-/// The process's descriptor table is one resource: one test at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 // ---- The server under attack ----
-
-/// A document root (`root/`) with a few files, and a secret just outside
-/// it with a symlink to it from inside.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        std::fs::create_dir_all(root.join("sub")).unwrap();
-        std::fs::write(root.join("index.html"), "<h1>home</h1>\n").unwrap();
-        std::fs::write(root.join("a.txt"), "plain text\n").unwrap();
-        std::fs::write(root.join("sub/b.txt"), "in sub\n").unwrap();
-        std::fs::write(dir.path().join("secret.txt"), SECRET).unwrap();
-        std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("link.txt")).unwrap();
-        Site { dir }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    /// Writes `len` bytes of a recognisable pattern to `root/name`.
-    fn big_file(&self, name: &str, len: usize) -> Vec<u8> {
-        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        std::fs::write(self.root().join(name), &data).unwrap();
-        data
-    }
-}
 
 /// The XML-RPC service: `add(int, int)` and `echo(anything)`.
 fn service() -> Registry {
@@ -329,17 +286,6 @@ impl Conn {
     }
 }
 
-/// A `POST /RPC2` carrying `body`.
-fn post(body: &[u8]) -> Vec<u8> {
-    let mut request = format!(
-        "POST /RPC2 HTTP/1.1\r\nHost: test\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    request
-}
-
 /// A `methodCall` of `method` with one parameter whose `<value>` holds
 /// `value` (raw XML).
 fn call_with(method: &str, value: &str) -> Vec<u8> {
@@ -362,12 +308,6 @@ fn valid_call() -> Vec<u8> {
         &EncodeOptions::default(),
     )
     .unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// Deterministic junk bytes (xorshift), every value 0..=255 included.
@@ -848,7 +788,7 @@ fn run_fault_cases(hostile: &Hostile, cases: Vec<(&str, Vec<u8>, i32)>) {
     for (name, body, code) in cases {
         let started = Instant::now();
         let mut conn = hostile.conn();
-        let writer = conn.send_detached(post(&body));
+        let writer = conn.send_detached(post(&body, ""));
         let reply = conn
             .try_reply(false)
             .unwrap_or_else(|e| panic!("{name}: no reply: {e}"));
@@ -1187,7 +1127,7 @@ fn nesting_200000_deep_is_refused() {
         )
     };
     let mut conn = hostile.conn();
-    conn.send(&post(&echo_of(&nested(128))));
+    conn.send(&post(&echo_of(&nested(128)), ""));
     let mut value = conn.reply().value("128 deep");
     for _ in 0..128 {
         value = match value {
@@ -1196,7 +1136,7 @@ fn nesting_200000_deep_is_refused() {
         };
     }
     assert_eq!(value, Value::Int(7));
-    conn.send(&post(&echo_of(&nested(129))));
+    conn.send(&post(&echo_of(&nested(129)), ""));
     assert_eq!(conn.reply().fault("129 deep").code, Fault::PARSE_ERROR);
     drop(conn);
     hostile.assert_healthy("129 deep");
@@ -1277,10 +1217,13 @@ fn invalid_utf8_gets_the_encoding_faults() {
     run_fault_cases(&hostile, cases);
 
     let mut conn = hostile.conn();
-    conn.send(&post(&raw(
-        b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
-        b"caf\xe9",
-    )));
+    conn.send(&post(
+        &raw(
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+            b"caf\xe9",
+        ),
+        "",
+    ));
     assert_eq!(
         conn.reply().value("declared ISO-8859-1"),
         Value::from("café")
@@ -1471,6 +1414,7 @@ fn clients_vanishing_mid_response_leak_nothing() {
             &EncodeOptions::default(),
         )
         .unwrap(),
+        "",
     );
     let get = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
 
@@ -1562,6 +1506,7 @@ fn a_client_that_never_reads_is_cut_off() {
             &EncodeOptions::default(),
         )
         .unwrap(),
+        "",
     );
     let get = b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
     for (what, request, full) in [
@@ -1601,12 +1546,6 @@ fn a_client_that_never_reads_is_cut_off() {
 }
 
 /// Current resident memory of this process (the server's included), KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// A client that pipelines requests for a large file and never reads the
 /// answers must not make the server open a file (and queue a response)
 /// for every request: reading must stop once output backs up.
@@ -1650,9 +1589,9 @@ fn pipelining_non_reader_holds_bounded_memory() {
         &EncodeOptions::default(),
     )
     .unwrap();
-    let echo = post(&body);
+    let echo = post(&body, "");
     let conn = hostile.conn();
-    let before = rss_kib();
+    let before = rss_kib("self");
     let mut stream = conn.stream.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = stream.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -1665,7 +1604,7 @@ fn pipelining_non_reader_holds_bounded_memory() {
     let started = Instant::now();
     let mut grown = 0;
     while started.elapsed() < Duration::from_secs(6) && !writer.is_finished() {
-        grown = rss_kib().saturating_sub(before);
+        grown = rss_kib("self").saturating_sub(before);
         assert!(
             grown < 12 * 1024,
             "resident memory grew by {grown} KiB while one client pipelined 100 KB \
@@ -1743,7 +1682,7 @@ fn namespace_declaration_bomb_does_not_stall_the_loop() {
     doc.push_str("</data></array></value></param></params></methodCall>");
     let started = Instant::now();
     let mut conn = hostile.conn();
-    conn.send(&post(doc.as_bytes()));
+    conn.send(&post(doc.as_bytes(), ""));
     let reply = conn.try_reply(false);
     let took = started.elapsed();
     let reply = reply.unwrap_or_else(|e| {
@@ -1781,7 +1720,7 @@ fn a_large_document_of_tiny_values_does_not_stall_the_loop() {
     doc.push_str("</data></array></value></param></params></methodCall>");
     let mut conn = hostile.conn();
     let cpu_before = cpu_time("self");
-    conn.send(&post(doc.as_bytes()));
+    conn.send(&post(doc.as_bytes(), ""));
     let sent = Instant::now();
     let mut status = String::new();
     conn.reader.read_line(&mut status).expect("a status line");

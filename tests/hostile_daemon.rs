@@ -11,22 +11,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use util::daemon::{add_call, Daemon};
-use util::http::{read_reply, Reply};
+use util::http::{gzip, post, read_reply, Reply};
+use util::rss_kib;
 
 // ---- What /proc says about the daemon ----
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("field in /proc/PID/status")
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    proc_status_kib(pid, "VmRSS:")
-}
 
 fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -91,22 +79,6 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
     let mut conn = Conn::new(addr);
     conn.send(request);
     conn.reply().expect("a reply")
-}
-
-fn post(body: &[u8], extra: &str) -> Vec<u8> {
-    let mut request = format!(
-        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n{extra}Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    request
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// The daemon still answers `add(40, 2)` on a fresh connection.

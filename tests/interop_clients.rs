@@ -28,6 +28,7 @@ use medusa::http::{HttpConfig, HttpServer};
 use medusa::xmlrpc::{
     dumps, loads, Client, ClientError, DateTime, Fault, Registry, Transport, Value,
 };
+use util::curl::{curl, header};
 use util::*;
 
 // ---------------------------------------------------------------------------
@@ -908,38 +909,6 @@ fn xmlrpc_c_library_sends_and_reads_structs() {
          echo: n=7 name=héllo <&> list=1,1,0.5 members=4\n\
          fail: fault 99: RPC failed at server.  failed with code 99\n"
     );
-}
-
-/// Runs curl (20 s cap); returns (status, headers, body).
-fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let headers = dir.path().join("headers");
-    let output = Command::new("curl")
-        .args(["-s", "--max-time", "20", "-D"])
-        .arg(&headers)
-        .args(["-o", "-", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let mut stdout = output.stdout;
-    let split = stdout
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .expect("status code line");
-    let status = String::from_utf8_lossy(&stdout[split + 1..])
-        .trim()
-        .parse()
-        .expect("status");
-    stdout.truncate(split);
-    let headers = std::fs::read_to_string(&headers).unwrap_or_default();
-    (status, headers, stdout)
-}
-
-fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
-    headers.lines().find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 /// Posts `body` from a file with curl, as the recipe's README does.

@@ -592,7 +592,7 @@ print("status: %d" % status)
 print("prompt: %s (%.2f s)" % (elapsed < 10, elapsed))
 print("after: %d" % proxy().add(40, 2))
 "#;
-    let baseline = rss_kib();
+    let baseline = rss_kib("self");
     let mut child = Command::new("python3")
         .arg("-c")
         .arg(format!("{}\n{}", prelude(&server), script))
@@ -606,7 +606,7 @@ print("after: %d" % proxy().add(40, 2))
     let mut peak = baseline;
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
-        peak = peak.max(rss_kib());
+        peak = peak.max(rss_kib("self"));
         std::thread::sleep(Duration::from_millis(5));
     }
     let output = child.wait_with_output().expect("python output");
@@ -730,14 +730,4 @@ sys.stdout.write(r.read().decode())
             "{needle:?} missing from:\n{stdout}"
         );
     }
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }

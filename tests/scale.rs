@@ -17,24 +17,17 @@ mod util;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use medusa::xmlrpc::{encode_call, Client, EncodeOptions, Value};
 use util::daemon::Daemon;
+use util::http::post;
 use util::*;
 
 /// A normal call must be answered within this, whatever else is going on.
 /// Generous: a debug build answers in about a millisecond.
 const PROMPT: Duration = Duration::from_secs(1);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// What these tests ask of a running `medusad` beyond the shared helper.
 trait Probe {
@@ -55,9 +48,7 @@ fn start(args: &[&str]) -> Daemon {
 impl Probe for Daemon {
     /// The daemon's resident memory, KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        util::rss_kib(self.pid())
     }
 
     /// `medusa_connections_open` from the metrics, minus the asker.
@@ -104,17 +95,6 @@ impl Probe for Daemon {
         assert!(matches!(answer, Ok(Value::Int(42))), "{answer:?}");
         started.elapsed()
     }
-}
-
-/// The bytes of a `POST /RPC2` with `body`; `extra` headers end in CRLF.
-fn post(body: &[u8], extra: &str) -> Vec<u8> {
-    let mut request = format!(
-        "POST /RPC2 HTTP/1.1\r\nHost: scale\r\nContent-Type: text/xml\r\n{extra}Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    request
 }
 
 fn add_call() -> Vec<u8> {

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use mio::Token;
 
+use super::socket_map::Core;
 use super::timers::Timer;
-use super::{Core, Dispatcher, TimerId, Waker};
+use super::{Dispatcher, TimerId, Waker};
 
 /// The loop, as seen from inside one dispatcher's hook.
 pub struct Context<'a> {

@@ -1,6 +1,7 @@
-//! A raw HTTP/1.1 response reader for tests that send bytes by hand.
+//! Raw HTTP/1.1 for tests that send bytes by hand: a response reader, and
+//! the XML-RPC requests they send.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 
 /// One parsed response.
 #[derive(Debug)]
@@ -96,4 +97,23 @@ pub fn read_reply(reader: &mut impl BufRead, head_only: bool) -> io::Result<Repl
         }
     }
     Ok(reply)
+}
+
+/// The bytes of a `POST /RPC2` (`text/xml`) carrying `body`; `extra` is
+/// more header lines, each ending in CRLF (`""` for none).
+pub fn post(body: &[u8], extra: &str) -> Vec<u8> {
+    let mut request = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n{extra}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// `data` gzipped, for `Content-Encoding: gzip` request bodies.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
 }

@@ -4,15 +4,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use medusa::chat::{AsyncChat, ChatHandler};
 use medusa::reactor::{Listener, Reactor, Waker};
 
+pub mod curl;
 pub mod daemon;
 pub mod http;
+pub mod site;
 
 /// A reactor running in its own thread. Dropping it stops the loop and joins
 /// the thread (re-raising a panic from it).
@@ -142,6 +144,38 @@ pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())
         .unwrap_or(0)
+}
+
+/// A `kB` field (such as `"VmRSS:"`) of `/proc/PID/status`; `pid` may be
+/// `"self"`.
+pub fn proc_status_kib(pid: impl std::fmt::Display, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+/// Resident memory of process `pid` (`"self"` for this one), KiB.
+pub fn rss_kib(pid: impl std::fmt::Display) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// Peak resident memory so far of process `pid` (`"self"` for this one),
+/// KiB.
+pub fn peak_rss_kib(pid: impl std::fmt::Display) -> u64 {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+/// Runs the tests that take it one at a time: those that measure what
+/// the whole process shares (its descriptor table, memory, time). A test
+/// that failed while holding it does not fail the others.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Path of the example binary `name`, building it first if this test run

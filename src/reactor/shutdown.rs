@@ -1,0 +1,90 @@
+//! Graceful shutdown: SIGINT/SIGTERM as loop events, `handle_shutdown`, then force-close.
+//!
+//! asyncore's `close_all()` closed every socket at once. A server owes its
+//! clients the replies already under way, so [`Reactor::shutdown`] asks every
+//! dispatcher to wind down (`handle_shutdown`: listeners stop accepting,
+//! channels finish their output) and closes by force whatever is still open
+//! when the grace period ends. [`Reactor::catch_signals`] makes SIGINT and
+//! SIGTERM start that from inside the loop (nothing runs in the signal
+//! handler but a pipe write); a second signal closes everything at once.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use super::socket_map::SIGNALS;
+use super::Reactor;
+
+impl Reactor {
+    /// Whether a graceful shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.core.shutdown_deadline.is_some()
+    }
+
+    /// The last SIGINT/SIGTERM caught, if any.
+    pub fn last_signal(&self) -> Option<i32> {
+        self.last_signal
+    }
+
+    /// Begins a graceful shutdown: every dispatcher's `handle_shutdown` is
+    /// called (listeners stop accepting, channels finish their output), and
+    /// whatever is still open after `grace` is closed by force. `run` then
+    /// returns because the socket map is empty.
+    pub fn shutdown(&mut self, grace: Duration) {
+        if self.core.shutdown_deadline.is_some() {
+            return;
+        }
+        self.core.shutdown_deadline = Some(Instant::now() + grace);
+        for token in self.core.live_tokens() {
+            self.core.dispatch(token, |d, cx| {
+                d.handle_shutdown(cx);
+                Ok(())
+            });
+        }
+    }
+
+    /// Delivers SIGINT and SIGTERM as loop events: the first starts
+    /// [`shutdown(grace)`](Reactor::shutdown), a second closes everything
+    /// at once.
+    pub fn catch_signals(&mut self, grace: Duration) -> io::Result<()> {
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        self.shutdown_grace = grace;
+        Ok(())
+    }
+
+    pub(super) fn handle_signals(&mut self) {
+        let caught: Vec<i32> = match self.signals.as_mut() {
+            Some(signals) => signals.pending().collect(),
+            None => return,
+        };
+        for signal in caught {
+            self.last_signal = Some(signal);
+            if self.is_shutting_down() {
+                log::warn!("signal {signal} during shutdown: closing everything now");
+                self.core.close_all();
+            } else {
+                log::info!("signal {signal}: shutting down gracefully");
+                self.shutdown(self.shutdown_grace);
+            }
+        }
+    }
+
+    pub(super) fn enforce_shutdown_deadline(&mut self) {
+        if let Some(deadline) = self.core.shutdown_deadline {
+            if Instant::now() >= deadline && self.core.live > 0 {
+                log::warn!(
+                    "shutdown grace period over: closing {} dispatcher(s)",
+                    self.core.live
+                );
+                self.core.close_all();
+            }
+        }
+    }
+}
