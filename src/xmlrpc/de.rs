@@ -690,30 +690,4 @@ mod tests {
         let err = from_value::<Shape>(Value::Int(1)).unwrap_err().to_string();
         assert!(err.starts_with("expected an enum"), "{err}");
     }
-
-    #[test]
-    fn map_keys_must_be_strings_or_integers() {
-        let ints: BTreeMap<i32, bool> = [(1, true)].into();
-        assert_eq!(to_value(&ints).unwrap().to_string(), "{'1': True}");
-        let bad: BTreeMap<(i32, i32), bool> = [((1, 2), true)].into();
-        let err = to_value(&bad).unwrap_err().to_string();
-        assert_eq!(err, "struct member names must be strings, found a tuple");
-    }
-
-    #[test]
-    fn serialize_errors_name_the_member() {
-        #[derive(Serialize)]
-        struct Huge {
-            list: Vec<u64>,
-        }
-        let err = to_value(&Huge {
-            list: vec![1, u64::MAX],
-        })
-        .unwrap_err()
-        .to_string();
-        assert_eq!(
-            err,
-            "member 'list': element 1: 18446744073709551615 is too large for XML-RPC (max i64)"
-        );
-    }
 }
