@@ -19,12 +19,12 @@
 //!
 //! | item | ports | file |
 //! | --- | --- | --- |
-//! | [`Value`], [`Bytes`], [`ValueError`] | the Python objects `dumps` takes, `Binary` | `value.rs` |
+//! | [`Value`], [`Bytes`], [`ValueError`] | the Python objects `dumps` takes, `Binary` | `value/` |
 //! | [`DateTime`] | `DateTime` | `datetime.rs` |
 //! | [`Fault`] | `Fault` | `fault.rs` |
 //! | [`decode_call`], [`decode_response`], [`DecodeLimits`] | `loads` | `decode/` |
 //! | [`encode_call`], [`encode_response`], [`encode_fault`], [`EncodeOptions`] | `dumps` | `encode/` |
-//! | [`to_value`], [`from_value`] | (serde bridge, no Python counterpart) | `ser.rs`, `de.rs` |
+//! | [`to_value`], [`from_value`] | (serde bridge, no Python counterpart) | `ser/`, `de/` |
 //! | [`XmlRpcService`], [`CallContext`], [`Reply`], [`XmlRpcResponder`] | `xmlrpc_handler.call` | `server/service.rs` |
 //! | [`Registry`], [`MethodDoc`] | `SimpleXMLRPCServer.register_function`, `system.*` | `server/registry.rs`, `server/system.rs` |
 //! | [`Method`], [`IntoReply`] | (the typed side of `register_function`) | `server/method.rs` |
