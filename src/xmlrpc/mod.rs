@@ -19,14 +19,15 @@
 //!
 //! | item | ports | file |
 //! | --- | --- | --- |
-//! | [`Value`], [`Bytes`], [`ValueError`] | the Python objects `dumps` takes, `Binary` | `value.rs` |
+//! | [`Value`], [`Bytes`], [`ValueError`] | the Python objects `dumps` takes, `Binary` | `value/` |
 //! | [`DateTime`] | `DateTime` | `datetime.rs` |
 //! | [`Fault`] | `Fault` | `fault.rs` |
 //! | [`decode_call`], [`decode_response`], [`DecodeLimits`] | `loads` | `decode/` |
 //! | [`encode_call`], [`encode_response`], [`encode_fault`], [`EncodeOptions`] | `dumps` | `encode/` |
-//! | [`to_value`], [`from_value`] | (serde bridge, no Python counterpart) | `ser.rs`, `de.rs` |
+//! | [`to_value`], [`from_value`] | (serde bridge, no Python counterpart) | `ser/`, `de/` |
 //! | [`XmlRpcService`], [`CallContext`], [`Reply`], [`XmlRpcResponder`] | `xmlrpc_handler.call` | `server/service.rs` |
-//! | [`Registry`], [`Method`], [`IntoReply`] | `SimpleXMLRPCServer.register_function`, `system.*` | `server/registry.rs` |
+//! | [`Registry`], [`MethodDoc`] | `SimpleXMLRPCServer.register_function`, `system.*` | `server/registry.rs`, `server/system.rs` |
+//! | [`Method`], [`IntoReply`] | (the typed side of `register_function`) | `server/method.rs` |
 //! | [`WorkerPool`] | (Medusa: none, a slow method stalls the loop) | `server/workers.rs` |
 //! | [`Client`], [`Transport`], [`dumps`], [`loads`] | `ServerProxy`, `Transport`, `dumps`, `loads` | `client/blocking.rs` |
 //! | [`AsyncClient`], [`AsyncClientConfig`] | (none: `xmlrpclib` only blocks) | `client/async_client/` |
@@ -83,7 +84,8 @@ pub use ser::to_value;
 pub use value::{Bytes, Value, ValueError};
 
 pub(crate) use server::answering::{Answering, Counters};
-pub use server::registry::{Fallible, IntoReply, Method, MethodDoc, Plain, Registry};
+pub use server::method::{Fallible, IntoReply, Method, Plain};
+pub use server::registry::{MethodDoc, Registry};
 pub use server::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
 pub use server::workers::{Busy, WorkerPool};
 

@@ -12,10 +12,14 @@
 //! | --- | --- |
 //! | `service.rs` | [`XmlRpcService`](crate::xmlrpc::XmlRpcService), its context and deferred replies |
 //! | `registry.rs` | [`Registry`](crate::xmlrpc::Registry): typed methods by name |
+//! | `system.rs` | the registry's `system.*` methods: introspection, multicall |
+//! | `method.rs` | [`Method`](crate::xmlrpc::Method), [`IntoReply`](crate::xmlrpc::IntoReply): a typed function's parameters and result |
 //! | `workers.rs` | [`WorkerPool`](crate::xmlrpc::WorkerPool): threads for methods that block |
 //! | `answering.rs` | a result (now or later) to its HTTP response, and the handler's counters |
 
 pub(super) mod answering;
+pub(super) mod method;
 pub(super) mod registry;
 pub(super) mod service;
+mod system;
 pub(super) mod workers;

@@ -21,24 +21,24 @@
 //! assert_eq!(registry.call("add", vec![Value::Int(1)]).unwrap_err().code, -32602);
 //! ```
 //!
-//! Parameters are converted with serde ([`from_value`]), so a method may take
+//! Parameters are converted with serde ([`from_value`](crate::xmlrpc::from_value)), so a method may take
 //! `i32`, `f64`, `String`, `Vec<T>`, `Option<T>`, [`Value`] itself, or your
 //! own `#[derive(Deserialize)]` struct; it may return anything
-//! `Serialize` ([`to_value`]), or `Result<T, Fault>` to send a fault.
+//! `Serialize` ([`to_value`](crate::xmlrpc::to_value)), or `Result<T, Fault>`
+//! to send a fault.
+//!
+//! Here: the registry and its `register*` methods; the `system.*` methods
+//! are in `system.rs`, the conversion of a typed function's parameters and
+//! result in `method.rs`.
 
 use std::collections::BTreeMap;
-use std::marker::PhantomData;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::method::Method;
 use super::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
+use super::system::SYSTEM_METHODS;
 use super::workers::WorkerPool;
-use crate::xmlrpc::de::from_value;
 use crate::xmlrpc::fault::Fault;
-use crate::xmlrpc::ser::to_value;
 use crate::xmlrpc::value::Value;
 
 /// A method as the registry stores it.
@@ -182,7 +182,7 @@ impl Registry {
         names
     }
 
-    fn help_of(&self, name: &str) -> Option<String> {
+    pub(super) fn help_of(&self, name: &str) -> Option<String> {
         if let Some(entry) = self.methods.get(name) {
             return Some(entry.help.clone());
         }
@@ -192,7 +192,7 @@ impl Registry {
             .map(|(_, help, _)| help.to_string())
     }
 
-    fn signatures_of(&self, name: &str) -> Option<Vec<Vec<String>>> {
+    pub(super) fn signatures_of(&self, name: &str) -> Option<Vec<Vec<String>>> {
         if let Some(entry) = self.methods.get(name) {
             return Some(entry.signatures.clone());
         }
@@ -200,87 +200,6 @@ impl Registry {
             .iter()
             .find(|(n, _, _)| *n == name)
             .map(|(_, _, sig)| vec![sig.iter().map(|t| t.to_string()).collect()])
-    }
-
-    /// `system.multicall`: each call's `[result]`, or its fault as a struct.
-    fn multicall(&mut self, params: Vec<Value>) -> Result<Value, Fault> {
-        let [Value::Array(calls)] = <[Value; 1]>::try_from(params)
-            .map_err(|_| Fault::invalid_params("system.multicall takes one array of calls"))?
-        else {
-            return Err(Fault::invalid_params(
-                "system.multicall takes one array of calls",
-            ));
-        };
-        let results = calls
-            .into_iter()
-            .map(|call| {
-                let outcome = match call {
-                    Value::Struct(mut members) => {
-                        match (members.remove("methodName"), members.remove("params")) {
-                            (Some(Value::String(name)), params) if name != "system.multicall" => {
-                                let params = match params {
-                                    Some(Value::Array(p)) => Ok(p),
-                                    None => Ok(Vec::new()),
-                                    Some(_) => {
-                                        Err(Fault::invalid_params("params must be an array"))
-                                    }
-                                };
-                                params.and_then(|p| self.call(&name, p))
-                            }
-                            (Some(Value::String(_)), _) => Err(Fault::invalid_xmlrpc(
-                                "system.multicall may not call itself",
-                            )),
-                            _ => Err(Fault::invalid_params("each call needs a string methodName")),
-                        }
-                    }
-                    _ => Err(Fault::invalid_params("each call must be a struct")),
-                };
-                match outcome {
-                    Ok(value) => Value::Array(vec![value]),
-                    Err(fault) => fault_struct(&fault),
-                }
-            })
-            .collect();
-        Ok(Value::Array(results))
-    }
-
-    fn system(&mut self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
-        let one_name = |params: &[Value]| match params {
-            [Value::String(name)] => Ok(name.clone()),
-            _ => Err(Fault::invalid_params(format!(
-                "{method} takes one method name"
-            ))),
-        };
-        match method {
-            "system.listMethods" => Ok(Value::Array(
-                self.method_names().into_iter().map(Value::String).collect(),
-            )),
-            "system.methodHelp" => {
-                let name = one_name(&params)?;
-                self.help_of(&name)
-                    .map(Value::String)
-                    .ok_or_else(|| Fault::method_not_found(format!("no method {name}")))
-            }
-            "system.methodSignature" => {
-                let name = one_name(&params)?;
-                let signatures = self
-                    .signatures_of(&name)
-                    .ok_or_else(|| Fault::method_not_found(format!("no method {name}")))?;
-                if signatures.is_empty() {
-                    // The introspection spec's answer for "not known".
-                    return Ok(Value::String("undef".to_string()));
-                }
-                Ok(Value::Array(
-                    signatures
-                        .into_iter()
-                        .map(|s| Value::Array(s.into_iter().map(Value::String).collect()))
-                        .collect(),
-                ))
-            }
-            "system.multicall" => self.multicall(params),
-            "system.getCapabilities" => Ok(capabilities()),
-            _ => Err(Fault::method_not_found(format!("no method {method}"))),
-        }
     }
 }
 
@@ -334,246 +253,9 @@ impl XmlRpcService for Registry {
     }
 }
 
-/// The built-in methods: name, help, signature.
-const SYSTEM_METHODS: &[(&str, &str, &[&str])] = &[
-    (
-        "system.listMethods",
-        "Lists the methods this server offers.",
-        &["array"],
-    ),
-    (
-        "system.methodHelp",
-        "Returns the help text of a method.",
-        &["string", "string"],
-    ),
-    (
-        "system.methodSignature",
-        "Returns the signatures of a method: arrays of the return type then the parameter types.",
-        &["array", "string"],
-    ),
-    (
-        "system.multicall",
-        "Runs several calls in one request; each result is [value] or a fault struct.",
-        &["array", "array"],
-    ),
-    (
-        "system.getCapabilities",
-        "Lists the specifications this server implements.",
-        &["struct"],
-    ),
-];
-
-fn capabilities() -> Value {
-    let spec = |url: &str, version: i32| {
-        Value::Struct(BTreeMap::from([
-            ("specUrl".to_string(), Value::String(url.to_string())),
-            ("specVersion".to_string(), Value::Int(version)),
-        ]))
-    };
-    Value::Struct(BTreeMap::from([
-        ("xmlrpc".to_string(), spec("http://www.xmlrpc.com/spec", 1)),
-        (
-            "faults_interop".to_string(),
-            spec(
-                "http://xmlrpc-epi.sourceforge.net/specs/rfc.fault_codes.php",
-                20010516,
-            ),
-        ),
-        (
-            "introspect".to_string(),
-            spec("http://xmlrpc-c.sourceforge.net/introspection.html", 1),
-        ),
-        (
-            "multicall".to_string(),
-            spec("http://www.xmlrpc.com/discuss/msgReader$1208", 1),
-        ),
-        (
-            "nil".to_string(),
-            spec("http://www.ontosys.com/xml-rpc/extensions.php", 20010704),
-        ),
-    ]))
-}
-
-/// A fault as `system.multicall` reports it: `{faultCode, faultString}`.
-fn fault_struct(fault: &Fault) -> Value {
-    Value::Struct(BTreeMap::from([
-        ("faultCode".to_string(), Value::Int(fault.code)),
-        (
-            "faultString".to_string(),
-            Value::String(fault.message.clone()),
-        ),
-    ]))
-}
-
-/// What a registered function may return: anything `Serialize` (marker
-/// [`Plain`]), or `Result<T, Fault>` (marker [`Fallible`]).
-pub trait IntoReply<Marker> {
-    /// The value to send, or the fault.
-    fn into_reply(self) -> Result<Value, Fault>;
-}
-
-/// Marker: the function returns a plain value.
-pub struct Plain;
-/// Marker: the function returns `Result<T, Fault>`.
-pub struct Fallible;
-
-impl<T: Serialize> IntoReply<Plain> for T {
-    fn into_reply(self) -> Result<Value, Fault> {
-        to_value(&self)
-            .map_err(|e| Fault::internal_error(format!("cannot convert the result: {e}")))
-    }
-}
-
-impl<T: Serialize> IntoReply<Fallible> for Result<T, Fault> {
-    fn into_reply(self) -> Result<Value, Fault> {
-        self.and_then(|value| value.into_reply())
-    }
-}
-
-/// A function the registry can call with a parameter list: implemented for
-/// closures and functions of up to six parameters whose types are
-/// `DeserializeOwned` and whose result is [`IntoReply`].
-pub trait Method<Args, Marker> {
-    /// Converts the parameters, calls, converts the result.
-    fn invoke(&mut self, params: Vec<Value>) -> Result<Value, Fault>;
-}
-
-/// One parameter, converted; a mismatch is -32602 naming its position.
-fn param<T: DeserializeOwned>(
-    params: &mut std::vec::IntoIter<Value>,
-    index: usize,
-) -> Result<T, Fault> {
-    let value = params
-        .next()
-        .ok_or_else(|| Fault::invalid_params(format!("missing parameter {}", index + 1)))?;
-    let type_name = value.type_name();
-    from_value(value)
-        .map_err(|e| Fault::invalid_params(format!("parameter {} ({type_name}): {e}", index + 1)))
-}
-
-macro_rules! impl_method {
-    ($count:expr $(, $arg:ident)*) => {
-        impl<F, R, M, $($arg,)*> Method<($($arg,)*), (M, PhantomData<R>)> for F
-        where
-            F: FnMut($($arg),*) -> R,
-            R: IntoReply<M>,
-            $($arg: DeserializeOwned,)*
-        {
-            #[allow(non_snake_case, unused_variables, unused_mut)]
-            fn invoke(&mut self, params: Vec<Value>) -> Result<Value, Fault> {
-                if params.len() != $count {
-                    return Err(Fault::invalid_params(format!(
-                        "expected {} parameter(s), got {}", $count, params.len()
-                    )));
-                }
-                let mut params = params.into_iter();
-                let mut index = 0;
-                $(
-                    let $arg: $arg = param(&mut params, index)?;
-                    index += 1;
-                )*
-                let _ = index;
-                self($($arg),*).into_reply()
-            }
-        }
-    };
-}
-
-impl_method!(0);
-impl_method!(1, A1);
-impl_method!(2, A1, A2);
-impl_method!(3, A1, A2, A3);
-impl_method!(4, A1, A2, A3, A4);
-impl_method!(5, A1, A2, A3, A4, A5);
-impl_method!(6, A1, A2, A3, A4, A5, A6);
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
-
-    fn ints(values: &[i32]) -> Vec<Value> {
-        values.iter().map(|&v| Value::Int(v)).collect()
-    }
-
-    #[test]
-    fn typed_methods_convert_parameters_and_results() {
-        let mut r = Registry::new();
-        r.register("add", |a: i32, b: i32| a + b);
-        r.register("concat", |a: String, b: String| a + &b);
-        r.register("sum", |xs: Vec<f64>| xs.iter().sum::<f64>());
-        r.register("nothing", || ());
-        assert_eq!(r.call("add", ints(&[40, 2])), Ok(Value::Int(42)));
-        assert_eq!(
-            r.call("concat", vec![Value::from("a"), Value::from("b")]),
-            Ok(Value::from("ab"))
-        );
-        let xs = Value::Array(vec![Value::Double(0.5), Value::Int(2)]);
-        assert_eq!(r.call("sum", vec![xs]), Ok(Value::Double(2.5)));
-        assert_eq!(r.call("nothing", vec![]), Ok(Value::Nil));
-    }
-
-    #[test]
-    fn wrong_count_or_type_is_invalid_params() {
-        let mut r = Registry::new();
-        r.register("add", |a: i32, b: i32| a + b);
-        assert_eq!(
-            r.call("add", ints(&[1])).unwrap_err().code,
-            Fault::INVALID_PARAMS
-        );
-        assert_eq!(
-            r.call("add", ints(&[1, 2, 3])).unwrap_err().code,
-            Fault::INVALID_PARAMS
-        );
-        let fault = r
-            .call("add", vec![Value::Int(1), Value::from("two")])
-            .unwrap_err();
-        assert_eq!(fault.code, Fault::INVALID_PARAMS);
-        assert!(fault.message.contains("parameter 2"), "{}", fault.message);
-    }
-
-    #[test]
-    fn fallible_methods_send_their_faults() {
-        let mut r = Registry::new();
-        r.register("div", |a: f64, b: f64| {
-            if b == 0.0 {
-                Err(Fault::new(7, "division by zero"))
-            } else {
-                Ok(a / b)
-            }
-        });
-        assert_eq!(
-            r.call("div", vec![Value::Double(1.0), Value::Double(4.0)]),
-            Ok(Value::Double(0.25))
-        );
-        assert_eq!(
-            r.call("div", vec![Value::Double(1.0), Value::Double(0.0)]),
-            Err(Fault::new(7, "division by zero"))
-        );
-    }
-
-    #[test]
-    fn user_structs_in_and_out() {
-        #[derive(Deserialize, Serialize)]
-        struct Point {
-            x: i32,
-            y: i32,
-        }
-        let mut r = Registry::new();
-        r.register("mirror", |p: Point| Point { x: p.y, y: p.x });
-        let arg = Value::Struct(BTreeMap::from([
-            ("x".into(), Value::Int(1)),
-            ("y".into(), Value::Int(2)),
-        ]));
-        let out = r.call("mirror", vec![arg]).unwrap();
-        assert_eq!(
-            out,
-            Value::Struct(BTreeMap::from([
-                ("x".into(), Value::Int(2)),
-                ("y".into(), Value::Int(1))
-            ]))
-        );
-    }
 
     #[test]
     fn unknown_methods_are_method_not_found() {
@@ -586,79 +268,5 @@ mod tests {
             r.call("system.nope", vec![]).unwrap_err().code,
             Fault::METHOD_NOT_FOUND
         );
-    }
-
-    #[test]
-    fn introspection() {
-        let mut r = Registry::new();
-        r.register("add", |a: i32, b: i32| a + b)
-            .help("Adds.")
-            .signature(&["int", "int", "int"]);
-        r.register("bare", || 1);
-        let names = r.call("system.listMethods", vec![]).unwrap();
-        let Value::Array(names) = names else {
-            panic!("array")
-        };
-        assert!(
-            names.contains(&Value::from("add")) && names.contains(&Value::from("system.multicall"))
-        );
-        assert_eq!(
-            r.call("system.methodHelp", vec![Value::from("add")]),
-            Ok(Value::from("Adds."))
-        );
-        let sig = Value::Array(vec![Value::Array(vec![
-            Value::from("int"),
-            Value::from("int"),
-            Value::from("int"),
-        ])]);
-        assert_eq!(
-            r.call("system.methodSignature", vec![Value::from("add")]),
-            Ok(sig)
-        );
-        assert_eq!(
-            r.call("system.methodSignature", vec![Value::from("bare")]),
-            Ok(Value::from("undef"))
-        );
-        assert_eq!(
-            r.call("system.methodHelp", vec![Value::from("zzz")])
-                .unwrap_err()
-                .code,
-            Fault::METHOD_NOT_FOUND
-        );
-        let Ok(Value::Struct(caps)) = r.call("system.getCapabilities", vec![]) else {
-            panic!("struct")
-        };
-        for key in ["faults_interop", "introspect", "multicall", "nil"] {
-            assert!(caps.contains_key(key), "{key}");
-        }
-    }
-
-    #[test]
-    fn multicall_returns_results_and_faults_without_recursion() {
-        let mut r = Registry::new();
-        r.register("add", |a: i32, b: i32| a + b);
-        let call = |name: &str, params: Vec<Value>| {
-            Value::Struct(BTreeMap::from([
-                ("methodName".into(), Value::from(name)),
-                ("params".into(), Value::Array(params)),
-            ]))
-        };
-        let calls = Value::Array(vec![
-            call("add", ints(&[1, 2])),
-            call("nope", vec![]),
-            call("system.multicall", vec![Value::Array(vec![])]),
-            Value::Int(5),
-        ]);
-        let Ok(Value::Array(results)) = r.call("system.multicall", vec![calls]) else {
-            panic!("array")
-        };
-        assert_eq!(results[0], Value::Array(vec![Value::Int(3)]));
-        let code = |v: &Value| match v {
-            Value::Struct(m) => m.get("faultCode").cloned(),
-            _ => None,
-        };
-        assert_eq!(code(&results[1]), Some(Value::Int(Fault::METHOD_NOT_FOUND)));
-        assert_eq!(code(&results[2]), Some(Value::Int(Fault::INVALID_XMLRPC)));
-        assert_eq!(code(&results[3]), Some(Value::Int(Fault::INVALID_PARAMS)));
     }
 }

@@ -1,23 +1,32 @@
 //! A [`Value`] to any `serde::Deserialize` type: [`from_value`].
 //!
 //! The reverse of [`to_value`](super::to_value): a method can take its
-//! parameters as its own struct. The mapping is the one in `ser.rs`, read
+//! parameters as its own struct. The mapping is the one in `ser/mod.rs`, read
 //! liberally: any integer type takes an `Int` or an `I8` that fits, `f64`
 //! takes integers too, `Vec<u8>` and byte buffers take `Base64`, a `String`
 //! takes a `DateTime` (as it is sent: the basic form, then its fraction and
 //! offset if it has them), and an `Option` field that is missing from a
 //! struct is `None`.
+//!
+//! Here: [`from_value`], and [`Value`] as a serde `Deserializer`;
+//! `access.rs` hands a struct's members, a `DateTime` and an enum to a
+//! visitor, `visitors.rs` makes [`Value`],
+//! [`DateTime`](crate::xmlrpc::DateTime) and [`Bytes`](crate::xmlrpc::Bytes)
+//! `Deserialize`.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::value::{SeqDeserializer, StringDeserializer};
-use serde::de::{self, Deserialize, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::de::value::SeqDeserializer;
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::forward_to_deserialize_any;
 
-use super::datetime::DateTime;
 use super::ser::DATETIME_TOKEN;
-use super::value::{Bytes, Value, ValueError};
+use super::value::{Value, ValueError};
+
+mod access;
+mod visitors;
+
+use access::{DateTimeAccess, MemberAccess, VariantAccess};
 
 /// Converts a [`Value`] into any deserializable type.
 ///
@@ -53,136 +62,6 @@ impl<'de> IntoDeserializer<'de, ValueError> for Value {
 
     fn into_deserializer(self) -> Value {
         self
-    }
-}
-
-/// Hands a struct's members to a visitor, one at a time.
-struct MemberAccess {
-    members: std::collections::btree_map::IntoIter<String, Value>,
-    value: Option<Value>,
-}
-
-impl<'de> de::MapAccess<'de> for MemberAccess {
-    type Error = ValueError;
-
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, ValueError> {
-        match self.members.next() {
-            Some((name, value)) => {
-                self.value = Some(value);
-                let key: StringDeserializer<ValueError> = name.into_deserializer();
-                seed.deserialize(key).map(Some)
-            }
-            None => Ok(None),
-        }
-    }
-
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, ValueError> {
-        let value = self
-            .value
-            .take()
-            .ok_or_else(|| ValueError::new("a member value was asked for before its name"))?;
-        seed.deserialize(value)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.members.len())
-    }
-}
-
-/// A `DateTime` seen through `deserialize_any`: a one-member map whose key
-/// is [`DATETIME_TOKEN`], so that `Value` itself (and `DateTime`) can tell
-/// it from a string. This is how the toml crate carries its dates.
-struct DateTimeAccess(Option<DateTime>);
-
-impl<'de> de::MapAccess<'de> for DateTimeAccess {
-    type Error = ValueError;
-
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, ValueError> {
-        if self.0.is_none() {
-            return Ok(None);
-        }
-        seed.deserialize(DATETIME_TOKEN.into_deserializer())
-            .map(Some)
-    }
-
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, ValueError> {
-        let dt = self
-            .0
-            .take()
-            .ok_or_else(|| ValueError::new("a DateTime was read twice"))?;
-        seed.deserialize(Value::String(dt.to_string()))
-    }
-}
-
-/// An enum: a variant name (unit variant), or a one-member struct whose
-/// member is named after the variant.
-struct VariantAccess {
-    name: String,
-    value: Option<Value>,
-}
-
-impl<'de> de::EnumAccess<'de> for VariantAccess {
-    type Error = ValueError;
-    type Variant = VariantValue;
-
-    fn variant_seed<V: de::DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, VariantValue), ValueError> {
-        let name: StringDeserializer<ValueError> = self.name.into_deserializer();
-        Ok((seed.deserialize(name)?, VariantValue(self.value)))
-    }
-}
-
-/// What follows an enum variant's name.
-struct VariantValue(Option<Value>);
-
-impl<'de> de::VariantAccess<'de> for VariantValue {
-    type Error = ValueError;
-
-    fn unit_variant(self) -> Result<(), ValueError> {
-        match self.0 {
-            None | Some(Value::Nil) => Ok(()),
-            Some(other) => Err(ValueError::new(format!(
-                "a unit variant carries no value, found {}",
-                other.type_name()
-            ))),
-        }
-    }
-
-    fn newtype_variant_seed<T: de::DeserializeSeed<'de>>(
-        self,
-        seed: T,
-    ) -> Result<T::Value, ValueError> {
-        seed.deserialize(self.0.unwrap_or(Value::Nil))
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, ValueError> {
-        de::Deserializer::deserialize_seq(self.0.unwrap_or(Value::Nil), visitor)
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, ValueError> {
-        de::Deserializer::deserialize_map(self.0.unwrap_or(Value::Nil), visitor)
     }
 }
 
@@ -311,200 +190,18 @@ impl<'de> de::Deserializer<'de> for Value {
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
-    /// Any self-describing input. Integers become `Int` when they come as
-    /// 32 bits or less and `I8` otherwise, so `from_value::<Value>(v) == v`.
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any XML-RPC value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i8<E>(self, v: i8) -> Result<Value, E> {
-        Ok(Value::Int(v.into()))
-    }
-
-    fn visit_i16<E>(self, v: i16) -> Result<Value, E> {
-        Ok(Value::Int(v.into()))
-    }
-
-    fn visit_i32<E>(self, v: i32) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::I8(v))
-    }
-
-    fn visit_u8<E>(self, v: u8) -> Result<Value, E> {
-        Ok(Value::Int(v.into()))
-    }
-
-    fn visit_u16<E>(self, v: u16) -> Result<Value, E> {
-        Ok(Value::Int(v.into()))
-    }
-
-    fn visit_u32<E>(self, v: u32) -> Result<Value, E> {
-        Ok(i32::try_from(v).map_or(Value::I8(v.into()), Value::Int))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v)
-            .map(Value::I8)
-            .map_err(|_| E::custom(format!("{v} is too large for XML-RPC (max i64)")))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Double(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Base64(v.to_vec()))
-    }
-
-    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
-        Ok(Value::Base64(v))
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
-    }
-
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-
-    fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = BTreeMap::new();
-        let Some(first) = map.next_key::<String>()? else {
-            return Ok(Value::Struct(members));
-        };
-        if first == DATETIME_TOKEN {
-            let text: String = map.next_value()?;
-            return text.parse().map(Value::DateTime).map_err(de::Error::custom);
-        }
-        members.insert(first, map.next_value()?);
-        while let Some((name, value)) = map.next_entry()? {
-            members.insert(name, value);
-        }
-        Ok(Value::Struct(members))
-    }
-}
-
-impl<'de> Deserialize<'de> for DateTime {
-    /// From a string in any accepted form (or, through [`from_value`], a
-    /// `Value::DateTime`).
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<DateTime, D::Error> {
-        deserializer.deserialize_newtype_struct(DATETIME_TOKEN, DateTimeVisitor)
-    }
-}
-
-struct DateTimeVisitor;
-
-impl<'de> Visitor<'de> for DateTimeVisitor {
-    type Value = DateTime;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a dateTime.iso8601 such as 19980717T14:08:55")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime, E> {
-        v.parse().map_err(E::custom)
-    }
-
-    fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<DateTime, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<DateTime, A::Error> {
-        match map.next_key::<String>()? {
-            Some(key) if key == DATETIME_TOKEN => {
-                let text: String = map.next_value()?;
-                text.parse().map_err(de::Error::custom)
-            }
-            _ => Err(de::Error::custom(
-                "expected a dateTime.iso8601, found a struct",
-            )),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Bytes {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
-        deserializer.deserialize_byte_buf(BytesVisitor)
-    }
-}
-
-struct BytesVisitor;
-
-impl<'de> Visitor<'de> for BytesVisitor {
-    type Value = Bytes;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("base64 bytes")
-    }
-
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Bytes, E> {
-        Ok(Bytes(v.to_vec()))
-    }
-
-    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Bytes, E> {
-        Ok(Bytes(v))
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
-        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(b) = seq.next_element()? {
-            bytes.push(b);
-        }
-        Ok(Bytes(bytes))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
     use serde::{Deserialize, Serialize};
 
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::xmlrpc::datetime::DateTime;
     use crate::xmlrpc::ser::to_value;
+    use crate::xmlrpc::value::Bytes;
 
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     enum Shape {
@@ -689,31 +386,5 @@ mod tests {
         assert_eq!(err, "missing field `x`");
         let err = from_value::<Shape>(Value::Int(1)).unwrap_err().to_string();
         assert!(err.starts_with("expected an enum"), "{err}");
-    }
-
-    #[test]
-    fn map_keys_must_be_strings_or_integers() {
-        let ints: BTreeMap<i32, bool> = [(1, true)].into();
-        assert_eq!(to_value(&ints).unwrap().to_string(), "{'1': True}");
-        let bad: BTreeMap<(i32, i32), bool> = [((1, 2), true)].into();
-        let err = to_value(&bad).unwrap_err().to_string();
-        assert_eq!(err, "struct member names must be strings, found a tuple");
-    }
-
-    #[test]
-    fn serialize_errors_name_the_member() {
-        #[derive(Serialize)]
-        struct Huge {
-            list: Vec<u64>,
-        }
-        let err = to_value(&Huge {
-            list: vec![1, u64::MAX],
-        })
-        .unwrap_err()
-        .to_string();
-        assert_eq!(
-            err,
-            "member 'list': element 1: 18446744073709551615 is too large for XML-RPC (max i64)"
-        );
     }
 }

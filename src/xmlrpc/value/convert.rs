@@ -1,88 +1,15 @@
-//! `Value`: one XML-RPC value, and the conversions between it and Rust types.
+//! Conversions between [`Value`] and Rust types: `From` builds a value,
+//! `TryFrom` takes one apart and says what was expected and what arrived.
 //!
-//! Python's `xmlrpc.client` marshals native objects directly (`int`, `str`,
-//! `dict`, `list`, `None`, `bytes` wrapped in `Binary`, `datetime` wrapped in
-//! `DateTime`). Rust needs one type to hold "any XML-RPC value": [`Value`],
-//! an enum with a variant per XML-RPC type. `From` builds one from a Rust
-//! value, `TryFrom` takes one apart with an error that says what was
-//! expected and what arrived; [`to_value`](super::to_value) and
-//! [`from_value`](super::from_value) do the same for any serde type.
-//!
-//! # Differences from Python
-//!
-//! - `<int>` and `<i8>` stay distinct ([`Value::Int`], [`Value::I8`]) so that
-//!   a value decoded and re-encoded keeps its wire type; Python folds both
-//!   into `int`. Conversions accept either where the number fits.
-//! - Bytes are never a plain `Vec<u8>` (which would be ambiguous with an
-//!   array of numbers): use [`Bytes`], Python's `Binary`.
+//! This is Python's marshalling of native objects (`int`, `str`, `dict`,
+//! `list`, `None`) done one type at a time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
-use std::fmt::{self, Write as _};
 
-use super::datetime::DateTime;
-use super::fault::Fault;
-
-/// One XML-RPC value.
-///
-/// ```
-/// use medusa::xmlrpc::Value;
-///
-/// let params = vec![Value::from(40), Value::from(2)];
-/// assert_eq!(Value::from(params.clone()).to_string(), "[40, 2]");
-/// let sum: i32 = params.into_iter().map(|v| i32::try_from(v).unwrap()).sum();
-/// assert_eq!(sum, 42);
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    /// `<int>` or `<i4>`: a 32-bit signed integer.
-    Int(i32),
-    /// `<i8>` (or `<ex:i8>`): a 64-bit signed integer, an extension.
-    I8(i64),
-    /// `<boolean>`: `0` or `1` on the wire.
-    Bool(bool),
-    /// `<string>`, or a `<value>` with no type element.
-    String(String),
-    /// `<double>`. Always finite when decoded; the encoder refuses NaN and
-    /// infinities, which XML-RPC cannot express.
-    Double(f64),
-    /// `<dateTime.iso8601>`.
-    DateTime(DateTime),
-    /// `<base64>`: raw bytes.
-    Base64(Vec<u8>),
-    /// `<struct>`: named members. Names are unique; a document that repeats
-    /// one keeps the last, as Python's `dict` does.
-    Struct(BTreeMap<String, Value>),
-    /// `<array>`.
-    Array(Vec<Value>),
-    /// `<nil/>` (or `<ex:nil/>`): Python's `None`, an extension.
-    Nil,
-}
+use super::{Bytes, Value, ValueError};
+use crate::xmlrpc::datetime::DateTime;
 
 impl Value {
-    /// The element name of this value's type, as used in error messages:
-    /// `int`, `i8`, `boolean`, `string`, `double`, `dateTime.iso8601`,
-    /// `base64`, `struct`, `array` or `nil`.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Int(_) => "int",
-            Value::I8(_) => "i8",
-            Value::Bool(_) => "boolean",
-            Value::String(_) => "string",
-            Value::Double(_) => "double",
-            Value::DateTime(_) => "dateTime.iso8601",
-            Value::Base64(_) => "base64",
-            Value::Struct(_) => "struct",
-            Value::Array(_) => "array",
-            Value::Nil => "nil",
-        }
-    }
-
-    /// A [`Value::Base64`] holding `bytes`.
-    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Value {
-        Value::Base64(bytes.into())
-    }
-
     /// The error a conversion reports when it finds this value instead of an
     /// `expected` one; quotes at most the first 60 characters of the value.
     fn unexpected(&self, expected: &str) -> ValueError {
@@ -95,79 +22,6 @@ impl Value {
             "expected {expected}, found {} {shown}",
             self.type_name()
         ))
-    }
-}
-
-/// Bytes destined for `<base64>`: Python's `xmlrpc.client.Binary`.
-///
-/// A newtype so that `Value::from(Bytes(..))` is unambiguous where
-/// `Value::from(vec![1u8, 2])` could mean an array of numbers. It serializes
-/// as bytes, so it becomes `<base64>` in a serde struct too.
-#[doc(alias = "Binary")]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Bytes(pub Vec<u8>);
-
-impl From<Vec<u8>> for Bytes {
-    fn from(bytes: Vec<u8>) -> Bytes {
-        Bytes(bytes)
-    }
-}
-
-impl From<&[u8]> for Bytes {
-    fn from(bytes: &[u8]) -> Bytes {
-        Bytes(bytes.to_vec())
-    }
-}
-
-impl From<Bytes> for Vec<u8> {
-    fn from(bytes: Bytes) -> Vec<u8> {
-        bytes.0
-    }
-}
-
-/// Why a [`Value`] could not become the Rust type asked for (or a Rust
-/// value could not become a `Value`): a message for a human.
-///
-/// Converted into a [`Fault`] it is an invalid-params fault (-32602), since
-/// that is where conversions of peer data fail.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ValueError {
-    message: String,
-}
-
-impl ValueError {
-    /// An error with `message`.
-    pub fn new(message: impl Into<String>) -> ValueError {
-        ValueError {
-            message: message.into(),
-        }
-    }
-
-    /// The same error with `context` (such as "element 2") in front.
-    pub fn context(self, context: impl fmt::Display) -> ValueError {
-        ValueError::new(format!("{context}: {}", self.message))
-    }
-}
-
-impl fmt::Display for ValueError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ValueError {}
-
-impl From<Infallible> for ValueError {
-    // Lets `Vec<Value>: TryFrom<Value>` use the same generic impl as
-    // `Vec<i32>`: converting a Value to a Value cannot fail.
-    fn from(never: Infallible) -> ValueError {
-        match never {}
-    }
-}
-
-impl From<ValueError> for Fault {
-    fn from(err: ValueError) -> Fault {
-        Fault::invalid_params(err.message)
     }
 }
 
@@ -440,84 +294,6 @@ where
     }
 }
 
-// ---- Display: Python's repr ----
-
-impl fmt::Display for Value {
-    /// A compact, Python-`repr`-like rendering for logs: `[40, 2]`,
-    /// `{'a': 'x', 'b': None}`, `True`, `b'\x00'`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Int(n) => write!(f, "{n}"),
-            Value::I8(n) => write!(f, "{n}"),
-            Value::Bool(true) => f.write_str("True"),
-            Value::Bool(false) => f.write_str("False"),
-            Value::String(s) => write_str_repr(f, s),
-            // Debug, not Display: `1.0` and `1e300` as Python prints them
-            // (near enough), where Display would spell out 300 digits.
-            Value::Double(x) => write!(f, "{x:?}"),
-            Value::DateTime(dt) => write!(f, "<DateTime {dt}>"),
-            Value::Base64(bytes) => write_bytes_repr(f, bytes),
-            Value::Struct(members) => {
-                f.write_char('{')?;
-                for (i, (name, value)) in members.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write_str_repr(f, name)?;
-                    write!(f, ": {value}")?;
-                }
-                f.write_char('}')
-            }
-            Value::Array(items) => {
-                f.write_char('[')?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_char(']')
-            }
-            Value::Nil => f.write_str("None"),
-        }
-    }
-}
-
-/// `'text'` with Python's escapes for quotes, backslashes and control
-/// characters, so a log line stays one line.
-fn write_str_repr(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_char('\'')?;
-    for c in s.chars() {
-        match c {
-            '\'' => f.write_str("\\'")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            c if c.is_control() => write!(f, "\\x{:02x}", c as u32)?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('\'')
-}
-
-/// `b'...'`, as Python shows `bytes`.
-fn write_bytes_repr(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    f.write_str("b'")?;
-    for &b in bytes {
-        match b {
-            b'\'' => f.write_str("\\'")?,
-            b'\\' => f.write_str("\\\\")?,
-            b'\n' => f.write_str("\\n")?,
-            b'\r' => f.write_str("\\r")?,
-            b'\t' => f.write_str("\\t")?,
-            0x20..=0x7e => f.write_char(char::from(b))?,
-            _ => write!(f, "\\x{b:02x}")?,
-        }
-    }
-    f.write_char('\'')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,34 +389,5 @@ mod tests {
         assert_eq!(Option::<i32>::try_from(Value::Int(1)), Ok(Some(1)));
         assert_eq!(<()>::try_from(Value::Nil), Ok(()));
         assert!(<()>::try_from(Value::Int(0)).is_err());
-    }
-
-    #[test]
-    fn value_error_becomes_an_invalid_params_fault() {
-        let fault = Fault::from(ValueError::new("bad"));
-        assert_eq!(fault, Fault::invalid_params("bad"));
-    }
-
-    #[test]
-    fn displays_like_python_repr() {
-        let mut members = BTreeMap::new();
-        members.insert("name".to_string(), Value::from("it's\n"));
-        members.insert("none".to_string(), Value::Nil);
-        let v = Value::Array(vec![
-            Value::Int(40),
-            Value::I8(2),
-            Value::Bool(true),
-            Value::Double(1.0),
-            Value::Double(1e300),
-            Value::DateTime(dt()),
-            Value::Base64(b"a'\0\xff".to_vec()),
-            Value::Struct(members),
-            Value::Array(vec![]),
-        ]);
-        assert_eq!(
-            v.to_string(),
-            "[40, 2, True, 1.0, 1e300, <DateTime 19980717T14:08:55>, b'a\\'\\x00\\xff', \
-             {'name': 'it\\'s\\n', 'none': None}, []]"
-        );
     }
 }

@@ -1,0 +1,190 @@
+//! A typed Rust function as an XML-RPC method: [`Method`] converts the
+//! parameters (a mismatch is -32602), [`IntoReply`] the result or fault.
+//! Python's `register_function` needs neither: its functions take what
+//! arrives.
+
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::xmlrpc::de::from_value;
+use crate::xmlrpc::fault::Fault;
+use crate::xmlrpc::ser::to_value;
+use crate::xmlrpc::value::Value;
+
+/// What a registered function may return: anything `Serialize` (marker
+/// [`Plain`]), or `Result<T, Fault>` (marker [`Fallible`]).
+pub trait IntoReply<Marker> {
+    /// The value to send, or the fault.
+    fn into_reply(self) -> Result<Value, Fault>;
+}
+
+/// Marker: the function returns a plain value.
+pub struct Plain;
+/// Marker: the function returns `Result<T, Fault>`.
+pub struct Fallible;
+
+impl<T: Serialize> IntoReply<Plain> for T {
+    fn into_reply(self) -> Result<Value, Fault> {
+        to_value(&self)
+            .map_err(|e| Fault::internal_error(format!("cannot convert the result: {e}")))
+    }
+}
+
+impl<T: Serialize> IntoReply<Fallible> for Result<T, Fault> {
+    fn into_reply(self) -> Result<Value, Fault> {
+        self.and_then(|value| value.into_reply())
+    }
+}
+
+/// A function the registry can call with a parameter list: implemented for
+/// closures and functions of up to six parameters whose types are
+/// `DeserializeOwned` and whose result is [`IntoReply`].
+pub trait Method<Args, Marker> {
+    /// Converts the parameters, calls, converts the result.
+    fn invoke(&mut self, params: Vec<Value>) -> Result<Value, Fault>;
+}
+
+/// One parameter, converted; a mismatch is -32602 naming its position.
+fn param<T: DeserializeOwned>(
+    params: &mut std::vec::IntoIter<Value>,
+    index: usize,
+) -> Result<T, Fault> {
+    let value = params
+        .next()
+        .ok_or_else(|| Fault::invalid_params(format!("missing parameter {}", index + 1)))?;
+    let type_name = value.type_name();
+    from_value(value)
+        .map_err(|e| Fault::invalid_params(format!("parameter {} ({type_name}): {e}", index + 1)))
+}
+
+macro_rules! impl_method {
+    ($count:expr $(, $arg:ident)*) => {
+        impl<F, R, M, $($arg,)*> Method<($($arg,)*), (M, PhantomData<R>)> for F
+        where
+            F: FnMut($($arg),*) -> R,
+            R: IntoReply<M>,
+            $($arg: DeserializeOwned,)*
+        {
+            #[allow(non_snake_case, unused_variables, unused_mut)]
+            fn invoke(&mut self, params: Vec<Value>) -> Result<Value, Fault> {
+                if params.len() != $count {
+                    return Err(Fault::invalid_params(format!(
+                        "expected {} parameter(s), got {}", $count, params.len()
+                    )));
+                }
+                let mut params = params.into_iter();
+                let mut index = 0;
+                $(
+                    let $arg: $arg = param(&mut params, index)?;
+                    index += 1;
+                )*
+                let _ = index;
+                self($($arg),*).into_reply()
+            }
+        }
+    };
+}
+
+impl_method!(0);
+impl_method!(1, A1);
+impl_method!(2, A1, A2);
+impl_method!(3, A1, A2, A3);
+impl_method!(4, A1, A2, A3, A4);
+impl_method!(5, A1, A2, A3, A4, A5);
+impl_method!(6, A1, A2, A3, A4, A5, A6);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::xmlrpc::server::registry::Registry;
+    use crate::xmlrpc::server::service::XmlRpcService;
+
+    fn ints(values: &[i32]) -> Vec<Value> {
+        values.iter().map(|&v| Value::Int(v)).collect()
+    }
+
+    #[test]
+    fn typed_methods_convert_parameters_and_results() {
+        let mut r = Registry::new();
+        r.register("add", |a: i32, b: i32| a + b);
+        r.register("concat", |a: String, b: String| a + &b);
+        r.register("sum", |xs: Vec<f64>| xs.iter().sum::<f64>());
+        r.register("nothing", || ());
+        assert_eq!(r.call("add", ints(&[40, 2])), Ok(Value::Int(42)));
+        assert_eq!(
+            r.call("concat", vec![Value::from("a"), Value::from("b")]),
+            Ok(Value::from("ab"))
+        );
+        let xs = Value::Array(vec![Value::Double(0.5), Value::Int(2)]);
+        assert_eq!(r.call("sum", vec![xs]), Ok(Value::Double(2.5)));
+        assert_eq!(r.call("nothing", vec![]), Ok(Value::Nil));
+    }
+
+    #[test]
+    fn wrong_count_or_type_is_invalid_params() {
+        let mut r = Registry::new();
+        r.register("add", |a: i32, b: i32| a + b);
+        assert_eq!(
+            r.call("add", ints(&[1])).unwrap_err().code,
+            Fault::INVALID_PARAMS
+        );
+        assert_eq!(
+            r.call("add", ints(&[1, 2, 3])).unwrap_err().code,
+            Fault::INVALID_PARAMS
+        );
+        let fault = r
+            .call("add", vec![Value::Int(1), Value::from("two")])
+            .unwrap_err();
+        assert_eq!(fault.code, Fault::INVALID_PARAMS);
+        assert!(fault.message.contains("parameter 2"), "{}", fault.message);
+    }
+
+    #[test]
+    fn fallible_methods_send_their_faults() {
+        let mut r = Registry::new();
+        r.register("div", |a: f64, b: f64| {
+            if b == 0.0 {
+                Err(Fault::new(7, "division by zero"))
+            } else {
+                Ok(a / b)
+            }
+        });
+        assert_eq!(
+            r.call("div", vec![Value::Double(1.0), Value::Double(4.0)]),
+            Ok(Value::Double(0.25))
+        );
+        assert_eq!(
+            r.call("div", vec![Value::Double(1.0), Value::Double(0.0)]),
+            Err(Fault::new(7, "division by zero"))
+        );
+    }
+
+    #[test]
+    fn user_structs_in_and_out() {
+        #[derive(Deserialize, Serialize)]
+        struct Point {
+            x: i32,
+            y: i32,
+        }
+        let mut r = Registry::new();
+        r.register("mirror", |p: Point| Point { x: p.y, y: p.x });
+        let arg = Value::Struct(BTreeMap::from([
+            ("x".into(), Value::Int(1)),
+            ("y".into(), Value::Int(2)),
+        ]));
+        let out = r.call("mirror", vec![arg]).unwrap();
+        assert_eq!(
+            out,
+            Value::Struct(BTreeMap::from([
+                ("x".into(), Value::Int(2)),
+                ("y".into(), Value::Int(1))
+            ]))
+        );
+    }
+}
