@@ -12,8 +12,9 @@ use std::net::SocketAddr;
 use mio::event::Source;
 use mio::net::TcpStream;
 
+use super::output::release;
 use super::terminator::next_piece;
-use super::{release, Chat, ChatConfig, ChatHandler};
+use super::{Chat, ChatConfig, ChatHandler};
 use crate::reactor::{Context, DispatchError, Dispatcher, TimerId, READ_BUFFER_SIZE};
 
 /// An asynchat channel: the dispatcher that drives a [`ChatHandler`].
@@ -277,7 +278,7 @@ impl<H: ChatHandler> AsyncChat<H> {
         }
         self.chat.connecting = false;
         self.chat.read_ready = true;
-        self.chat.write_ready = true;
+        self.chat.output.note_writable();
         self.chat.stream.set_nodelay(true)?;
         self.handler.handle_connect(&mut self.chat, cx)
     }
@@ -311,7 +312,7 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
         let result = if self.chat.connecting {
             self.finish_connect(cx).and_then(|()| self.pump(cx))
         } else {
-            self.chat.write_ready = true;
+            self.chat.output.note_writable();
             self.pump(cx)
         };
         self.settle(cx, result)
