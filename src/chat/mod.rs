@@ -42,6 +42,7 @@ mod async_chat;
 mod echo;
 mod output;
 mod sendfile;
+mod state;
 mod terminator;
 
 pub use async_chat::AsyncChat;
@@ -50,7 +51,7 @@ pub use terminator::{find_prefix_at_end, next_piece, Piece, Terminator};
 pub(crate) use terminator::{scan, Scan};
 
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use mio::net::TcpStream;
@@ -58,6 +59,7 @@ use mio::net::TcpStream;
 use crate::producers::Producer;
 use crate::reactor::{Context, DispatchError, TimerId};
 use output::Output;
+use state::{Linger, State};
 
 /// Tunables of a channel; every limit here is per connection.
 #[derive(Clone, Debug)]
@@ -160,17 +162,9 @@ pub struct Chat {
     inbuf: Vec<u8>,
     output: Output,
     config: ChatConfig,
-    // Edge-triggered readiness we have not used up yet.
-    read_ready: bool,
-    connecting: bool,
-    eof: bool,
-    eof_reported: bool,
-    discard_input: bool,
-    closing_when_done: bool,
-    /// The peer has finished sending: closing needs no linger.
-    peer_done: bool,
-    close_now: bool,
-    lingering: Option<TimerId>,
+    /// Phase of life, close decision and input flags; the rules that move
+    /// them are in `state.rs`.
+    state: State,
 }
 
 impl Chat {
@@ -181,15 +175,7 @@ impl Chat {
             inbuf: Vec::new(),
             output: Output::new(!connecting),
             config,
-            read_ready: !connecting,
-            connecting,
-            eof: false,
-            eof_reported: false,
-            discard_input: false,
-            closing_when_done: false,
-            peer_done: false,
-            close_now: false,
-            lingering: None,
+            state: State::new(connecting),
         }
     }
 
@@ -222,7 +208,7 @@ impl Chat {
     /// asynchat `close_when_done`: close once everything queued is sent.
     /// No more input is handed to the handler.
     pub fn close_when_done(&mut self) {
-        self.closing_when_done = true;
+        self.state.close_when_done(Linger::UntilPeerCloses);
     }
 
     /// `close_when_done` for a peer that has finished sending, e.g. an
@@ -234,24 +220,23 @@ impl Chat {
     /// half-close, the wait for the peer's FIN and its reads. If input is
     /// held when the output is done, it lingers after all.
     pub fn close_when_done_without_linger(&mut self) {
-        self.closing_when_done = true;
-        self.peer_done = true;
+        self.state.close_when_done(Linger::IfInputHeld);
     }
 
     /// asyncore `close`: close as soon as the current hook returns,
     /// dropping unsent output.
     pub fn close(&mut self) {
-        self.close_now = true;
+        self.state.close();
     }
 
     /// Whether `close` or `close_when_done` was called.
     pub fn is_closing(&self) -> bool {
-        self.close_now || self.closing_when_done
+        self.state.is_closing()
     }
 
     /// asynchat `discard_buffers`: drop held input and queued output.
     pub fn discard_buffers(&mut self) {
-        self.discard_input = true;
+        self.state.start_discard();
         self.inbuf = Vec::new();
         self.output.clear();
     }
@@ -292,18 +277,6 @@ impl Chat {
         &self.stream
     }
 
-    /// Whether more should be read now (the dispatcher's `readable()`).
-    fn can_read(&self) -> bool {
-        if self.lingering.is_some() {
-            return !self.eof;
-        }
-        !self.connecting
-            && !self.eof
-            && !self.is_closing()
-            && self.inbuf.len() < self.config.max_buffered_input
-            && !self.output_backlogged()
-    }
-
     /// Too much output waits: take no more input (neither read it nor hand
     /// it to the handler) until the peer catches up. A queued producer
     /// counts as a backlog by itself: it may stand for a whole file, and
@@ -317,24 +290,5 @@ impl Chat {
     /// would block or nothing is left.
     fn initiate_send(&mut self) -> io::Result<()> {
         self.output.send(&mut self.stream)
-    }
-
-    /// Output is sent and `close_when_done` was asked: half-close and linger,
-    /// or close now if the peer is already gone.
-    fn finish_closing(&mut self, cx: &mut Context<'_>) {
-        let nothing_to_drain = self.peer_done && self.inbuf.is_empty();
-        if self.eof || self.config.linger.is_zero() || nothing_to_drain {
-            self.close_now = true;
-            return;
-        }
-        if self.lingering.is_none() {
-            // FIN after the last byte; the peer sees a clean end of reply.
-            if self.stream.shutdown(Shutdown::Write).is_err() {
-                self.close_now = true;
-                return;
-            }
-            self.inbuf = Vec::new();
-            self.lingering = Some(cx.set_timer(self.config.linger));
-        }
     }
 }
