@@ -199,6 +199,13 @@ impl Chat {
         self.output.push(data);
     }
 
+    /// `push` for bytes the caller owns, such as an encoded response: with
+    /// nothing queued, `data` becomes the output buffer as it is, saving a
+    /// copy; otherwise it is queued behind the rest, like `push`.
+    pub fn push_vec(&mut self, data: Vec<u8>) {
+        self.output.push_vec(data);
+    }
+
     /// asynchat `push_with_producer`: queue a producer; its `more()` is
     /// called as the socket drains.
     pub fn push_with_producer(&mut self, producer: impl Producer + 'static) {

@@ -56,6 +56,23 @@ impl Output {
         }
     }
 
+    /// Queues `data` behind everything queued, taking it as the buffer
+    /// itself (no copy) when nothing is queued.
+    pub(super) fn push_vec(&mut self, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        if !self.fifo.is_empty() {
+            // Behind the producers, as `push` would put it, but not copied.
+            self.fifo.push_back(Box::new(data));
+        } else if self.sent == self.buf.len() {
+            self.buf = data;
+            self.sent = 0;
+        } else {
+            self.buf.extend_from_slice(&data);
+        }
+    }
+
     pub(super) fn push_producer(&mut self, producer: Box<dyn Producer>) {
         self.fifo.push_back(producer);
     }
@@ -198,5 +215,81 @@ pub(super) fn release(buf: &mut Vec<u8>) {
         *buf = Vec::new();
     } else {
         buf.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::time::Duration;
+
+    use mio::net::TcpStream;
+
+    use crate::chat::{Chat, ChatConfig};
+    use crate::producers::SimpleProducer;
+
+    /// A channel on one end of a loopback connection, and the other end.
+    fn chat_and_peer() -> (Chat, StdStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let chat = Chat::new(TcpStream::from_std(ours), ChatConfig::default(), false);
+        (chat, peer)
+    }
+
+    /// Sends what is queued (small enough for one loopback write) and
+    /// returns what the peer received.
+    fn sent(chat: &mut Chat, peer: &mut StdStream, len: usize) -> Vec<u8> {
+        chat.initiate_send().unwrap();
+        assert!(!chat.has_output(), "all of it fits the socket");
+        let mut got = vec![0; len];
+        peer.read_exact(&mut got).unwrap();
+        got
+    }
+
+    #[test]
+    fn push_vec_with_nothing_queued_becomes_the_buffer_uncopied() {
+        let (mut chat, mut peer) = chat_and_peer();
+        let reply = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        let at = reply.as_ptr();
+        chat.push_vec(reply);
+        assert_eq!(chat.output.buf.as_ptr(), at);
+        assert_eq!(chat.pending_output(), 19);
+        assert_eq!(sent(&mut chat, &mut peer, 19), b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(chat.bytes_sent(), 19);
+
+        // Once that is sent, the next one is adopted too.
+        let next = b"again".to_vec();
+        let at = next.as_ptr();
+        chat.push_vec(next);
+        assert_eq!(chat.output.buf.as_ptr(), at);
+        assert_eq!(sent(&mut chat, &mut peer, 5), b"again");
+    }
+
+    #[test]
+    fn push_vec_behind_pushed_bytes_is_appended() {
+        let (mut chat, mut peer) = chat_and_peer();
+        chat.push(b"one ");
+        chat.push_vec(b"two ".to_vec());
+        chat.push(b"three");
+        chat.push_vec(Vec::new());
+        assert_eq!(chat.pending_output(), 13);
+        assert_eq!(sent(&mut chat, &mut peer, 13), b"one two three");
+    }
+
+    #[test]
+    fn push_vec_behind_a_producer_waits_its_turn() {
+        let (mut chat, mut peer) = chat_and_peer();
+        chat.push(b"1 ");
+        chat.push_with_producer(SimpleProducer::new(b"2 2 ".to_vec(), 2));
+        chat.push_vec(b"3 ".to_vec());
+        chat.push(b"4 ");
+        chat.push_with_producer(b"5".to_vec());
+        chat.push_vec(b" 6".to_vec());
+        assert_eq!(sent(&mut chat, &mut peer, 13), b"1 2 2 3 4 5 6");
+        assert_eq!(chat.bytes_sent(), 13);
     }
 }

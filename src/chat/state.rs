@@ -255,3 +255,42 @@ impl Chat {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Linger, Phase, State};
+
+    #[test]
+    fn a_peer_known_to_be_done_stays_done() {
+        let mut state = State::new(false);
+        assert!(!state.is_closing());
+        state.close_when_done(Linger::IfInputHeld);
+        state.close_when_done(Linger::UntilPeerCloses);
+        assert_eq!(state.phase, Phase::ClosingWhenDone(Linger::IfInputHeld));
+        assert!(state.is_closing() && !state.should_close());
+    }
+
+    #[test]
+    fn close_when_done_while_connecting_waits_for_the_connection() {
+        let mut state = State::new(true);
+        assert!(!state.is_closing() && !state.input_readable());
+        state.close_when_done(Linger::UntilPeerCloses);
+        assert!(state.is_connecting() && state.is_closing());
+        assert_eq!(
+            state.phase,
+            Phase::Connecting {
+                close_when_done: Some(Linger::UntilPeerCloses)
+            }
+        );
+    }
+
+    #[test]
+    fn end_of_input_is_reported_once() {
+        let mut state = State::new(false);
+        assert!(!state.eof_to_report());
+        state.note_eof();
+        assert!(state.eof_to_report() && !state.input_readable());
+        state.note_eof_reported();
+        assert!(!state.eof_to_report());
+    }
+}
