@@ -12,8 +12,9 @@ use std::net::SocketAddr;
 use mio::event::Source;
 use mio::net::TcpStream;
 
+use super::output::release;
 use super::terminator::next_piece;
-use super::{release, Chat, ChatConfig, ChatHandler};
+use super::{Chat, ChatConfig, ChatHandler};
 use crate::reactor::{Context, DispatchError, Dispatcher, TimerId, READ_BUFFER_SIZE};
 
 /// An asynchat channel: the dispatcher that drives a [`ChatHandler`].
@@ -68,10 +69,10 @@ impl<H: ChatHandler> AsyncChat<H> {
     /// Runs everything a readiness change may have made possible; see the
     /// module docs.
     fn pump(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if self.chat.connecting {
+        if self.chat.state.is_connecting() {
             return Ok(());
         }
-        if self.chat.lingering.is_some() {
+        if self.chat.state.is_lingering() {
             return self.linger_read(cx);
         }
         let mut reads = 0;
@@ -79,7 +80,7 @@ impl<H: ChatHandler> AsyncChat<H> {
             if !self.chat.inbuf.is_empty() {
                 self.feed_buffered(cx)?;
             }
-            while self.chat.read_ready && self.chat.can_read() {
+            while self.chat.should_read() {
                 if reads == self.chat.config.reads_per_pass {
                     // Fairness: let others run, and come back next pass.
                     cx.reschedule();
@@ -88,11 +89,8 @@ impl<H: ChatHandler> AsyncChat<H> {
                 reads = reads.saturating_add(1);
                 match self.read_once(cx)? {
                     ReadOutcome::Data => {}
-                    ReadOutcome::Eof => {
-                        self.chat.eof = true;
-                        self.chat.read_ready = false;
-                    }
-                    ReadOutcome::WouldBlock => self.chat.read_ready = false,
+                    ReadOutcome::Eof => self.chat.state.note_eof(),
+                    ReadOutcome::WouldBlock => self.chat.state.note_read_drained(),
                 }
             }
             self.report_eof(cx);
@@ -101,9 +99,7 @@ impl<H: ChatHandler> AsyncChat<H> {
             // Sending may have dropped output below the high-water mark, or
             // (through a producer's hook) made the handler willing to take
             // the input it was holding back.
-            let more = self.chat.read_ready
-                && self.chat.can_read()
-                && reads < self.chat.config.reads_per_pass;
+            let more = self.chat.should_read() && reads < self.chat.config.reads_per_pass;
             let reopened = was_blocked
                 && self.handler.readable()
                 && !self.chat.output_backlogged()
@@ -112,11 +108,8 @@ impl<H: ChatHandler> AsyncChat<H> {
                 break;
             }
         }
-        if self.chat.closing_when_done && !self.chat.close_now && !self.chat.has_output() {
-            self.chat.finish_closing(cx);
-            if self.chat.lingering.is_some() {
-                return self.linger_read(cx);
-            }
+        if self.chat.close_if_done(cx) {
+            return self.linger_read(cx);
         }
         Ok(())
     }
@@ -148,22 +141,22 @@ impl<H: ChatHandler> AsyncChat<H> {
     fn consume(&mut self, data: &[u8], cx: &mut Context<'_>) -> io::Result<()> {
         if self.chat.inbuf.is_empty() {
             let used = self.feed(data, cx)?;
-            if used < data.len() && !self.chat.discard_input {
+            let discarded = self.chat.state.end_discard();
+            if used < data.len() && !discarded {
                 self.chat.inbuf.extend_from_slice(&data[used..]);
             }
         } else {
             self.chat.inbuf.extend_from_slice(data);
             self.feed_buffered(cx)?;
+            self.chat.state.end_discard();
         }
-        self.chat.discard_input = false;
         Ok(())
     }
 
     fn feed_buffered(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         let mut held = std::mem::take(&mut self.chat.inbuf);
         let used = self.feed(&held, cx)?;
-        if self.chat.discard_input {
-            self.chat.discard_input = false;
+        if self.chat.state.end_discard() {
             return Ok(());
         }
         held.drain(..used);
@@ -184,7 +177,7 @@ impl<H: ChatHandler> AsyncChat<H> {
         let mut pos = 0;
         while pos < data.len() {
             if self.chat.is_closing()
-                || self.chat.discard_input
+                || self.chat.state.discarding()
                 || !self.handler.readable()
                 || self.chat.output_backlogged()
             {
@@ -209,7 +202,7 @@ impl<H: ChatHandler> AsyncChat<H> {
     /// End of input: once the handler has taken what it will, give it any
     /// held partial message and call its `handle_close`, once.
     fn report_eof(&mut self, cx: &mut Context<'_>) {
-        if !self.chat.eof || self.chat.eof_reported {
+        if !self.chat.state.eof_to_report() {
             return;
         }
         if !self.chat.inbuf.is_empty() {
@@ -219,7 +212,7 @@ impl<H: ChatHandler> AsyncChat<H> {
             let held = std::mem::take(&mut self.chat.inbuf);
             self.handler.collect_incoming_data(&mut self.chat, &held);
         }
-        self.chat.eof_reported = true;
+        self.chat.state.note_eof_reported();
         self.handler.handle_close(&mut self.chat, cx);
     }
 
@@ -231,7 +224,7 @@ impl<H: ChatHandler> AsyncChat<H> {
         }
         let mut reads = 0;
         let result = loop {
-            if !self.chat.read_ready {
+            if !self.chat.state.input_readable() {
                 break Ok(());
             }
             if reads == self.chat.config.reads_per_pass {
@@ -241,12 +234,13 @@ impl<H: ChatHandler> AsyncChat<H> {
             reads = reads.saturating_add(1);
             match self.chat.stream.read(&mut buf) {
                 Ok(0) => {
-                    self.chat.eof = true;
-                    self.chat.close_now = true;
+                    self.chat.state.note_linger_eof();
                     break Ok(());
                 }
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.chat.read_ready = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.chat.state.note_read_drained()
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => break Err(e),
             }
@@ -258,7 +252,7 @@ impl<H: ChatHandler> AsyncChat<H> {
     /// After every hook: turn the channel's close decision into the
     /// dispatcher's.
     fn settle(&mut self, cx: &mut Context<'_>, result: io::Result<()>) -> io::Result<()> {
-        if self.chat.close_now {
+        if self.chat.state.should_close() {
             cx.close();
         }
         result
@@ -275,9 +269,7 @@ impl<H: ChatHandler> AsyncChat<H> {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
             Err(e) => return Err(e),
         }
-        self.chat.connecting = false;
-        self.chat.read_ready = true;
-        self.chat.write_ready = true;
+        self.chat.note_connected();
         self.chat.stream.set_nodelay(true)?;
         self.handler.handle_connect(&mut self.chat, cx)
     }
@@ -298,20 +290,20 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
     }
 
     fn writable(&self) -> bool {
-        self.chat.connecting || (!self.chat.close_now && self.chat.has_output())
+        self.chat.wants_write()
     }
 
     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.chat.read_ready = true;
+        self.chat.state.note_readable();
         let result = self.pump(cx);
         self.settle(cx, result)
     }
 
     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        let result = if self.chat.connecting {
+        let result = if self.chat.state.is_connecting() {
             self.finish_connect(cx).and_then(|()| self.pump(cx))
         } else {
-            self.chat.write_ready = true;
+            self.chat.output.note_writable();
             self.pump(cx)
         };
         self.settle(cx, result)
@@ -351,7 +343,7 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
     }
 
     fn handle_timer(&mut self, cx: &mut Context<'_>, timer: TimerId) -> io::Result<()> {
-        if self.chat.lingering == Some(timer) {
+        if self.chat.state.is_linger_timer(timer) {
             cx.close();
             return Ok(());
         }
@@ -375,8 +367,8 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
         // yet: read it first (WouldBlock costs one syscall), so the
         // handler decides with it. An HTTP request already on the wire is
         // answered rather than dropped with the idle connection.
-        if !self.chat.connecting {
-            self.chat.read_ready = true;
+        if !self.chat.state.is_connecting() {
+            self.chat.state.note_readable();
             if let Err(e) = self.pump(cx) {
                 log::debug!("channel {:?} during shutdown: {e}", cx.token());
                 cx.close();
@@ -388,7 +380,7 @@ impl<H: ChatHandler> Dispatcher for AsyncChat<H> {
             log::debug!("channel {:?} during shutdown: {e}", cx.token());
             cx.close();
         }
-        if self.chat.close_now {
+        if self.chat.state.should_close() {
             cx.close();
         }
     }

@@ -40,7 +40,9 @@
 
 mod async_chat;
 mod echo;
+mod output;
 mod sendfile;
+mod state;
 mod terminator;
 
 pub use async_chat::AsyncChat;
@@ -48,23 +50,16 @@ pub use echo::EchoHandler;
 pub use terminator::{find_prefix_at_end, next_piece, Piece, Terminator};
 pub(crate) use terminator::{scan, Scan};
 
-use std::collections::VecDeque;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use mio::net::TcpStream;
 
 use crate::producers::Producer;
 use crate::reactor::{Context, DispatchError, TimerId};
-
-/// Output gathered before a write: a response of up to this size is one
-/// `write` call.
-const SEND_CHUNK: usize = 64 * 1024;
-
-/// A buffer larger than this is freed, not kept, when it empties: an idle
-/// connection should hold no buffers.
-const KEEP_CAPACITY: usize = 4 * 1024;
+use output::Output;
+use state::{Linger, State};
 
 /// Tunables of a channel; every limit here is per connection.
 #[derive(Clone, Debug)]
@@ -165,26 +160,11 @@ pub struct Chat {
     /// Input not yet handed to the handler: a possible partial terminator,
     /// or everything while the handler is not readable.
     inbuf: Vec<u8>,
-    /// Coalesced output; `outbuf[sent..]` is still to be written.
-    outbuf: Vec<u8>,
-    sent: usize,
-    /// Bytes written since the channel opened.
-    bytes_sent: u64,
-    /// Producers queued behind `outbuf` (asynchat's `producer_fifo`).
-    fifo: VecDeque<Box<dyn Producer>>,
+    output: Output,
     config: ChatConfig,
-    // Edge-triggered readiness we have not used up yet.
-    read_ready: bool,
-    write_ready: bool,
-    connecting: bool,
-    eof: bool,
-    eof_reported: bool,
-    discard_input: bool,
-    closing_when_done: bool,
-    /// The peer has finished sending: closing needs no linger.
-    peer_done: bool,
-    close_now: bool,
-    lingering: Option<TimerId>,
+    /// Phase of life, close decision and input flags; the rules that move
+    /// them are in `state.rs`.
+    state: State,
 }
 
 impl Chat {
@@ -193,21 +173,9 @@ impl Chat {
             stream,
             terminator: Terminator::None,
             inbuf: Vec::new(),
-            outbuf: Vec::new(),
-            sent: 0,
-            bytes_sent: 0,
-            fifo: VecDeque::new(),
+            output: Output::new(!connecting),
             config,
-            read_ready: !connecting,
-            write_ready: !connecting,
-            connecting,
-            eof: false,
-            eof_reported: false,
-            discard_input: false,
-            closing_when_done: false,
-            peer_done: false,
-            close_now: false,
-            lingering: None,
+            state: State::new(connecting),
         }
     }
 
@@ -228,27 +196,26 @@ impl Chat {
     /// asynchat `push`: queue bytes for sending. They leave when the current
     /// hook returns, coalesced with everything else pushed meanwhile.
     pub fn push(&mut self, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
-        if self.fifo.is_empty() {
-            self.outbuf.extend_from_slice(data);
-        } else {
-            // Order matters: behind the producers already queued.
-            self.fifo.push_back(Box::new(data.to_vec()));
-        }
+        self.output.push(data);
+    }
+
+    /// `push` for bytes the caller owns, such as an encoded response: with
+    /// nothing queued, `data` becomes the output buffer as it is, saving a
+    /// copy; otherwise it is queued behind the rest, like `push`.
+    pub fn push_vec(&mut self, data: Vec<u8>) {
+        self.output.push_vec(data);
     }
 
     /// asynchat `push_with_producer`: queue a producer; its `more()` is
     /// called as the socket drains.
     pub fn push_with_producer(&mut self, producer: impl Producer + 'static) {
-        self.fifo.push_back(Box::new(producer));
+        self.output.push_producer(Box::new(producer));
     }
 
     /// asynchat `close_when_done`: close once everything queued is sent.
     /// No more input is handed to the handler.
     pub fn close_when_done(&mut self) {
-        self.closing_when_done = true;
+        self.state.close_when_done(Linger::UntilPeerCloses);
     }
 
     /// `close_when_done` for a peer that has finished sending, e.g. an
@@ -260,44 +227,41 @@ impl Chat {
     /// half-close, the wait for the peer's FIN and its reads. If input is
     /// held when the output is done, it lingers after all.
     pub fn close_when_done_without_linger(&mut self) {
-        self.closing_when_done = true;
-        self.peer_done = true;
+        self.state.close_when_done(Linger::IfInputHeld);
     }
 
     /// asyncore `close`: close as soon as the current hook returns,
     /// dropping unsent output.
     pub fn close(&mut self) {
-        self.close_now = true;
+        self.state.close();
     }
 
     /// Whether `close` or `close_when_done` was called.
     pub fn is_closing(&self) -> bool {
-        self.close_now || self.closing_when_done
+        self.state.is_closing()
     }
 
     /// asynchat `discard_buffers`: drop held input and queued output.
     pub fn discard_buffers(&mut self) {
-        self.discard_input = true;
+        self.state.start_discard();
         self.inbuf = Vec::new();
-        self.outbuf = Vec::new();
-        self.sent = 0;
-        self.fifo.clear();
+        self.output.clear();
     }
 
     /// Bytes pushed but not yet written, not counting producers' future
     /// output.
     pub fn pending_output(&self) -> usize {
-        self.outbuf.len().saturating_sub(self.sent)
+        self.output.pending()
     }
 
     /// Whether anything (bytes or producers) waits to be sent.
     pub fn has_output(&self) -> bool {
-        self.sent < self.outbuf.len() || !self.fifo.is_empty()
+        self.output.has_output()
     }
 
     /// Bytes written to the socket since the channel opened.
     pub fn bytes_sent(&self) -> u64 {
-        self.bytes_sent
+        self.output.bytes_sent()
     }
 
     /// Bytes received but not yet handed to the handler.
@@ -320,151 +284,18 @@ impl Chat {
         &self.stream
     }
 
-    /// Whether more should be read now (the dispatcher's `readable()`).
-    fn can_read(&self) -> bool {
-        if self.lingering.is_some() {
-            return !self.eof;
-        }
-        !self.connecting
-            && !self.eof
-            && !self.is_closing()
-            && self.inbuf.len() < self.config.max_buffered_input
-            && !self.output_backlogged()
-    }
-
     /// Too much output waits: take no more input (neither read it nor hand
     /// it to the handler) until the peer catches up. A queued producer
     /// counts as a backlog by itself: it may stand for a whole file, and
     /// a client pipelining requests without reading must not make us
     /// open a file (or build a response) per request.
     pub(crate) fn output_backlogged(&self) -> bool {
-        !self.fifo.is_empty() || self.pending_output() >= self.config.output_high_water
+        self.output.backlogged(self.config.output_high_water)
     }
 
-    /// asynchat `initiate_send`: top up the output buffer from the producer
-    /// fifo and write until the socket would block or nothing is left.
+    /// asynchat `initiate_send`: write what is queued until the socket
+    /// would block or nothing is left.
     fn initiate_send(&mut self) -> io::Result<()> {
-        loop {
-            if self.sent == self.outbuf.len() && self.write_ready {
-                match self.send_file_region()? {
-                    Some(true) => continue,
-                    Some(false) => return Ok(()),
-                    None => {}
-                }
-            }
-            self.refill()?;
-            if self.sent == self.outbuf.len() {
-                self.sent = 0;
-                release(&mut self.outbuf);
-                return Ok(());
-            }
-            if !self.write_ready {
-                return Ok(());
-            }
-            match io::Write::write(&mut self.stream, &self.outbuf[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    // write() returns at most what it was given.
-                    self.sent = self.sent.saturating_add(n).min(self.outbuf.len());
-                    self.bytes_sent = self.bytes_sent.saturating_add(n as u64);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.write_ready = false;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// With nothing buffered ahead of it, sends from the front producer's
-    /// file region with `sendfile`. `Some(true)`: bytes went; `Some(false)`:
-    /// the socket is full; `None`: no region to send, use `more()`.
-    fn send_file_region(&mut self) -> io::Result<Option<bool>> {
-        if !sendfile::SUPPORTED {
-            return Ok(None);
-        }
-        let Some(producer) = self.fifo.front_mut() else {
-            return Ok(None);
-        };
-        let result = match producer.file_region() {
-            Some(region) if region.len > 0 => sendfile::send_region(&self.stream, &region),
-            _ => return Ok(None),
-        };
-        match result {
-            Ok(0) => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file shrank while being sent",
-            )),
-            Ok(n) => {
-                producer.region_sent(n as u64);
-                self.bytes_sent = self.bytes_sent.saturating_add(n as u64);
-                Ok(Some(true))
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.write_ready = false;
-                Ok(Some(false))
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Some(true)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Moves producer output into `outbuf` until a write's worth is ready.
-    /// A producer with a file region left waits for `send_file_region`
-    /// (once what is buffered ahead of it is sent).
-    fn refill(&mut self) -> io::Result<()> {
-        while self.outbuf.len().saturating_sub(self.sent) < SEND_CHUNK {
-            let Some(producer) = self.fifo.front_mut() else {
-                break;
-            };
-            if sendfile::SUPPORTED && producer.file_region().is_some_and(|r| r.len > 0) {
-                break;
-            }
-            let piece = producer.more()?;
-            if piece.is_empty() {
-                self.fifo.pop_front();
-                continue;
-            }
-            if self.sent > 0 {
-                self.outbuf.drain(..self.sent);
-                self.sent = 0;
-            }
-            if self.outbuf.is_empty() {
-                self.outbuf = piece;
-            } else {
-                self.outbuf.extend_from_slice(&piece);
-            }
-        }
-        Ok(())
-    }
-
-    /// Output is sent and `close_when_done` was asked: half-close and linger,
-    /// or close now if the peer is already gone.
-    fn finish_closing(&mut self, cx: &mut Context<'_>) {
-        let nothing_to_drain = self.peer_done && self.inbuf.is_empty();
-        if self.eof || self.config.linger.is_zero() || nothing_to_drain {
-            self.close_now = true;
-            return;
-        }
-        if self.lingering.is_none() {
-            // FIN after the last byte; the peer sees a clean end of reply.
-            if self.stream.shutdown(Shutdown::Write).is_err() {
-                self.close_now = true;
-                return;
-            }
-            self.inbuf = Vec::new();
-            self.lingering = Some(cx.set_timer(self.config.linger));
-        }
-    }
-}
-
-/// Empties `buf`, freeing its memory if it grew large.
-fn release(buf: &mut Vec<u8>) {
-    if buf.capacity() > KEEP_CAPACITY {
-        *buf = Vec::new();
-    } else {
-        buf.clear();
+        self.output.send(&mut self.stream)
     }
 }
