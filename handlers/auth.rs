@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 
-use crate::http::{Handler, HandlerStatus, Request, Response, ServerView};
+use crate::http::{Handler, HandlerStatus, Outcome, Request, Response, ServerView};
 
 /// Medusa's `auth_handler`: wraps `inner`, admitting only known users.
 #[doc(alias = "auth_handler")]
@@ -124,7 +124,7 @@ impl<H: Handler> Handler for AuthHandler<H> {
         }
     }
 
-    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response {
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
         if self.is_public(&request.path) {
             return self.inner.handle_request(request, server);
         }
@@ -136,7 +136,7 @@ impl<H: Handler> Handler for AuthHandler<H> {
             }
             Err(response) => {
                 self.refused = self.refused.wrapping_add(1);
-                response
+                response.into()
             }
         }
     }

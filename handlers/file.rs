@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::beneath::{open_beneath, Opened};
-use crate::http::{Handler, HandlerStatus, Request, Response, ServerView};
+use crate::http::{Handler, HandlerStatus, Outcome, Request, Response, ServerView};
 use crate::producers::SendfileProducer;
 
 /// Block size for reading files where `sendfile` is not used.
@@ -216,9 +216,9 @@ impl Handler for FileHandler {
         true
     }
 
-    fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Response {
+    fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Outcome {
         if request.method != "GET" && request.method != "HEAD" {
-            return Response::method_not_allowed(&["GET", "HEAD"]);
+            return Response::method_not_allowed(&["GET", "HEAD"]).into();
         }
         let response = self.serve(request);
         if response.status < 400 {
@@ -226,7 +226,7 @@ impl Handler for FileHandler {
         } else {
             self.misses = self.misses.wrapping_add(1);
         }
-        response
+        response.into()
     }
 
     fn status(&self) -> HandlerStatus {

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::http::{html_escape, Handler, HandlerStatus, Request, Response, ServerView};
+use crate::http::{html_escape, Handler, HandlerStatus, Outcome, Request, Response, ServerView};
 
 /// Open connections listed on the page at most.
 const CHANNELS_SHOWN: usize = 100;
@@ -190,9 +190,9 @@ impl Handler for StatusHandler {
         matches!(rest, Some("" | "/" | "/metrics")) || request.path == "/metrics"
     }
 
-    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response {
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
         if request.method != "GET" && request.method != "HEAD" {
-            return Response::method_not_allowed(&["GET", "HEAD"]);
+            return Response::method_not_allowed(&["GET", "HEAD"]).into();
         }
         self.hits += 1;
         let response = if request.path.ends_with("/metrics") {
@@ -203,7 +203,7 @@ impl Handler for StatusHandler {
         } else {
             Response::ok("text/html; charset=utf-8", self.page(server))
         };
-        response.with_header("Cache-Control", "no-store")
+        response.with_header("Cache-Control", "no-store").into()
     }
 
     fn status(&self) -> HandlerStatus {

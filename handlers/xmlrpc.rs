@@ -20,7 +20,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::http::{html_escape, Handler, HandlerStatus, Request, Response, ServerView};
+use crate::http::{html_escape, Handler, HandlerStatus, Outcome, Request, Response, ServerView};
 use crate::xmlrpc::{
     decode_call, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault, Reply,
     XmlRpcService,
@@ -78,19 +78,13 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         &self.service
     }
 
-    /// Decode, call, encode: the answer, or `None` when the service will
-    /// answer later through a responder (which makes its response the same
-    /// way, with `answering`).
-    fn answer(
-        &mut self,
-        body: &[u8],
-        server: &ServerView<'_>,
-        answering: &Answering,
-    ) -> Option<Response> {
+    /// Decode, call, encode: the answer now, or later through a responder
+    /// (which makes its response the same way, with `answering`).
+    fn answer(&mut self, body: &[u8], server: &ServerView<'_>, answering: &Answering) -> Outcome {
         Counters::add(&self.counters.calls);
         let call = match decode_call(body, &self.config.decode) {
             Ok(call) => call,
-            Err(fault) => return Some(answering.response(Err(fault), "")),
+            Err(fault) => return answering.response(Err(fault), "").into(),
         };
         let service = &mut self.service;
         let method = call.method;
@@ -100,10 +94,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         }));
         let result = match reply {
             Ok(Reply::Now(result)) => result,
-            Ok(Reply::Later) if cx.was_deferred() => return None,
-            Ok(Reply::Later) => Err(Fault::internal_error(format!(
-                "method {method} deferred without a responder"
-            ))),
+            Ok(Reply::Later(later)) => return Outcome::Later(later),
             Err(_) => {
                 // The panic message went to stderr through the panic hook;
                 // the client learns only that it failed.
@@ -112,13 +103,13 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
                 Err(Fault::internal_error(format!("method {method} failed")))
             }
         };
-        Some(answering.response(result, &method))
+        answering.response(result, &method).into()
     }
 
-    fn post(&mut self, request: &Request, server: &ServerView<'_>) -> Response {
+    fn post(&mut self, request: &Request, server: &ServerView<'_>) -> Outcome {
         let body = match request.decoded_body(server.config) {
             Ok(body) => body,
-            Err(error) => return Response::error(error.status, &error.detail),
+            Err(error) => return Response::error(error.status, &error.detail).into(),
         };
         let accepts_gzip = request.header_has_token("Accept-Encoding", "gzip");
         let answering = Answering {
@@ -127,7 +118,6 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             counters: self.counters.clone(),
         };
         self.answer(&body, server, &answering)
-            .unwrap_or_else(Response::pending)
     }
 
     /// The HTML page a browser sees: the methods, their help and
@@ -181,9 +171,9 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
         self.paths.contains(&request.path)
     }
 
-    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response {
-        match request.method.as_str() {
-            "POST" => self.post(request, server),
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
+        let response = match request.method.as_str() {
+            "POST" => return self.post(request, server),
             "GET" | "HEAD" => self
                 .documentation(request)
                 .unwrap_or_else(|| Response::method_not_allowed(&["POST"])),
@@ -191,7 +181,8 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
                 Response::method_not_allowed(&["POST", "GET", "HEAD"])
             }
             _ => Response::method_not_allowed(&["POST"]),
-        }
+        };
+        response.into()
     }
 
     fn status(&self) -> HandlerStatus {

@@ -39,9 +39,9 @@ impl medusa::http::Handler for PrivateHandler {
         &mut self,
         request: &mut medusa::http::Request,
         _server: &medusa::http::ServerView<'_>,
-    ) -> medusa::http::Response {
+    ) -> medusa::http::Outcome {
         let user = request.user.clone().unwrap_or_default();
-        medusa::http::Response::ok("text/plain", format!("hello {user}\n"))
+        medusa::http::Response::ok("text/plain", format!("hello {user}\n")).into()
     }
 }
 

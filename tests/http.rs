@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use medusa::http::{Handler, HttpConfig, HttpServer, Request, Response, ServerView};
+use medusa::http::{Handler, HttpConfig, HttpServer, Outcome, Request, Response, ServerView};
 use util::http::Reply;
 use util::*;
 
@@ -17,15 +17,24 @@ struct TestHandler;
 
 impl Handler for TestHandler {
     fn matches(&self, request: &Request) -> bool {
-        ["/hello", "/echo", "/panic", "/stream", "/big"].contains(&request.path.as_str())
+        ["/hello", "/echo", "/panic", "/stream", "/big", "/later"].contains(&request.path.as_str())
     }
 
-    fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Response {
-        match (request.path.as_str(), request.method.as_str()) {
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
+        let response = match (request.path.as_str(), request.method.as_str()) {
             ("/hello", "GET" | "HEAD") => Response::ok("text/plain", "hello\n"),
             ("/hello", _) => Response::method_not_allowed(&["GET", "HEAD"]),
             ("/echo", "POST") => Response::ok("application/octet-stream", request.body.clone()),
             ("/panic", _) => panic!("handler exploded on purpose"),
+            ("/later", _) => {
+                // Answered from another thread, after a pause.
+                let (responder, later) = server.defer();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    responder.respond(|| Response::ok("text/plain", "later\n"));
+                });
+                return Outcome::Later(later);
+            }
             ("/stream", _) => {
                 let producer = medusa::producers::SimpleProducer::new(b"0123456789".repeat(100), 7);
                 Response::new(200).with_producer(producer, None)
@@ -35,7 +44,8 @@ impl Handler for TestHandler {
                 Response::new(200).with_producer(producer, Some(32 << 20))
             }
             _ => Response::error(404, "nope"),
-        }
+        };
+        response.into()
     }
 }
 
@@ -156,6 +166,24 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!(read_reply(&mut reader, false).body, b"one");
     assert_eq!(read_reply(&mut reader, false).body, b"hello\n");
     assert_eq!(read_reply(&mut reader, false).body, b"three");
+}
+
+/// A handler answers later (`Outcome::Later`, from another thread): the
+/// request pipelined behind it waits, and both are answered in order.
+#[test]
+fn a_deferred_response_keeps_pipelined_order() {
+    let server = server();
+    let (mut stream, mut reader) = client(&server);
+    send(
+        &mut stream,
+        b"GET /later HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let first = read_reply(&mut reader, false);
+    assert_eq!(
+        (first.status, first.body.as_slice()),
+        (200, &b"later\n"[..])
+    );
+    assert_eq!(read_reply(&mut reader, false).body, b"hello\n");
 }
 
 /// HEAD gets the headers of a GET, with its Content-Length, and no body.

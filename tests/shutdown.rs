@@ -525,15 +525,15 @@ fn waker_shutdown_force_closes_a_stuck_channel_after_grace() {
 /// connection. The loop is driven by hand, so the window is exact.
 #[test]
 fn a_request_on_the_wire_when_shutdown_begins_is_answered() {
-    use medusa::http::{HttpConfig, HttpServer, Request, Response, ServerView};
+    use medusa::http::{HttpConfig, HttpServer, Outcome, Request, Response, ServerView};
 
     struct Hello;
     impl medusa::http::Handler for Hello {
         fn matches(&self, _request: &Request) -> bool {
             true
         }
-        fn handle_request(&mut self, _r: &mut Request, _s: &ServerView<'_>) -> Response {
-            Response::ok("text/plain", "hello\n")
+        fn handle_request(&mut self, _r: &mut Request, _s: &ServerView<'_>) -> Outcome {
+            Response::ok("text/plain", "hello\n").into()
         }
     }
 

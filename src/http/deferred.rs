@@ -1,9 +1,10 @@
 //! Deferred replies: a handler that answers later.
 //!
 //! Medusa's handlers could hold on to the `request` object and call
-//! `request.done()` whenever they liked. Here a handler calls
-//! [`ServerView::defer`](super::ServerView::defer) to get a [`Responder`],
-//! returns [`Response::pending()`](super::Response::pending), and later
+//! `request.done()` whenever they liked. Here a handler answers with an
+//! [`Outcome`]: `Now(response)`, or `Later(later)` with what
+//! [`ServerView::defer`](super::ServerView::defer) gave it beside a
+//! [`Responder`], on which it later
 //! (from a timer, from another connection's event, or from another thread)
 //! calls [`Responder::respond`]. Meanwhile the connection waits: further
 //! pipelined requests are held, in order, and a reply that takes longer than
@@ -20,6 +21,37 @@ use mio::Token;
 
 use super::Response;
 use crate::reactor::Waker;
+
+/// What a handler answers a request with: the one way, at the HTTP level,
+/// to say "later". XML-RPC's [`Reply`](crate::xmlrpc::Reply) reuses its
+/// [`Later`].
+#[must_use]
+pub enum Outcome {
+    /// The response, now.
+    Now(Response),
+    /// The response will come through the [`Responder`] that
+    /// [`ServerView::defer`](super::ServerView::defer) returned with this.
+    Later(Later),
+}
+
+impl From<Response> for Outcome {
+    fn from(response: Response) -> Outcome {
+        Outcome::Now(response)
+    }
+}
+
+/// The promise of a later answer, as a handler returns it. Only
+/// [`ServerView::defer`](super::ServerView::defer) makes one, together
+/// with the [`Responder`] that keeps the promise, so "later, with nobody
+/// to answer" cannot be written.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Later(());
+
+impl Later {
+    pub(crate) fn new() -> Later {
+        Later(())
+    }
+}
 
 /// Builds the deferred response, on the loop's thread.
 pub(crate) type MakeResponse = Box<dyn FnOnce() -> Response + Send>;

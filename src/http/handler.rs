@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use mio::Token;
 use slab::Slab;
 
-use super::deferred::{Responder, Slot};
+use super::deferred::{Later, Outcome, Responder, Slot};
 use super::server::{ChannelInfo, HttpStats};
 use super::{HttpConfig, Request, Response};
 use crate::reactor::Waker;
@@ -50,13 +50,14 @@ pub(crate) struct Deferral<'a> {
 
 impl ServerView<'_> {
     /// Promises a later answer to the current request: keep the
-    /// [`Responder`], return [`Response::pending()`](super::Response::pending)
-    /// from `handle_request`, and call [`Responder::respond`] when the
-    /// answer is ready (from this thread or another).
-    pub fn defer(&self) -> Responder {
+    /// [`Responder`], return [`Outcome::Later`] with the [`Later`] from
+    /// `handle_request`, and call [`Responder::respond`] when the answer is
+    /// ready (from this thread or another).
+    pub fn defer(&self) -> (Responder, Later) {
         let slot: Slot = Arc::new(Mutex::new(None));
         *self.deferral.slot.borrow_mut() = Some(slot.clone());
-        Responder::new(slot, self.deferral.waker.clone(), self.deferral.token)
+        let responder = Responder::new(slot, self.deferral.waker.clone(), self.deferral.token);
+        (responder, Later::new())
     }
 
     /// Status of the other installed handlers, in match order (computed on
@@ -83,7 +84,7 @@ impl ServerView<'_> {
 /// the requests it [`matches`](Handler::matches).
 ///
 /// ```
-/// use medusa::http::{Handler, Request, Response, ServerView};
+/// use medusa::http::{Handler, Outcome, Request, Response, ServerView};
 ///
 /// /// Answers `/hello` with a greeting.
 /// struct Hello;
@@ -92,10 +93,10 @@ impl ServerView<'_> {
 ///     fn matches(&self, request: &Request) -> bool {
 ///         request.path == "/hello"
 ///     }
-///     fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Response {
+///     fn handle_request(&mut self, request: &mut Request, _server: &ServerView<'_>) -> Outcome {
 ///         match request.method.as_str() {
-///             "GET" | "HEAD" => Response::ok("text/plain", "hello\n"),
-///             _ => Response::method_not_allowed(&["GET", "HEAD"]),
+///             "GET" | "HEAD" => Response::ok("text/plain", "hello\n").into(),
+///             _ => Response::method_not_allowed(&["GET", "HEAD"]).into(),
 ///         }
 ///     }
 /// }
@@ -106,9 +107,10 @@ pub trait Handler {
     /// The first installed handler that says yes gets it.
     fn matches(&self, request: &Request) -> bool;
 
-    /// Medusa's `handle_request(request)`: answer it. A panic here becomes
-    /// a 500 for this request only.
-    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response;
+    /// Medusa's `handle_request(request)`: answer it, now
+    /// (`response.into()`) or [later](ServerView::defer). A panic here
+    /// becomes a 500 for this request only.
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome;
 
     /// Asked with the head of a request that has a body, before the body
     /// is read: `Err(response)` answers now and closes the connection, so
@@ -135,7 +137,7 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
         (**self).matches(request)
     }
 
-    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Response {
+    fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
         (**self).handle_request(request, server)
     }
 

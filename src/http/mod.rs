@@ -45,7 +45,7 @@ pub use codec::{
 pub(crate) use codec::{parse_head, parse_terminated_head};
 pub use config::HttpConfig;
 pub use date::http_date_now;
-pub use deferred::Responder;
+pub use deferred::{Later, Outcome, Responder};
 pub use forwarded::client_address;
 pub(crate) use handler::Deferral;
 pub use handler::{Handler, HandlerStatus, ServerView};

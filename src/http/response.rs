@@ -26,9 +26,6 @@ pub enum Body {
         /// Its total length, if known.
         length: Option<u64>,
     },
-    /// Not yet: the handler took a [`Responder`](super::Responder) and
-    /// will answer through it (see [`Response::pending`]).
-    Pending,
 }
 
 impl Body {
@@ -38,7 +35,6 @@ impl Body {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::Stream { length, .. } => *length,
-            Body::Pending => None,
         }
     }
 
@@ -70,21 +66,6 @@ impl Response {
             body: Body::Empty,
             close: false,
         }
-    }
-
-    /// The answer of a handler that called
-    /// [`ServerView::defer`](super::ServerView::defer): the real response
-    /// comes later through the [`Responder`](super::Responder).
-    pub fn pending() -> Response {
-        Response {
-            body: Body::Pending,
-            ..Response::new(200)
-        }
-    }
-
-    /// Whether this is [`Response::pending`].
-    pub fn is_pending(&self) -> bool {
-        matches!(self.body, Body::Pending)
     }
 
     /// A 200 with a body of the given content type.

@@ -40,7 +40,7 @@ use std::net::SocketAddr;
 use std::process::{Command, ExitCode};
 
 use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcHandler};
-use medusa::http::{Handler, HandlerStatus, HttpServer, Request, Response, ServerView};
+use medusa::http::{Handler, HandlerStatus, HttpServer, Outcome, Request, Response, ServerView};
 use medusa::reactor::Reactor;
 
 use backoff::Backoff;
@@ -294,8 +294,8 @@ impl Handler for NotFound {
         true
     }
 
-    fn handle_request(&mut self, _request: &mut Request, _server: &ServerView<'_>) -> Response {
-        Response::error(404, "no handler for this URL")
+    fn handle_request(&mut self, _request: &mut Request, _server: &ServerView<'_>) -> Outcome {
+        Response::error(404, "no handler for this URL").into()
     }
 
     fn status(&self) -> HandlerStatus {

@@ -9,7 +9,7 @@ use crate::chat::Chat;
 use crate::http::handler::Deferral;
 use crate::http::request::Version;
 use crate::http::server::{HttpStats, Shared};
-use crate::http::{forwarded, HttpError, Request, Response, ServerView};
+use crate::http::{forwarded, HttpError, Outcome, Request, Response, ServerView};
 use crate::reactor::Context;
 
 impl HttpChannel {
@@ -63,7 +63,7 @@ impl HttpChannel {
         };
         request.body = body;
         request.peer = Some(self.peer);
-        let response = self.call_handler(&mut request);
+        let outcome = self.call_handler(&mut request);
         let keep_alive = request.wants_keep_alive();
         let head_only = request.method == "HEAD";
         let user = request.user.take();
@@ -74,8 +74,9 @@ impl HttpChannel {
             log,
         };
         let slot = self.deferred.borrow_mut().take();
-        if response.is_pending() {
-            if slot.is_some() {
+        let response = match outcome {
+            Outcome::Now(response) => response,
+            Outcome::Later(_) if slot.is_some() => {
                 // Hold everything else until the Responder answers.
                 *self.deferred.borrow_mut() = slot;
                 self.awaiting = Some(exchange);
@@ -83,9 +84,9 @@ impl HttpChannel {
                 self.since = Instant::now();
                 return;
             }
-            let error = Response::error(500, "the handler deferred without a responder");
-            return self.finish(chat, cx, error, exchange);
-        }
+            // A `Later` kept from an earlier request: nobody will answer.
+            Outcome::Later(_) => Response::error(500, "the handler deferred without a responder"),
+        };
         self.finish(chat, cx, response, exchange);
     }
 
@@ -125,10 +126,10 @@ impl HttpChannel {
         }
     }
 
-    pub(super) fn call_handler(&self, request: &mut Request) -> Response {
+    pub(super) fn call_handler(&self, request: &mut Request) -> Outcome {
         let mut handlers = self.shared.handlers.borrow_mut();
         let Some(index) = handlers.iter().position(|h| h.matches(request)) else {
-            return Response::error(404, "no handler for this URL");
+            return Response::error(404, "no handler for this URL").into();
         };
         let (before, rest) = handlers.split_at_mut(index);
         let (handler, after) = rest.split_first_mut().expect("index is in range");
@@ -154,7 +155,7 @@ impl HttpChannel {
                     request.request_line()
                 );
                 HttpStats::add(&self.shared.stats.panics, 1);
-                Response::error(500, "the handler failed")
+                Response::error(500, "the handler failed").into()
             }
         }
     }

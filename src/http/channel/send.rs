@@ -79,8 +79,7 @@ impl HttpChannel {
             response.body
         };
         match body {
-            // `finish` never sends a pending response (dispatch checks).
-            Body::Empty | Body::Pending => {
+            Body::Empty => {
                 chat.push_vec(out);
                 HttpStats::add(&stats.bytes_out, head_len);
                 self.shared.access_log.borrow_mut().record(&log, 0);

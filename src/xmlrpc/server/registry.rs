@@ -232,8 +232,9 @@ impl XmlRpcService for Registry {
                 callable: Callable::Later(f),
                 ..
             }) => {
-                f(params, cx.defer());
-                Reply::Later
+                let (responder, later) = cx.defer();
+                f(params, responder);
+                Reply::Later(later)
             }
             _ => Reply::Now(self.call(method, params)),
         }

@@ -33,7 +33,7 @@
 //!   implements it for you.
 
 use super::answering::Answering;
-use crate::http::{Responder, ServerView};
+use crate::http::{Later, Responder, ServerView};
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
 
@@ -62,9 +62,10 @@ pub trait XmlRpcService {
         None
     }
 
-    /// Like `call`, but may answer later: return [`Reply::Later`] after
-    /// taking a responder with [`CallContext::defer`], and complete it when
-    /// the answer is ready (from a later loop event, or from another thread).
+    /// Like `call`, but may answer later: [`CallContext::defer`] gives a
+    /// responder and the [`Reply::Later`] to return; complete the responder
+    /// when the answer is ready (from a later loop event, or from another
+    /// thread).
     /// The default answers now, with `call`.
     fn call_or_defer(
         &mut self,
@@ -81,8 +82,9 @@ pub trait XmlRpcService {
 pub enum Reply {
     /// Here it is.
     Now(Result<Value, Fault>),
-    /// It will come through the responder taken from [`CallContext::defer`].
-    Later,
+    /// It will come through the responder [`CallContext::defer`] gave
+    /// with this (the HTTP level's own [`Later`]).
+    Later(Later),
 }
 
 /// What a call may ask of the server while it runs: a way to answer later.
@@ -90,7 +92,6 @@ pub struct CallContext<'a> {
     server: &'a ServerView<'a>,
     answering: &'a Answering,
     method: &'a str,
-    deferred: bool,
 }
 
 impl<'a> CallContext<'a> {
@@ -103,24 +104,19 @@ impl<'a> CallContext<'a> {
             server,
             answering,
             method,
-            deferred: false,
         }
     }
 
-    /// Promises a later answer; return [`Reply::Later`] from
-    /// `call_or_defer`.
-    pub fn defer(&mut self) -> XmlRpcResponder {
-        self.deferred = true;
-        XmlRpcResponder {
-            responder: Some(self.server.defer()),
+    /// Promises a later answer: complete the responder, and return
+    /// `Reply::Later` with the [`Later`] from `call_or_defer`.
+    pub fn defer(&mut self) -> (XmlRpcResponder, Later) {
+        let (responder, later) = self.server.defer();
+        let responder = XmlRpcResponder {
+            responder: Some(responder),
             answering: self.answering.clone(),
             method: self.method.to_string(),
-        }
-    }
-
-    /// Whether [`defer`](CallContext::defer) was called.
-    pub(crate) fn was_deferred(&self) -> bool {
-        self.deferred
+        };
+        (responder, later)
     }
 }
 
