@@ -13,7 +13,8 @@ mod file;
 mod status;
 mod xmlrpc;
 
+pub use crate::http::percent_decode;
 pub use auth::AuthHandler;
-pub use file::{content_type, percent_decode, FileHandler};
+pub use file::{content_type, FileHandler};
 pub use status::StatusHandler;
 pub use xmlrpc::{XmlRpcConfig, XmlRpcHandler};

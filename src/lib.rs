@@ -11,9 +11,7 @@
 //! Read in this order: each row uses only rows above it (its last column
 //! says which). [`xmlrpc`] spans three rows, its folders being its layers:
 //! the codec at its top uses nothing else in the crate, `server/` sits on
-//! [`http`], and `client/` comes after [`handlers`] because its URL parser
-//! borrows [`handlers::percent_decode`]. So, as modules, `xmlrpc` and
-//! `handlers` use each other; no file takes part in that cycle.
+//! [`http`], and `client/` on [`http`]'s codec and the reactor.
 //!
 //! | module | ports | concept | uses |
 //! | --- | --- | --- | --- |
@@ -23,8 +21,8 @@
 //! | [`http`] | `http_server.py` | HTTP server, channel, request, response, `Handler` | reactor, producers, chat |
 //! | [`xmlrpc`], its codec | `xmlrpc.client` (`xmlrpclib`) | values, faults, decoding and encoding XML-RPC documents | — |
 //! | [`xmlrpc`], `server/` | Medusa's `xmlrpc_handler`, `SimpleXMLRPCServer` | the service trait, registries, worker threads, answering | codec, http |
+//! | [`xmlrpc`], `client/` | `xmlrpclib.ServerProxy` | the blocking client and the reactor client | reactor, chat, http (its codec), codec |
 //! | [`handlers`] | Medusa's `*_handler.py` | what gets installed on a server, the XML-RPC service among them | producers, http, xmlrpc (codec, server) |
-//! | [`xmlrpc`], `client/` | `xmlrpclib.ServerProxy` | the blocking client and the reactor client | reactor, chat, http, codec, `handlers::percent_decode` |
 //!
 //! The daemon, `medusad`, is not part of the library: it is the binary in
 //! `src/bin/medusad/` (its command line, the master and workers of

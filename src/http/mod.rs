@@ -39,8 +39,8 @@ mod server;
 pub use access_log::AccessLog;
 pub use channel::HttpChannel;
 pub use codec::{
-    chunk_size, content_length, gunzip, gzip, GunzipError, GunzipLimits, MessageLimits,
-    DEFAULT_GZIP_MEMBERS,
+    chunk_size, content_length, gunzip, gzip, percent_decode, GunzipError, GunzipLimits,
+    MessageLimits, DEFAULT_GZIP_MEMBERS,
 };
 pub(crate) use codec::{parse_head, parse_terminated_head};
 pub use config::HttpConfig;

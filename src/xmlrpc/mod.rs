@@ -12,9 +12,8 @@
 //!
 //! The codec, the files at the top of this folder, uses nothing else in
 //! the crate; `server/` uses the codec and [`http`](crate::http);
-//! `client/` uses the codec, [`http`](crate::http), [`chat`](crate::chat),
-//! [`reactor`](crate::reactor) and
-//! [`handlers::percent_decode`](crate::handlers::percent_decode). Every
+//! `client/` uses the codec, [`http`](crate::http)'s message codec,
+//! [`chat`](crate::chat) and [`reactor`](crate::reactor). Every
 //! public item is re-exported here: `medusa::xmlrpc::Client` is its name.
 //!
 //! | item | ports | file |

@@ -17,15 +17,18 @@
 //! | `response_head.rs` | a response head, as a client reads it |
 //! | `framing.rs` | where a body ends: `Content-Length`, chunk sizes, the rules |
 //! | `gzip.rs` | content coding: the one bounded gunzip |
+//! | `percent.rs` | `%XX` escapes in targets and URLs |
 
 mod framing;
 mod gzip;
+mod percent;
 mod reader;
 mod request_head;
 mod response_head;
 
 pub use framing::{body_framing, chunk_size, content_length, BodyFraming, Role};
 pub use gzip::{content_decoded, gunzip, gzip, GunzipError, GunzipLimits, DEFAULT_GZIP_MEMBERS};
+pub use percent::percent_decode;
 pub use reader::{Event, MessageReader};
 pub(crate) use request_head::{parse_head, parse_terminated_head};
 pub use response_head::ResponseHead;

@@ -4,9 +4,9 @@
 //! reactor client runs many at once on the loop's own thread. Both parse
 //! URLs the same way and read responses with the same HTTP message reader
 //! and limits. They use the XML-RPC codec (the files above this folder),
-//! `crate::http::codec` (the message reader, gunzip),
-//! `crate::handlers::percent_decode` (the URL's user info), and the reactor
-//! client `crate::reactor` and `crate::chat`.
+//! `crate::http::codec` (the message reader, gunzip, %-decoding of the
+//! URL's user info), and the reactor client `crate::reactor` and
+//! `crate::chat`.
 //!
 //! | file | concept |
 //! | --- | --- |

@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use base64::Engine as _;
 
 use super::error::ClientError;
-use crate::handlers::percent_decode;
+use crate::http::percent_decode;
 
 /// Where a URL points: what to connect to and what to send.
 #[derive(Clone, PartialEq, Eq)]
