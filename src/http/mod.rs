@@ -7,9 +7,10 @@
 //! with `install_handler`, which puts them at the front.
 //!
 //! Here: [`HttpServer`] (listening dispatcher, `install_handler`),
-//! [`HttpChannel`] (a [`ChatHandler`](crate::chat::ChatHandler) with
-//! terminators `\r\n\r\n`, then `Length(n)` or the chunked states),
-//! [`Request`], [`Response`], and the [`Handler`] trait.
+//! [`HttpChannel`] (a [`ChatHandler`](crate::chat::ChatHandler) whose
+//! terminators, `\r\n\r\n` then `Length(n)` or the chunked ones, come from
+//! the sans-IO message reader in [`codec`], which both XML-RPC clients
+//! use too), [`Request`], [`Response`], and the [`Handler`] trait.
 //!
 //! # Differences from Medusa
 //!
