@@ -238,6 +238,11 @@ def rpc_body(method, params_xml):
             + "</params></methodCall>\n").encode()
 
 
+def echo_text(size):
+    """The string the echo workloads send: size ASCII bytes, nothing to escape."""
+    return ("abcdefghijklmnopqrstuvwxyz0123456789" * (size // 36 + 1))[:size]
+
+
 def post_head(port, length, path="/RPC2"):
     return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/xml\r\n"
             f"Content-Length: {length}\r\n\r\n").encode()
@@ -736,7 +741,7 @@ class Run:
         self.commands.append(f"{server.name}: {server.command()}")
         cases = []
         for size in self.a.echo_sizes:
-            text = ("abcdefghijklmnopqrstuvwxyz0123456789" * (size // 36 + 1))[:size]
+            text = echo_text(size)
             label = f"string {size / 1e6:g} MB" if size >= 1_000_000 else f"string {size / 1e3:g} KB"
             cases.append((label, size, rpc_body("echo", [f"<string>{text}</string>"]), text))
         arr = list(range(10_000))
