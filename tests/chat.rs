@@ -107,7 +107,7 @@ impl Server {
     fn start<H, F>(terminator: Terminator, config: ChatConfig, make: F) -> Server
     where
         H: ChatHandler + 'static,
-        F: FnMut(&mio::net::TcpStream) -> H + 'static,
+        F: FnMut(&medusa::reactor::Stream) -> H + 'static,
     {
         let listener = std::net::TcpListener::bind(util::localhost()).expect("bind");
         Server::on(listener, terminator, config, make)
@@ -122,7 +122,7 @@ impl Server {
     ) -> Server
     where
         H: ChatHandler + 'static,
-        F: FnMut(&mio::net::TcpStream) -> H + 'static,
+        F: FnMut(&medusa::reactor::Stream) -> H + 'static,
     {
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -258,7 +258,7 @@ impl ChatHandler for Recorder {
     }
 }
 
-fn recorder(log: &Log) -> impl FnMut(&mio::net::TcpStream) -> Recorder + 'static {
+fn recorder(log: &Log) -> impl FnMut(&medusa::reactor::Stream) -> Recorder + 'static {
     let log = log.clone();
     move |_| Recorder { log: log.clone() }
 }

@@ -15,7 +15,7 @@ use mio::net::TcpStream;
 use super::output::release;
 use super::terminator::next_piece;
 use super::{Chat, ChatConfig, ChatHandler};
-use crate::reactor::{Context, DispatchError, Dispatcher, TimerId, READ_BUFFER_SIZE};
+use crate::reactor::{Context, DispatchError, Dispatcher, Stream, TimerId, READ_BUFFER_SIZE};
 
 /// An asynchat channel: the dispatcher that drives a [`ChatHandler`].
 #[doc(alias = "async_chat")]
@@ -33,14 +33,14 @@ enum ReadOutcome {
 
 impl<H: ChatHandler> AsyncChat<H> {
     /// A channel on an accepted (connected) socket.
-    pub fn new(stream: TcpStream, handler: H) -> AsyncChat<H> {
+    pub fn new(stream: impl Into<Stream>, handler: H) -> AsyncChat<H> {
         AsyncChat::with_config(stream, handler, ChatConfig::default())
     }
 
     /// A channel with non-default limits.
-    pub fn with_config(stream: TcpStream, handler: H, config: ChatConfig) -> AsyncChat<H> {
+    pub fn with_config(stream: impl Into<Stream>, handler: H, config: ChatConfig) -> AsyncChat<H> {
         AsyncChat {
-            chat: Chat::new(stream, config, false),
+            chat: Chat::new(stream.into(), config, false),
             handler,
         }
     }
@@ -51,7 +51,21 @@ impl<H: ChatHandler> AsyncChat<H> {
     pub fn connect(addr: SocketAddr, handler: H, config: ChatConfig) -> io::Result<AsyncChat<H>> {
         let stream = TcpStream::connect(addr)?;
         Ok(AsyncChat {
-            chat: Chat::new(stream, config, true),
+            chat: Chat::new(Stream::Tcp(stream), config, true),
+            handler,
+        })
+    }
+
+    /// [`connect`](AsyncChat::connect) to a Unix-domain socket at `path`.
+    #[cfg(unix)]
+    pub fn connect_unix(
+        path: &std::path::Path,
+        handler: H,
+        config: ChatConfig,
+    ) -> io::Result<AsyncChat<H>> {
+        let stream = mio::net::UnixStream::connect(path)?;
+        Ok(AsyncChat {
+            chat: Chat::new(Stream::Unix(stream), config, true),
             handler,
         })
     }
@@ -263,7 +277,7 @@ impl<H: ChatHandler> AsyncChat<H> {
         if let Some(e) = self.chat.stream.take_error()? {
             return Err(e);
         }
-        match self.chat.stream.peer_addr() {
+        match self.chat.stream.peer() {
             Ok(_) => {}
             // Spurious wake-up: still connecting.
             Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),

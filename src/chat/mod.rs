@@ -54,10 +54,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mio::net::TcpStream;
-
 use crate::producers::Producer;
-use crate::reactor::{Context, DispatchError, TimerId};
+use crate::reactor::{Context, DispatchError, Peer, Stream, TimerId};
 use output::Output;
 use state::{Linger, State};
 
@@ -155,7 +153,7 @@ pub trait ChatHandler {
 /// The plumbing of an asynchat channel: socket, terminator, buffers and
 /// producer fifo.
 pub struct Chat {
-    stream: TcpStream,
+    stream: Stream,
     terminator: Terminator,
     /// Input not yet handed to the handler: a possible partial terminator,
     /// or everything while the handler is not readable.
@@ -168,7 +166,7 @@ pub struct Chat {
 }
 
 impl Chat {
-    fn new(stream: TcpStream, config: ChatConfig, connecting: bool) -> Chat {
+    fn new(stream: Stream, config: ChatConfig, connecting: bool) -> Chat {
         Chat {
             stream,
             terminator: Terminator::None,
@@ -269,18 +267,23 @@ impl Chat {
         self.inbuf.len()
     }
 
-    /// The peer's address.
+    /// Who is at the other end (an address, or a local process).
+    pub fn peer(&self) -> io::Result<Peer> {
+        self.stream.peer()
+    }
+
+    /// The peer's TCP address (an error on a Unix-domain socket).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.stream.peer_addr()
     }
 
-    /// Our end's address.
+    /// Our end's TCP address (an error on a Unix-domain socket).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.stream.local_addr()
     }
 
     /// The socket, for options this type does not wrap.
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &Stream {
         &self.stream
     }
 

@@ -5,10 +5,9 @@
 use std::collections::VecDeque;
 use std::io;
 
-use mio::net::TcpStream;
-
 use super::sendfile;
 use crate::producers::Producer;
+use crate::reactor::Stream;
 
 /// Output gathered before a write: a response of up to this size is one
 /// `write` call.
@@ -111,7 +110,7 @@ impl Output {
 
     /// asynchat `initiate_send`: top up the buffer from the producer fifo
     /// and write until the socket would block or nothing is left.
-    pub(super) fn send(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+    pub(super) fn send(&mut self, stream: &mut Stream) -> io::Result<()> {
         loop {
             if self.sent == self.buf.len() && self.writable {
                 match self.send_file_region(stream)? {
@@ -149,7 +148,7 @@ impl Output {
     /// With nothing buffered ahead of it, sends from the front producer's
     /// file region with `sendfile`. `Some(true)`: bytes went; `Some(false)`:
     /// the socket is full; `None`: no region to send, use `more()`.
-    fn send_file_region(&mut self, stream: &TcpStream) -> io::Result<Option<bool>> {
+    fn send_file_region(&mut self, stream: &Stream) -> io::Result<Option<bool>> {
         if !sendfile::SUPPORTED {
             return Ok(None);
         }
@@ -236,7 +235,11 @@ mod tests {
         let (peer, _) = listener.accept().unwrap();
         ours.set_nonblocking(true).unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let chat = Chat::new(TcpStream::from_std(ours), ChatConfig::default(), false);
+        let chat = Chat::new(
+            TcpStream::from_std(ours).into(),
+            ChatConfig::default(),
+            false,
+        );
         (chat, peer)
     }
 

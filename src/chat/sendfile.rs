@@ -5,7 +5,7 @@ use std::io;
 #[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 
-use mio::net::TcpStream;
+use crate::reactor::Stream;
 
 use crate::producers::FileRegion;
 
@@ -20,12 +20,12 @@ const MAX_PER_CALL: u64 = 1 << 20;
 
 /// Sends the start of `region` to `socket`; returns how many bytes went.
 #[cfg(target_os = "linux")]
-pub(super) fn send_region(socket: &TcpStream, region: &FileRegion<'_>) -> io::Result<usize> {
+pub(super) fn send_region(socket: &Stream, region: &FileRegion<'_>) -> io::Result<usize> {
     let mut offset = libc::off_t::try_from(region.offset)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
     let count = region.len.min(MAX_PER_CALL) as usize;
     // SAFETY: both descriptors stay open for the whole call (borrowed from
-    // a live TcpStream and File), and `offset` is a valid off_t on our
+    // a live Stream and File), and `offset` is a valid off_t on our
     // stack that only this call writes to.
     let sent = unsafe {
         libc::sendfile(
@@ -42,6 +42,6 @@ pub(super) fn send_region(socket: &TcpStream, region: &FileRegion<'_>) -> io::Re
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(super) fn send_region(_socket: &TcpStream, _region: &FileRegion<'_>) -> io::Result<usize> {
+pub(super) fn send_region(_socket: &Stream, _region: &FileRegion<'_>) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
 }

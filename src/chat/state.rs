@@ -3,8 +3,6 @@
 //! its input has come. The dispatcher asks and tells through these methods,
 //! so each rule is written once, here.
 
-use std::net::Shutdown;
-
 use super::Chat;
 use crate::reactor::{Context, TimerId};
 
@@ -246,7 +244,7 @@ impl Chat {
             return false;
         }
         // FIN after the last byte; the peer sees a clean end of reply.
-        if self.stream.shutdown(Shutdown::Write).is_err() {
+        if self.stream.shutdown_write().is_err() {
             self.state.close_now = true;
             return false;
         }

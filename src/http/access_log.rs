@@ -16,11 +16,11 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::date::with_clf_date;
 use super::request::Version;
+use crate::reactor::Peer;
 
 /// Where access log lines go.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,7 +41,9 @@ const FLUSH_AT: usize = 64 * 1024;
 /// What one access log line says about its request.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    pub(crate) client: IpAddr,
+    /// The peer, or the client a trusted proxy forwarded for (logged by
+    /// its address alone, or a local peer by its credentials).
+    pub(crate) client: Peer,
     pub(crate) user: Option<String>,
     /// Empty when the request line could not be parsed (logged as `-`).
     pub(crate) method: String,
@@ -162,12 +164,11 @@ fn open_append(path: &Path) -> io::Result<File> {
 
 /// `127.0.0.1 - user [10/Oct/2000:13:55:36 +0000] "POST /RPC2 HTTP/1.1" 200 157`
 fn format_line(out: &mut String, entry: &Entry, bytes: u64) -> std::fmt::Result {
-    write!(
-        out,
-        "{} - {} [",
-        entry.client,
-        entry.user.as_deref().unwrap_or("-")
-    )?;
+    match entry.client {
+        Peer::Ip(addr) => write!(out, "{}", addr.ip())?,
+        local => write!(out, "{local}")?,
+    }
+    write!(out, " - {} [", entry.user.as_deref().unwrap_or("-"))?;
     with_clf_date(|date| out.push_str(date));
     out.push_str("] \"");
     if entry.method.is_empty() {
@@ -201,7 +202,7 @@ mod tests {
 
     fn entry(method: &str, uri: &str) -> Entry {
         Entry {
-            client: "127.0.0.1".parse().unwrap(),
+            client: Peer::Ip("127.0.0.1:5000".parse().unwrap()),
             user: None,
             method: method.to_string(),
             uri: uri.to_string(),

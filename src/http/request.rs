@@ -2,10 +2,10 @@
 //! is parsed in `codec/request_head.rs`.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
 
 use super::codec::{content_decoded, has_token, header, persistent};
 use super::{HttpConfig, HttpError};
+use crate::reactor::Peer;
 
 /// HTTP version of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct Request {
     /// The body (empty when there is none).
     pub body: Vec<u8>,
     /// Who sent it.
-    pub peer: Option<SocketAddr>,
+    pub peer: Option<Peer>,
     /// The authenticated user, set by the auth handler, for the access log.
     pub user: Option<String>,
 }

@@ -7,14 +7,15 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
-use mio::net::TcpStream;
 use mio::Token;
 use slab::Slab;
 
 use super::access_log::AccessLogger;
 use super::{Handler, HttpChannel, HttpConfig};
 use crate::chat::AsyncChat;
-use crate::reactor::{listener, Context, Dispatcher, Listener, TimerId};
+use crate::reactor::{
+    listener, Context, Dispatcher, ListenSocket, Listener, Peer, Stream, TimerId,
+};
 
 /// Counters for the status page (Medusa kept the same ones).
 #[derive(Debug, Default)]
@@ -51,7 +52,7 @@ impl HttpStats {
 #[derive(Clone, Debug)]
 pub struct ChannelInfo {
     /// The client.
-    pub peer: SocketAddr,
+    pub peer: Peer,
     /// When it connected.
     pub opened: Instant,
     /// Requests answered on it so far.
@@ -109,7 +110,7 @@ impl Shared {
         true
     }
 
-    fn log_refusal(&self, peer: SocketAddr) {
+    fn log_refusal(&self, peer: Peer) {
         let now = Instant::now();
         let quiet = self
             .refusal_logged
@@ -127,7 +128,7 @@ impl Shared {
     }
 }
 
-type AcceptFn = Box<dyn FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>>;
+type AcceptFn = Box<dyn FnMut(Stream, Peer, &mut Context<'_>) -> io::Result<()>>;
 
 /// Medusa's `http_server`: listens, and gives each connection an
 /// [`HttpChannel`] that consults the installed handlers.
@@ -164,7 +165,7 @@ impl HttpServer {
     /// Binds `addr` (port 0 picks a free port) with `SO_REUSEADDR` and a
     /// backlog of 1024, and opens the access log file if one is set.
     pub fn bind(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
-        HttpServer::new(listener::listen(addr)?, config)
+        HttpServer::new(listener::listen(addr)?.into(), config)
     }
 
     /// Serves on a socket that is already bound and listening, e.g. one
@@ -174,10 +175,29 @@ impl HttpServer {
         config: HttpConfig,
     ) -> io::Result<HttpServer> {
         listener.set_nonblocking(true)?;
-        HttpServer::new(mio::net::TcpListener::from_std(listener), config)
+        HttpServer::new(mio::net::TcpListener::from_std(listener).into(), config)
     }
 
-    fn new(listener: mio::net::TcpListener, config: HttpConfig) -> io::Result<HttpServer> {
+    /// Binds a Unix-domain socket at `path` (which must not exist: see
+    /// `medusad --unix` for replacing a stale one) and serves on it. Peers
+    /// are named by their credentials (`SO_PEERCRED`) in the access log.
+    #[cfg(unix)]
+    pub fn bind_unix(path: &std::path::Path, config: HttpConfig) -> io::Result<HttpServer> {
+        HttpServer::new(crate::reactor::listen_unix(path)?.into(), config)
+    }
+
+    /// [`from_listener`](HttpServer::from_listener) for a Unix-domain
+    /// socket already bound and listening.
+    #[cfg(unix)]
+    pub fn from_unix_listener(
+        listener: std::os::unix::net::UnixListener,
+        config: HttpConfig,
+    ) -> io::Result<HttpServer> {
+        listener.set_nonblocking(true)?;
+        HttpServer::new(mio::net::UnixListener::from_std(listener).into(), config)
+    }
+
+    fn new(listener: ListenSocket, config: HttpConfig) -> io::Result<HttpServer> {
         let access_log = RefCell::new(AccessLogger::open(
             &config.access_log,
             config.access_log_tag.as_deref(),
@@ -226,7 +246,8 @@ impl HttpServer {
         })
     }
 
-    /// The address actually bound.
+    /// The TCP address actually bound (an error for a Unix-domain
+    /// socket).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }

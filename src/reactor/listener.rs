@@ -20,9 +20,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use mio::event::Source;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::socket::{ListenSocket, Peer, Stream};
 use super::{Context, Dispatcher, TimerId};
 
 /// Accepts handled per readiness event before yielding to other dispatchers.
@@ -37,7 +38,7 @@ pub const BACKLOG: i32 = 1024;
 /// A listening socket whose `on_accept(stream, peer, cx)` is called for every
 /// accepted connection; usually it calls `cx.add(...)` with a new channel.
 pub struct Listener<F> {
-    listener: TcpListener,
+    listener: ListenSocket,
     on_accept: F,
     backoff: Option<TimerId>,
     /// Accepted sockets come with TCP_NODELAY already set (see
@@ -47,7 +48,7 @@ pub struct Listener<F> {
 
 impl<F> Listener<F>
 where
-    F: FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>,
+    F: FnMut(Stream, Peer, &mut Context<'_>) -> io::Result<()>,
 {
     /// Binds `addr` with `SO_REUSEADDR` and a backlog of [`BACKLOG`]. Port 0
     /// picks a free port; ask [`local_addr`](Listener::local_addr) which.
@@ -56,15 +57,29 @@ where
         Ok(Listener::from_listener(listener, on_accept))
     }
 
-    /// Wraps a listener that is already bound and listening.
-    pub fn from_listener(listener: TcpListener, on_accept: F) -> Listener<F> {
+    /// Binds a Unix-domain socket at `path` (which must not exist) and
+    /// listens on it.
+    #[cfg(unix)]
+    pub fn bind_unix(path: &std::path::Path, on_accept: F) -> io::Result<Listener<F>> {
+        let listener = super::socket::listen_unix(path)?;
+        Ok(Listener::from_listener(listener, on_accept))
+    }
+
+    /// Wraps a listener (TCP or Unix-domain) that is already bound and
+    /// listening.
+    pub fn from_listener(listener: impl Into<ListenSocket>, on_accept: F) -> Listener<F> {
+        let listener = listener.into();
         // Linux copies TCP_NODELAY from a listening socket to the sockets
         // it accepts (tests/output.rs checks accepted channels have it);
         // elsewhere, or if setting it fails, each accepted socket gets it.
-        let inherits_nodelay = cfg!(target_os = "linux")
-            && socket2::SockRef::from(&listener)
-                .set_tcp_nodelay(true)
-                .is_ok();
+        // A Unix-domain socket has no Nagle to turn off.
+        let inherits_nodelay = match listener.as_tcp() {
+            Some(tcp) => {
+                cfg!(target_os = "linux")
+                    && socket2::SockRef::from(tcp).set_tcp_nodelay(true).is_ok()
+            }
+            None => true,
+        };
         Listener {
             listener,
             on_accept,
@@ -81,7 +96,7 @@ where
 
 impl<F> Dispatcher for Listener<F>
 where
-    F: FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> io::Result<()>,
+    F: FnMut(Stream, Peer, &mut Context<'_>) -> io::Result<()>,
 {
     fn source(&mut self) -> Option<&mut dyn Source> {
         Some(&mut self.listener)

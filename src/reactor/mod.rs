@@ -34,6 +34,7 @@ mod dispatcher;
 pub(crate) mod listener;
 mod readwrite;
 mod shutdown;
+mod socket;
 mod socket_map;
 mod timers;
 mod waker;
@@ -41,6 +42,9 @@ mod waker;
 pub use context::Context;
 pub use dispatcher::{DispatchError, Dispatcher};
 pub use listener::{listen, Listener, BACKLOG};
+#[cfg(unix)]
+pub use socket::listen_unix;
+pub use socket::{Credentials, ListenSocket, Peer, Stream};
 pub use timers::TimerId;
 pub use waker::{Task, Waker};
 

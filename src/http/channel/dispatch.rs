@@ -1,6 +1,7 @@
 //! From a head to a response: whether to read the body, which handler
 //! takes the request, and what happens to the connection after the answer.
 
+use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use crate::http::handler::Deferral;
 use crate::http::request::Version;
 use crate::http::server::{HttpStats, Shared};
 use crate::http::{forwarded, HttpError, Outcome, Request, Response, ServerView};
-use crate::reactor::Context;
+use crate::reactor::{Context, Peer};
 
 impl HttpChannel {
     /// A complete head arrived: check it, then read its body or dispatch.
@@ -25,7 +26,10 @@ impl HttpChannel {
             .filter(|(name, _)| name.eq_ignore_ascii_case("X-Forwarded-For"))
             .map(|(_, value)| value.as_str());
         let trusted = &self.shared.config.trusted_proxies;
-        self.client = forwarded::client_address(self.peer.ip(), forwarded_for, trusted);
+        if let Peer::Ip(addr) = self.peer {
+            let client = forwarded::client_address(addr.ip(), forwarded_for, trusted);
+            self.client = Peer::Ip(SocketAddr::new(client, addr.port()));
+        }
         let version = request.version;
         let expects_continue = request
             .header("Expect")

@@ -13,7 +13,6 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -24,7 +23,7 @@ use super::deferred::{self, Slot};
 use super::server::{ChannelInfo, HttpStats, Shared};
 use super::{HttpError, Request, Response};
 use crate::chat::{Chat, ChatHandler, Terminator};
-use crate::reactor::{Context, TimerId, Waker};
+use crate::reactor::{Context, Peer, TimerId, Waker};
 use mio::Token;
 
 mod dispatch;
@@ -47,10 +46,10 @@ enum State {
 #[doc(alias = "http_channel")]
 pub struct HttpChannel {
     shared: Rc<Shared>,
-    peer: SocketAddr,
+    peer: Peer,
     /// Who the access log names for the current request: `peer`, or the
-    /// client a trusted proxy forwarded for.
-    client: IpAddr,
+    /// client a trusted proxy forwarded for (with the proxy's port).
+    client: Peer,
     state: State,
     reader: MessageReader<Request>,
     /// When the current request's first byte arrived, or the connection
@@ -80,7 +79,7 @@ struct Exchange {
 }
 
 impl HttpChannel {
-    pub(crate) fn new(shared: Rc<Shared>, peer: SocketAddr, waker: Waker) -> HttpChannel {
+    pub(crate) fn new(shared: Rc<Shared>, peer: Peer, waker: Waker) -> HttpChannel {
         let slot = shared.channels.borrow_mut().insert(ChannelInfo {
             peer,
             opened: Instant::now(),
@@ -98,7 +97,7 @@ impl HttpChannel {
             awaiting: None,
             shared,
             peer,
-            client: peer.ip(),
+            client: peer,
             state: State::Idle,
             reader,
             since: Instant::now(),
@@ -179,7 +178,7 @@ impl ChatHandler for HttpChannel {
                 if self.state == State::Idle {
                     self.mark_idle(None);
                     self.state = State::Reading;
-                    self.client = self.peer.ip();
+                    self.client = self.peer;
                     self.since = Instant::now();
                 }
                 if let Err(error) = self.reader.collect_incoming_data(data) {

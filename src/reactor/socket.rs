@@ -1,0 +1,348 @@
+//! The sockets a dispatcher holds (asyncore's `dispatcher.socket`): a
+//! connected [`Stream`] and a [`ListenSocket`], each TCP or Unix-domain,
+//! and the [`Peer`] at the other end. One type for each, so every channel
+//! (the server's and the clients') and every listener runs over either.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+#[cfg(unix)]
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+#[cfg(unix)]
+use std::path::Path;
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream};
+#[cfg(unix)]
+use mio::net::{UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+
+/// Who is at the other end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// A TCP peer: its address and port.
+    Ip(SocketAddr),
+    /// A peer on a Unix-domain socket: a process on this machine, named by
+    /// its credentials where the system tells them.
+    Local(Credentials),
+}
+
+/// A local peer's credentials, from `SO_PEERCRED` on Linux (`None` where
+/// the system does not say).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    /// The peer process's user id.
+    pub uid: Option<u32>,
+    /// Its group id.
+    pub gid: Option<u32>,
+    /// Its process id.
+    pub pid: Option<i32>,
+}
+
+impl Peer {
+    /// The peer's IP address, for a TCP peer.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Peer::Ip(addr) => Some(addr.ip()),
+            Peer::Local(_) => None,
+        }
+    }
+}
+
+/// `127.0.0.1:5000`, or `uid=1000,pid=4242` for a local peer (`unix` when
+/// nothing is known): what logs and the status page show.
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Ip(addr) => write!(f, "{addr}"),
+            Peer::Local(c) => {
+                let mut parts = Vec::new();
+                if let Some(uid) = c.uid {
+                    parts.push(format!("uid={uid}"));
+                }
+                if let Some(pid) = c.pid {
+                    parts.push(format!("pid={pid}"));
+                }
+                if parts.is_empty() {
+                    f.write_str("unix")
+                } else {
+                    f.write_str(&parts.join(","))
+                }
+            }
+        }
+    }
+}
+
+/// A connected, non-blocking socket.
+#[derive(Debug)]
+pub enum Stream {
+    /// TCP.
+    Tcp(TcpStream),
+    /// A Unix-domain stream socket.
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl From<TcpStream> for Stream {
+    fn from(stream: TcpStream) -> Stream {
+        Stream::Tcp(stream)
+    }
+}
+
+#[cfg(unix)]
+impl From<UnixStream> for Stream {
+    fn from(stream: UnixStream) -> Stream {
+        Stream::Unix(stream)
+    }
+}
+
+impl Stream {
+    /// Who is at the other end.
+    pub fn peer(&self) -> io::Result<Peer> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().map(Peer::Ip),
+            #[cfg(unix)]
+            Stream::Unix(s) => {
+                // Connected (a spurious wake-up of a connect says not).
+                s.peer_addr()?;
+                Ok(Peer::Local(credentials(s)))
+            }
+        }
+    }
+
+    /// The peer's TCP address; an error for a Unix-domain socket.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr(),
+            #[cfg(unix)]
+            Stream::Unix(_) => Err(not_ip()),
+        }
+    }
+
+    /// Our end's TCP address; an error for a Unix-domain socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr(),
+            #[cfg(unix)]
+            Stream::Unix(_) => Err(not_ip()),
+        }
+    }
+
+    /// Sends FIN: no more output, input still open.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+
+    /// The pending socket error (`SO_ERROR`), cleared.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Stream::Tcp(s) => s.take_error(),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.take_error(),
+        }
+    }
+
+    /// `TCP_NODELAY` on a TCP socket; nothing to do on a Unix one.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nodelay(on),
+            #[cfg(unix)]
+            Stream::Unix(_) => Ok(()),
+        }
+    }
+
+    /// Whether `TCP_NODELAY` is on (a Unix socket has no Nagle to turn off:
+    /// true).
+    pub fn nodelay(&self) -> io::Result<bool> {
+        match self {
+            Stream::Tcp(s) => s.nodelay(),
+            #[cfg(unix)]
+            Stream::Unix(_) => Ok(true),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Registration goes to whichever socket it is.
+macro_rules! delegate_source {
+    ($ty:ty, $($variant:ident),+) => {
+        impl Source for $ty {
+            fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+                match self { $(Self::$variant(s) => s.register(r, t, i),)+ }
+            }
+            fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+                match self { $(Self::$variant(s) => s.reregister(r, t, i),)+ }
+            }
+            fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+                match self { $(Self::$variant(s) => s.deregister(r),)+ }
+            }
+        }
+    };
+}
+
+#[cfg(unix)]
+delegate_source!(Stream, Tcp, Unix);
+#[cfg(unix)]
+delegate_source!(ListenSocket, Tcp, Unix);
+#[cfg(not(unix))]
+delegate_source!(Stream, Tcp);
+#[cfg(not(unix))]
+delegate_source!(ListenSocket, Tcp);
+
+/// A listening, non-blocking socket.
+#[derive(Debug)]
+pub enum ListenSocket {
+    /// TCP.
+    Tcp(TcpListener),
+    /// A Unix-domain stream socket.
+    #[cfg(unix)]
+    Unix(UnixListener),
+}
+
+impl From<TcpListener> for ListenSocket {
+    fn from(listener: TcpListener) -> ListenSocket {
+        ListenSocket::Tcp(listener)
+    }
+}
+
+#[cfg(unix)]
+impl From<UnixListener> for ListenSocket {
+    fn from(listener: UnixListener) -> ListenSocket {
+        ListenSocket::Unix(listener)
+    }
+}
+
+impl ListenSocket {
+    /// One pending connection and who made it.
+    pub fn accept(&self) -> io::Result<(Stream, Peer)> {
+        match self {
+            ListenSocket::Tcp(l) => {
+                let (stream, addr) = l.accept()?;
+                Ok((Stream::Tcp(stream), Peer::Ip(addr)))
+            }
+            #[cfg(unix)]
+            ListenSocket::Unix(l) => {
+                let (stream, _) = l.accept()?;
+                let peer = Peer::Local(credentials(&stream));
+                Ok((Stream::Unix(stream), peer))
+            }
+        }
+    }
+
+    /// The TCP address listened on; an error for a Unix-domain socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            ListenSocket::Tcp(l) => l.local_addr(),
+            #[cfg(unix)]
+            ListenSocket::Unix(_) => Err(not_ip()),
+        }
+    }
+
+    /// The TCP listener, if it is one.
+    pub fn as_tcp(&self) -> Option<&TcpListener> {
+        match self {
+            ListenSocket::Tcp(l) => Some(l),
+            #[cfg(unix)]
+            ListenSocket::Unix(_) => None,
+        }
+    }
+}
+
+/// Binds a Unix-domain listening socket at `path`.
+#[cfg(unix)]
+pub fn listen_unix(path: &Path) -> io::Result<UnixListener> {
+    UnixListener::bind(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("bind {}: {e}", path.display())))
+}
+
+#[cfg(unix)]
+fn not_ip() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a Unix-domain socket has no IP address",
+    )
+}
+
+/// The peer's credentials: `SO_PEERCRED` on Linux.
+#[cfg(target_os = "linux")]
+fn credentials(stream: &UnixStream) -> Credentials {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid, writable and live for the call,
+    // `len` holds `cred`'s size, and the descriptor is borrowed from a
+    // live socket.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            std::ptr::addr_of_mut!(cred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Credentials::default();
+    }
+    Credentials {
+        uid: Some(cred.uid),
+        gid: Some(cred.gid),
+        pid: Some(cred.pid),
+    }
+}
+
+/// Elsewhere the credentials are not asked for.
+#[cfg(all(unix, not(target_os = "linux")))]
+fn credentials(_stream: &UnixStream) -> Credentials {
+    Credentials::default()
+}
