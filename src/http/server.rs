@@ -152,6 +152,9 @@ pub struct HttpServer {
     /// Once a second: writes out the buffered access log, and hands freed
     /// memory back to the system after a crowd of connections has gone.
     housekeeping: Option<TimerId>,
+    /// Whether this socket's dispatcher does the housekeeping: the first
+    /// of a server's sockets does, not those of [`also_listen`](HttpServer::also_listen).
+    keeps_house: bool,
 }
 
 /// How stale a buffered access log line may get.
@@ -213,6 +216,17 @@ impl HttpServer {
             started: Instant::now(),
             channels: RefCell::new(Slab::new()),
         });
+        Ok(HttpServer::listening(listener, shared, true))
+    }
+
+    /// Another listening socket for this same server: the same handlers,
+    /// limits, counters, connection list and access log (e.g. a Unix-domain
+    /// socket beside a TCP port). Add it to the reactor as well.
+    pub fn also_listen(&self, listener: impl Into<ListenSocket>) -> HttpServer {
+        HttpServer::listening(listener.into(), self.shared.clone(), false)
+    }
+
+    fn listening(listener: ListenSocket, shared: Rc<Shared>, keeps_house: bool) -> HttpServer {
         let for_accept = shared.clone();
         let accept: AcceptFn = Box::new(move |stream, peer, cx| {
             let stats = &for_accept.stats;
@@ -239,11 +253,12 @@ impl HttpServer {
             cx.add(AsyncChat::with_config(stream, channel, config))?;
             Ok(())
         });
-        Ok(HttpServer {
+        HttpServer {
             listener: Listener::from_listener(listener, accept),
             shared,
             housekeeping: None,
-        })
+            keeps_house,
+        }
     }
 
     /// The TCP address actually bound (an error for a Unix-domain
@@ -295,7 +310,9 @@ impl Dispatcher for HttpServer {
     }
 
     fn handle_added(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.housekeeping = Some(cx.set_repeating(HOUSEKEEPING_PERIOD));
+        if self.keeps_house {
+            self.housekeeping = Some(cx.set_repeating(HOUSEKEEPING_PERIOD));
+        }
         Ok(())
     }
 

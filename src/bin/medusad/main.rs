@@ -33,6 +33,7 @@ mod demo;
 mod listening;
 mod options;
 mod prefork;
+mod unix;
 mod worker;
 
 use std::io::Write;
@@ -48,6 +49,7 @@ use demo::demo_service;
 use listening::Listening;
 use options::{parse_options, Options, Parsed, USAGE};
 use prefork::{Master, MasterExit};
+use unix::UnixSocket;
 use worker::Worker;
 
 fn main() -> ExitCode {
@@ -79,12 +81,12 @@ fn main() -> ExitCode {
     if let Some(worker) = worker {
         return run_worker(worker, *options);
     }
-    if options.users.is_empty() && !options.addr.ip().is_loopback() && activated.is_none() {
+    let exposed = options.addr.filter(|addr| !addr.ip().is_loopback());
+    if let (true, Some(addr), None) = (options.users.is_empty(), exposed, &activated) {
         log::warn!(
-            "medusad: NO AUTHENTICATION on {}, which is not a loopback address: \
+            "medusad: NO AUTHENTICATION on {addr}, which is not a loopback address: \
              anyone who can reach it may call every method and read /status; \
-             use --auth-user or --auth-file",
-            options.addr
+             use --auth-user or --auth-file"
         );
     }
     if options.workers > 1 {
@@ -97,9 +99,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let listen = match activated {
-        Some(listener) => Listen::Inherited(listener),
-        None => Listen::Bind(options.addr),
+    let listen = match (activated, options.addr) {
+        (Some(listener), _) => Listen::Inherited(listener),
+        (None, Some(addr)) => Listen::Bind(addr),
+        (None, None) => Listen::UnixOnly,
     };
     match serve(*options, listen) {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,6 +140,8 @@ enum Listen {
     Bind(SocketAddr),
     /// Already listening: socket activation, or a worker's from the master.
     Inherited(std::net::TcpListener),
+    /// No TCP port (`--no-tcp`): the `--unix` sockets only.
+    UnixOnly,
 }
 
 /// Why `serve` failed: before serving (the configuration) or while.
@@ -199,7 +204,13 @@ fn run_master(
     // while workers restart.
     let listening = match activated {
         Some(listener) => Listening::share(listener)?,
-        None => Listening::bind(options.addr)?,
+        None => {
+            // --no-tcp needs --unix, which --workers refuses.
+            let addr = options
+                .addr
+                .ok_or_else(|| std::io::Error::other("no TCP address"))?;
+            Listening::bind(addr)?
+        }
     };
     log::info!(
         "medusad master {}: {} workers on {}",
@@ -220,37 +231,67 @@ fn run_master(
 
 fn serve(options: Options, listen: Listen) -> Result<(), Failure> {
     raise_fd_limit(options.http.max_connections);
-    let (mut reactor, server) = setup(&options, listen).map_err(Failure::Startup)?;
-    let addr = server.local_addr().map_err(Failure::Startup)?;
-    match &options.root {
-        Some(root) => log::info!(
-            "medusad listening on {addr} (files from {})",
-            root.display()
-        ),
-        None => log::info!("medusad listening on {addr}"),
+    let (mut reactor, servers, sockets) = setup(&options, listen).map_err(Failure::Startup)?;
+    let files = match &options.root {
+        Some(root) => format!(" (files from {})", root.display()),
+        None => String::new(),
+    };
+    let rpc = options.rpc_paths.join(", ");
+    for server in &servers {
+        if let Ok(addr) = server.local_addr() {
+            log::info!("medusad listening on {addr}{files}");
+            log::info!("XML-RPC: http://{addr}{rpc}; status page: http://{addr}/status");
+        }
     }
-    log::info!(
-        "XML-RPC: http://{addr}{}; status page: http://{addr}/status",
-        options.rpc_paths.join(", ")
-    );
-    reactor.add(server).map_err(Failure::Startup)?;
+    for socket in &sockets {
+        let path = socket.path().display();
+        log::info!("medusad listening on unix:{path}{files}");
+        log::info!("XML-RPC: unix://{path} (path {rpc}; curl --unix-socket {path} http://localhost/status)");
+    }
+    for server in servers {
+        reactor.add(server).map_err(Failure::Startup)?;
+    }
     reactor.run().map_err(Failure::Running)?;
+    // The socket files go now, before the exit is announced.
+    drop(sockets);
     log::info!("medusad: all connections closed, exiting");
     Ok(())
 }
 
-/// The reactor and the server with its handlers, not yet running.
-fn setup(options: &Options, listen: Listen) -> std::io::Result<(Reactor, HttpServer)> {
+/// The reactor and the servers (one per listening socket, sharing one set
+/// of handlers) with the `--unix` socket files to remove at exit, not yet
+/// running.
+fn setup(
+    options: &Options,
+    listen: Listen,
+) -> std::io::Result<(Reactor, Vec<HttpServer>, Vec<UnixSocket>)> {
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
     // graceful shutdown, not the default action (death).
     reactor.catch_signals(options.grace)?;
 
+    let mut sockets = Vec::new();
+    let mut unix_listeners = Vec::new();
+    for path in &options.unix {
+        let (socket, listener) = UnixSocket::bind(path, options.unix_mode, options.unix_owner)?;
+        sockets.push(socket);
+        unix_listeners.push(listener);
+    }
     let http = options.http.clone();
+    let mut unix_listeners = unix_listeners.into_iter();
     let server = match listen {
-        Listen::Bind(addr) => HttpServer::bind(addr, http),
-        Listen::Inherited(listener) => HttpServer::from_listener(listener, http),
-    }?;
+        Listen::Bind(addr) => HttpServer::bind(addr, http)?,
+        Listen::Inherited(listener) => HttpServer::from_listener(listener, http)?,
+        Listen::UnixOnly => match unix_listeners.next() {
+            Some(listener) => HttpServer::from_unix_listener(listener, http)?,
+            None => return Err(std::io::Error::other("no socket to serve on")),
+        },
+    };
+    let mut servers = Vec::new();
+    for listener in unix_listeners {
+        listener.set_nonblocking(true)?;
+        servers.push(server.also_listen(mio::net::UnixListener::from_std(listener)));
+    }
     // With credentials configured, every handler is behind them (and a
     // last one answers unknown paths, so they ask for credentials too)
     // except the paths opened with --public.
@@ -282,7 +323,8 @@ fn setup(options: &Options, listen: Listen) -> std::io::Result<(Reactor, HttpSer
     let paths: Vec<&str> = options.rpc_paths.iter().map(String::as_str).collect();
     let rpc = XmlRpcHandler::with_paths(&paths, demo_service(), options.xmlrpc.clone());
     guard(&server, Box::new(rpc), true);
-    Ok((reactor, server))
+    servers.insert(0, server);
+    Ok((reactor, servers, sockets))
 }
 
 /// The last handler when credentials are required: what no other handler

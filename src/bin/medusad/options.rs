@@ -14,6 +14,15 @@ usage: medusad [OPTIONS]
 
   --host ADDR               address to listen on (default 127.0.0.1)
   --port PORT               port, 0 = any free port (default 8182)
+  --unix PATH               also serve on a Unix-domain socket at PATH
+                            (repeatable); a stale socket file left by a dead
+                            process is replaced, a live one is not; removed
+                            on a clean exit
+  --unix-mode MODE          permissions of the --unix sockets, octal
+                            (default 0660: owner and group may connect)
+  --unix-owner UID[:GID]    owner (and group) of the --unix sockets, numeric
+                            (needs root)
+  --no-tcp                  serve only on the --unix sockets, no TCP port
   --root DIR                also serve the files under DIR
   --rpc-path PATH           where the XML-RPC service answers (default /RPC2;
                             repeat for several paths)
@@ -54,7 +63,11 @@ instead of binding --host/--port.";
 
 /// Everything the command line can set.
 pub struct Options {
-    pub addr: SocketAddr,
+    /// `None` with `--no-tcp`.
+    pub addr: Option<SocketAddr>,
+    pub unix: Vec<PathBuf>,
+    pub unix_mode: u32,
+    pub unix_owner: Option<(u32, Option<u32>)>,
     pub workers: usize,
     pub root: Option<PathBuf>,
     pub grace: Duration,
@@ -82,6 +95,10 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
     let mut public = Vec::new();
     let mut xmlrpc = XmlRpcConfig::default();
     let mut workers = 1;
+    let mut unix = Vec::new();
+    let mut unix_mode = 0o660;
+    let mut unix_owner = None;
+    let mut tcp = true;
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -89,6 +106,10 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
             "--version" | "-V" => {
                 let version = format!("medusad {}", env!("CARGO_PKG_VERSION"));
                 return Ok(Parsed::Exit(version, ExitCode::SUCCESS));
+            }
+            "--no-tcp" => {
+                tcp = false;
+                continue;
             }
             "--no-extensions" => {
                 xmlrpc.encode.nil = false;
@@ -102,6 +123,17 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
             "--host" => host = value,
             "--port" => port = number(&flag, &value)?,
             "--root" => root = Some(PathBuf::from(value)),
+            "--unix" if value.is_empty() => return Err("--unix needs a path".to_string()),
+            "--unix" => unix.push(PathBuf::from(value)),
+            "--unix-mode" => {
+                unix_mode = u32::from_str_radix(&value, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o777)
+                    .ok_or(format!(
+                        "--unix-mode: not an octal mode like 0660: {value:?}"
+                    ))?
+            }
+            "--unix-owner" => unix_owner = Some(owner(&value)?),
             "--rpc-path" if value.starts_with('/') => rpc_paths.push(value),
             "--rpc-path" => return Err(format!("--rpc-path must start with '/': {value:?}")),
             "--auth-user" => add_user(&mut users, &value)?,
@@ -145,9 +177,15 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
     } else {
         host
     };
-    let addr = format!("{bracketed}:{port}")
+    let addr: SocketAddr = format!("{bracketed}:{port}")
         .parse()
         .map_err(|_| format!("bad address {bracketed}:{port}"))?;
+    if !tcp && unix.is_empty() {
+        return Err("--no-tcp needs at least one --unix PATH".to_string());
+    }
+    if !unix.is_empty() && workers > 1 {
+        return Err("--unix cannot be combined with --workers yet".to_string());
+    }
     if rpc_paths.is_empty() {
         rpc_paths.push("/RPC2".to_string());
     }
@@ -156,7 +194,10 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
     let decoded = usize::try_from(decoded).unwrap_or(usize::MAX);
     xmlrpc.decode.max_size = xmlrpc.decode.max_size.max(decoded);
     Ok(Parsed::Serve(Box::new(Options {
-        addr,
+        addr: tcp.then_some(addr),
+        unix,
+        unix_mode,
+        unix_owner,
         workers,
         root,
         grace,
@@ -166,6 +207,18 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
         public,
         xmlrpc,
     })))
+}
+
+/// `UID` or `UID:GID`, numeric.
+fn owner(value: &str) -> Result<(u32, Option<u32>), String> {
+    let bad = || format!("--unix-owner: expected UID or UID:GID (numbers): {value:?}");
+    let (uid, gid) = match value.split_once(':') {
+        Some((uid, gid)) => (uid, Some(gid)),
+        None => (value, None),
+    };
+    let uid = uid.parse().map_err(|_| bad())?;
+    let gid = gid.map(str::parse).transpose().map_err(|_| bad())?;
+    Ok((uid, gid))
 }
 
 fn worker_count(value: &str) -> Result<usize, String> {
@@ -215,7 +268,7 @@ mod tests {
         let Ok(Parsed::Serve(o)) = parse(&[]) else {
             panic!("serves")
         };
-        assert_eq!(o.addr, "127.0.0.1:8182".parse().unwrap());
+        assert_eq!(o.addr, Some("127.0.0.1:8182".parse().unwrap()));
         assert!(o.root.is_none());
         assert_eq!(o.http.max_body_bytes, 10 * 1024 * 1024);
     }
@@ -248,7 +301,7 @@ mod tests {
         ]) else {
             panic!("serves")
         };
-        assert_eq!(o.addr, "[::1]:0".parse().unwrap());
+        assert_eq!(o.addr, Some("[::1]:0".parse().unwrap()));
         assert_eq!(o.root, Some(PathBuf::from("/tmp")));
         assert_eq!(
             (
@@ -299,6 +352,45 @@ mod tests {
         assert_eq!(o.rpc_paths, ["/RPC2"]);
         assert!(parse(&["--rpc-path", "RPC2"]).is_err());
         assert!(parse(&["--auth-user", "nopassword"]).is_err());
+    }
+
+    #[test]
+    fn unix_socket_flags() {
+        let Ok(Parsed::Serve(o)) = parse(&[
+            "--unix",
+            "/run/a.sock",
+            "--unix",
+            "/run/b.sock",
+            "--unix-mode",
+            "0600",
+            "--unix-owner",
+            "1000:27",
+            "--no-tcp",
+        ]) else {
+            panic!("serves")
+        };
+        assert_eq!(
+            o.unix,
+            [PathBuf::from("/run/a.sock"), PathBuf::from("/run/b.sock")]
+        );
+        assert_eq!(
+            (o.unix_mode, o.unix_owner, o.addr),
+            (0o600, Some((1000, Some(27))), None)
+        );
+        let Ok(Parsed::Serve(o)) = parse(&["--unix", "/run/a.sock"]) else {
+            panic!("serves")
+        };
+        assert_eq!((o.unix_mode, o.addr.is_some()), (0o660, true));
+        for bad in [
+            &["--no-tcp"][..],
+            &["--unix", "/s", "--unix-mode", "999"],
+            &["--unix", "/s", "--unix-mode", "rw"],
+            &["--unix", "/s", "--unix-owner", "root"],
+            &["--unix", "/s", "--workers", "2"],
+            &["--unix", ""],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
