@@ -308,3 +308,32 @@ fn the_version_of_a_431_does_not_depend_on_the_split() {
     stream.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(refusals(&stream, limits), [(431, Version::Http10); 2]);
 }
+
+/// Found by the http_reader fuzz target: a `Transfer-Encoding` field with
+/// no codings was taken for no field at all, so a request with it and a
+/// `Content-Length` had its body framed by the length (the smuggling
+/// pattern both fields make), and one without a length had no body. Now
+/// the field's presence decides, as RFC 9112 §6.3 says: with a length 400,
+/// alone 501 (not exactly `chunked`); a response reads to the close.
+#[test]
+fn an_empty_transfer_encoding_is_still_a_transfer_encoding() {
+    assert_eq!(
+        requests(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\nContent-Length: 3\r\n\r\nabc"
+        ),
+        Err(400)
+    );
+    assert_eq!(
+        requests(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  , \r\n\r\n"),
+        Err(501)
+    );
+    let (head, body) = response(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 2\r\n\r\nokand more",
+        255,
+    )
+    .unwrap();
+    assert_eq!(
+        (body.as_slice(), head.close_delimited),
+        (&b"okand more"[..], true)
+    );
+}
