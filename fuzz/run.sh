@@ -11,7 +11,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(http_head terminator xmlrpc_call xmlrpc_response xmlrpc_differential gzip_request http_channel)
+    targets=(http_head http_reader terminator xmlrpc_call xmlrpc_response xmlrpc_differential gzip_request http_channel)
 fi
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O

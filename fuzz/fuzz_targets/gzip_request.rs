@@ -9,7 +9,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let (status, _, _) = medusa::fuzzing::xmlrpc_post(data, Some("gzip"), false);
-    assert!([200, 400, 413].contains(&status), "status {status} for a gzip-labelled body");
+    assert!(
+        [200, 400, 413].contains(&status),
+        "status {status} for a gzip-labelled body"
+    );
 
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(data).expect("in memory");

@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let (b, c) = rest.split_at(second - first);
     let three = medusa::fuzzing::http_exchange(&[a, b, c]);
     for (split, name) in [(&two, "two"), (&three, "three")] {
-        assert_eq!(whole.1, split.1, "the {name}-piece split ({first}, {second}) changed the requests");
+        assert_eq!(
+            whole.1, split.1,
+            "the {name}-piece split ({first}, {second}) changed the requests"
+        );
         assert_eq!(
             String::from_utf8_lossy(&whole.0),
             String::from_utf8_lossy(&split.0),

@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
     let split_result = medusa::fuzzing::split_messages(&[a, b], terminator);
     assert_eq!(whole, split_result, "split at {at} changed the messages");
     let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(whole, medusa::fuzzing::split_messages(&bytewise, terminator), "byte-by-byte");
+    assert_eq!(
+        whole,
+        medusa::fuzzing::split_messages(&bytewise, terminator),
+        "byte-by-byte"
+    );
     let (messages, tail) = whole;
     let mut rebuilt = Vec::new();
     for m in &messages {
@@ -30,5 +34,8 @@ fuzz_target!(|data: &[u8]| {
         rebuilt.extend_from_slice(terminator);
     }
     rebuilt.extend_from_slice(&tail);
-    assert_eq!(rebuilt, stream, "messages + terminators reproduce the stream");
+    assert_eq!(
+        rebuilt, stream,
+        "messages + terminators reproduce the stream"
+    );
 });

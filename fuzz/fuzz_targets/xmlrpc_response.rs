@@ -10,7 +10,8 @@ fuzz_target!(|data: &[u8]| {
     match decode_response(data, &limits) {
         Err(_) => {}
         Ok(Ok(value)) => {
-            let encoded = encode_response(&value, &EncodeOptions::default()).expect("decoded value re-encodes");
+            let encoded = encode_response(&value, &EncodeOptions::default())
+                .expect("decoded value re-encodes");
             assert_eq!(decode_response(&encoded, &limits), Ok(Ok(value)));
         }
         Ok(Err(fault)) => {

@@ -59,7 +59,11 @@ pub fn body_framing(
         .collect();
     let has_length = header(fields, "Content-Length").is_some();
 
-    if !transfer_encodings.is_empty() {
+    // The field's presence decides, not its codings: an empty
+    // `Transfer-Encoding:` is still one whose last coding is not chunked
+    // (RFC 9112 §6.3), and a peer that reads it as chunked, or refuses it,
+    // must not see this side frame the body by a length instead.
+    if header(fields, "Transfer-Encoding").is_some() {
         let chunked_last = transfer_encodings
             .last()
             .is_some_and(|t| t.eq_ignore_ascii_case("chunked"));

@@ -149,16 +149,23 @@ impl<H: Head> MessageReader<H> {
         match self.phase {
             Phase::Idle | Phase::Head => {
                 self.phase = Phase::Head;
-                if bare_lf(self.line.last().copied(), data) {
+                // Only the bytes within the limit are looked at: which
+                // refusal a head gets (and the version it is answered
+                // with) must not depend on how the reads split it, and a
+                // read that crosses the limit may or may not reach a
+                // later bare LF or the end of the request line.
+                let room = self.limits.max_head_bytes.saturating_sub(self.line.len());
+                let within = data.get(..room).unwrap_or(data);
+                if bare_lf(self.line.last().copied(), within) {
                     // httparse would take a bare LF as a line end where the
                     // framing (CRLFCRLF) does not: refuse at once rather
                     // than let the two disagree, or wait for a timeout.
                     let error = HttpError::bad_request(&format!("bare LF in the {} head", H::NAME));
-                    return Err(self.head_error(data, error));
+                    return Err(self.head_error(within, error));
                 }
-                if self.line.len().saturating_add(data.len()) > self.limits.max_head_bytes {
+                if data.len() > room {
                     let error = HttpError::new(431, &format!("{} head too large", H::NAME));
-                    return Err(self.head_error(data, error));
+                    return Err(self.head_error(within, error));
                 }
                 self.line.extend_from_slice(data);
             }

@@ -256,3 +256,84 @@ fn responses_over_the_limit_or_cut_short_are_errors() {
     );
     assert_eq!(response(b"garbage\r\n\r\n", 10).unwrap_err(), 400);
 }
+
+/// Reads `stream` whole and a byte at a time: the refusal (status and
+/// version) of each reading.
+fn refusals(stream: &[u8], limits: MessageLimits) -> [(u16, Version); 2] {
+    let refusal = |pieces: &[&[u8]]| {
+        let mut reader = MessageReader::<Request>::new(limits);
+        for piece in pieces {
+            if let Err(error) = reader.feed(piece) {
+                return (error.status, reader.version());
+            }
+        }
+        panic!("not refused");
+    };
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    [refusal(&[stream]), refusal(&bytes)]
+}
+
+/// Found by the http_reader fuzz target: a head over the limit with a bare
+/// LF past the limit was a 400 when it arrived in one read (the bare LF
+/// was seen first) and a 431 when it arrived in small ones (the limit was
+/// reached first). Only the bytes within the limit decide: 431.
+#[test]
+fn a_bare_lf_past_the_head_limit_is_431_however_split() {
+    let limits = MessageLimits {
+        max_head_bytes: 48,
+        ..limits(255)
+    };
+    let mut stream = b"GET / HTTP/1.1\r\nHost: x\r\nX: ".to_vec();
+    stream.resize(60, b'a');
+    stream.push(b'\n');
+    assert_eq!(refusals(&stream, limits), [(431, Version::Http11); 2]);
+    // A bare LF within the limit is still a 400 at once.
+    stream.truncate(40);
+    stream.push(b'\n');
+    stream.resize(80, b'a');
+    assert_eq!(refusals(&stream, limits), [(400, Version::Http11); 2]);
+}
+
+/// The same for the version a 431 is answered with: a request line longer
+/// than the limit has its version looked for within the limit only, not
+/// in however much of the line the refused read happened to carry.
+#[test]
+fn the_version_of_a_431_does_not_depend_on_the_split() {
+    let limits = MessageLimits {
+        max_head_bytes: 32,
+        ..limits(255)
+    };
+    let mut stream = b"GET /".to_vec();
+    stream.resize(40, b'a');
+    stream.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(refusals(&stream, limits), [(431, Version::Http10); 2]);
+}
+
+/// Found by the http_reader fuzz target: a `Transfer-Encoding` field with
+/// no codings was taken for no field at all, so a request with it and a
+/// `Content-Length` had its body framed by the length (the smuggling
+/// pattern both fields make), and one without a length had no body. Now
+/// the field's presence decides, as RFC 9112 §6.3 says: with a length 400,
+/// alone 501 (not exactly `chunked`); a response reads to the close.
+#[test]
+fn an_empty_transfer_encoding_is_still_a_transfer_encoding() {
+    assert_eq!(
+        requests(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\nContent-Length: 3\r\n\r\nabc"
+        ),
+        Err(400)
+    );
+    assert_eq!(
+        requests(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  , \r\n\r\n"),
+        Err(501)
+    );
+    let (head, body) = response(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 2\r\n\r\nokand more",
+        255,
+    )
+    .unwrap();
+    assert_eq!(
+        (body.as_slice(), head.close_delimited),
+        (&b"okand more"[..], true)
+    );
+}
