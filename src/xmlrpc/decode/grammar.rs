@@ -85,6 +85,9 @@ pub(super) struct Parser<'a> {
     reader: Reader<'a>,
     max_depth: usize,
     elements_left: usize,
+    /// The element limit refused the document: a verdict the other reader
+    /// would only repeat, after as much work again.
+    pub(super) over_element_limit: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -93,6 +96,7 @@ impl<'a> Parser<'a> {
             reader,
             max_depth: limits.max_depth,
             elements_left: limits.max_elements,
+            over_element_limit: false,
         }
     }
 
@@ -107,6 +111,7 @@ impl<'a> Parser<'a> {
         };
         if let Event::Start(_) = event {
             if self.elements_left == 0 {
+                self.over_element_limit = true;
                 return Err(Fault::parse_error(
                     "too many elements (DecodeLimits::max_elements)",
                 ));
