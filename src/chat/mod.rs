@@ -254,7 +254,7 @@ impl Chat {
 
     /// Whether anything (bytes or producers) waits to be sent.
     pub fn has_output(&self) -> bool {
-        self.output.has_output()
+        self.output.has_output() || self.stream.has_pending_output()
     }
 
     /// Bytes written to the socket since the channel opened.
@@ -299,6 +299,8 @@ impl Chat {
     /// asynchat `initiate_send`: write what is queued until the socket
     /// would block or nothing is left.
     fn initiate_send(&mut self) -> io::Result<()> {
+        // TLS records left from the last write go first.
+        self.stream.flush_pending()?;
         self.output.send(&mut self.stream)
     }
 }

@@ -111,15 +111,17 @@ impl Output {
     /// asynchat `initiate_send`: top up the buffer from the producer fifo
     /// and write until the socket would block or nothing is left.
     pub(super) fn send(&mut self, stream: &mut Stream) -> io::Result<()> {
+        // Under TLS every byte is encrypted here: no sendfile.
+        let sendfile = sendfile::SUPPORTED && stream.can_sendfile();
         loop {
-            if self.sent == self.buf.len() && self.writable {
+            if sendfile && self.sent == self.buf.len() && self.writable {
                 match self.send_file_region(stream)? {
                     Some(true) => continue,
                     Some(false) => return Ok(()),
                     None => {}
                 }
             }
-            self.refill()?;
+            self.refill(sendfile)?;
             if self.sent == self.buf.len() {
                 self.sent = 0;
                 release(&mut self.buf);
@@ -181,12 +183,12 @@ impl Output {
     /// Moves producer output into `buf` until a write's worth is ready.
     /// A producer with a file region left waits for `send_file_region`
     /// (once what is buffered ahead of it is sent).
-    fn refill(&mut self) -> io::Result<()> {
+    fn refill(&mut self, sendfile: bool) -> io::Result<()> {
         while self.buf.len().saturating_sub(self.sent) < SEND_CHUNK {
             let Some(producer) = self.fifo.front_mut() else {
                 break;
             };
-            if sendfile::SUPPORTED && producer.file_region().is_some_and(|r| r.len > 0) {
+            if sendfile && producer.file_region().is_some_and(|r| r.len > 0) {
                 break;
             }
             let piece = producer.more()?;

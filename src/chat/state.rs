@@ -210,7 +210,7 @@ impl Chat {
     /// The dispatcher's `writable()`: while connecting (completion shows as
     /// writability), or while output waits and the channel stays open.
     pub(super) fn wants_write(&self) -> bool {
-        self.state.is_connecting() || (!self.state.close_now && self.output.has_output())
+        self.state.is_connecting() || (!self.state.close_now && self.has_output())
     }
 
     /// The non-blocking connect completed: both directions are ready, and
@@ -232,7 +232,7 @@ impl Chat {
         let Phase::ClosingWhenDone(linger) = self.state.phase else {
             return false;
         };
-        if self.state.close_now || self.output.has_output() {
+        if self.state.close_now || self.has_output() {
             return false;
         }
         let nothing_to_drain = linger == Linger::IfInputHeld && self.inbuf.is_empty();

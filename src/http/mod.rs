@@ -52,7 +52,7 @@ pub(crate) use handler::Deferral;
 pub use handler::{Handler, HandlerStatus, ServerView};
 pub use request::{Request, Version};
 pub use response::{html_escape, reason_phrase, Body, Response};
-pub use server::{ChannelInfo, HttpServer, HttpStats};
+pub use server::{ChannelInfo, HttpServer, HttpStats, TlsSetting};
 
 use std::fmt;
 

@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
@@ -14,7 +15,7 @@ use super::access_log::AccessLogger;
 use super::{Handler, HttpChannel, HttpConfig};
 use crate::chat::AsyncChat;
 use crate::reactor::{
-    listener, Context, Dispatcher, ListenSocket, Listener, Peer, Stream, TimerId,
+    listener, Context, Dispatcher, ListenSocket, Listener, Peer, Stream, TimerId, TlsStream,
 };
 
 /// Counters for the status page (Medusa kept the same ones).
@@ -128,6 +129,17 @@ impl Shared {
     }
 }
 
+/// See [`HttpServer::tls_setting`].
+#[derive(Clone)]
+pub struct TlsSetting(Rc<RefCell<Option<Arc<rustls::ServerConfig>>>>);
+
+impl TlsSetting {
+    /// Replaces the settings for the connections accepted from now on.
+    pub fn set(&self, config: Option<Arc<rustls::ServerConfig>>) {
+        *self.0.borrow_mut() = config;
+    }
+}
+
 type AcceptFn = Box<dyn FnMut(Stream, Peer, &mut Context<'_>) -> io::Result<()>>;
 
 /// Medusa's `http_server`: listens, and gives each connection an
@@ -155,6 +167,10 @@ pub struct HttpServer {
     /// Whether this socket's dispatcher does the housekeeping: the first
     /// of a server's sockets does, not those of [`also_listen`](HttpServer::also_listen).
     keeps_house: bool,
+    /// TLS settings for what this socket accepts, if it speaks TLS; shared
+    /// with the accept function, so a reload takes effect for the next
+    /// connection without touching those open.
+    tls: Rc<RefCell<Option<Arc<rustls::ServerConfig>>>>,
 }
 
 /// How stale a buffered access log line may get.
@@ -227,6 +243,8 @@ impl HttpServer {
     }
 
     fn listening(listener: ListenSocket, shared: Rc<Shared>, keeps_house: bool) -> HttpServer {
+        let tls: Rc<RefCell<Option<Arc<rustls::ServerConfig>>>> = Rc::default();
+        let tls_for_accept = tls.clone();
         let for_accept = shared.clone();
         let accept: AcceptFn = Box::new(move |stream, peer, cx| {
             let stats = &for_accept.stats;
@@ -248,6 +266,12 @@ impl HttpServer {
             if open > for_accept.connections_peak.get() {
                 for_accept.connections_peak.set(open);
             }
+            let stream = match (stream, tls_for_accept.borrow().as_ref()) {
+                (Stream::Tcp(sock), Some(config)) => {
+                    Stream::Tls(Box::new(TlsStream::accept(sock, config.clone())?))
+                }
+                (stream, _) => stream,
+            };
             let channel = HttpChannel::new(for_accept.clone(), peer, cx.waker());
             let config = for_accept.config.chat.clone();
             cx.add(AsyncChat::with_config(stream, channel, config))?;
@@ -258,7 +282,23 @@ impl HttpServer {
             shared,
             housekeeping: None,
             keeps_house,
+            tls,
         }
+    }
+
+    /// Speaks TLS on this socket from the next connection on (`None`:
+    /// plain HTTP again): connections already open keep what they had, so
+    /// new certificates can be loaded without dropping anyone. See
+    /// [`reactor::tls::server_config`](crate::reactor::tls::server_config)
+    /// for settings from PEM files.
+    pub fn set_tls(&self, config: Option<Arc<rustls::ServerConfig>>) {
+        *self.tls.borrow_mut() = config;
+    }
+
+    /// A handle that sets this socket's TLS settings later, once the
+    /// server belongs to the reactor (e.g. on SIGHUP, with new files).
+    pub fn tls_setting(&self) -> TlsSetting {
+        TlsSetting(self.tls.clone())
     }
 
     /// The TCP address actually bound (an error for a Unix-domain

@@ -37,6 +37,7 @@ mod shutdown;
 mod socket;
 mod socket_map;
 mod timers;
+pub mod tls;
 mod waker;
 
 pub use context::Context;
@@ -46,6 +47,7 @@ pub use listener::{listen, Listener, BACKLOG};
 pub use socket::listen_unix;
 pub use socket::{Credentials, ListenSocket, Peer, Stream};
 pub use timers::TimerId;
+pub use tls::TlsStream;
 pub use waker::{Task, Waker};
 
 use std::collections::VecDeque;

@@ -17,6 +17,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
+use super::tls::TlsStream;
+
 /// Who is at the other end of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Peer {
@@ -81,6 +83,8 @@ pub enum Stream {
     /// A Unix-domain stream socket.
     #[cfg(unix)]
     Unix(UnixStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream>),
 }
 
 impl From<TcpStream> for Stream {
@@ -101,6 +105,7 @@ impl Stream {
     pub fn peer(&self) -> io::Result<Peer> {
         match self {
             Stream::Tcp(s) => s.peer_addr().map(Peer::Ip),
+            Stream::Tls(s) => s.sock.peer_addr().map(Peer::Ip),
             #[cfg(unix)]
             Stream::Unix(s) => {
                 // Connected (a spurious wake-up of a connect says not).
@@ -114,6 +119,7 @@ impl Stream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         match self {
             Stream::Tcp(s) => s.peer_addr(),
+            Stream::Tls(s) => s.sock.peer_addr(),
             #[cfg(unix)]
             Stream::Unix(_) => Err(not_ip()),
         }
@@ -123,15 +129,18 @@ impl Stream {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             Stream::Tcp(s) => s.local_addr(),
+            Stream::Tls(s) => s.sock.local_addr(),
             #[cfg(unix)]
             Stream::Unix(_) => Err(not_ip()),
         }
     }
 
-    /// Sends FIN: no more output, input still open.
-    pub fn shutdown_write(&self) -> io::Result<()> {
+    /// Sends FIN (after TLS's `close_notify`): no more output, input still
+    /// open.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Tls(s) => s.shutdown_write(),
             #[cfg(unix)]
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
         }
@@ -141,6 +150,7 @@ impl Stream {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         match self {
             Stream::Tcp(s) => s.take_error(),
+            Stream::Tls(s) => s.sock.take_error(),
             #[cfg(unix)]
             Stream::Unix(s) => s.take_error(),
         }
@@ -150,6 +160,7 @@ impl Stream {
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_nodelay(on),
+            Stream::Tls(s) => s.sock.set_nodelay(on),
             #[cfg(unix)]
             Stream::Unix(_) => Ok(()),
         }
@@ -160,8 +171,42 @@ impl Stream {
     pub fn nodelay(&self) -> io::Result<bool> {
         match self {
             Stream::Tcp(s) => s.nodelay(),
+            Stream::Tls(s) => s.sock.nodelay(),
             #[cfg(unix)]
             Stream::Unix(_) => Ok(true),
+        }
+    }
+
+    /// Output the stream itself holds (TLS records the socket had no room
+    /// for): the channel keeps write interest, and does not close, while
+    /// there is some.
+    pub fn has_pending_output(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.has_pending(),
+            _ => false,
+        }
+    }
+
+    /// Writes what [`has_pending_output`](Stream::has_pending_output)
+    /// holds, as far as the socket takes it.
+    pub fn flush_pending(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tls(s) => s.flush_pending(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether file regions may go by `sendfile` (plaintext sockets only:
+    /// TLS must encrypt every byte in user space).
+    pub fn can_sendfile(&self) -> bool {
+        !matches!(self, Stream::Tls(_))
+    }
+
+    /// The TLS side, if this is a TLS stream.
+    pub fn tls(&self) -> Option<&TlsStream> {
+        match self {
+            Stream::Tls(s) => Some(s),
+            _ => None,
         }
     }
 }
@@ -171,6 +216,7 @@ impl AsRawFd for Stream {
     fn as_raw_fd(&self) -> RawFd {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Tls(s) => s.sock.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
         }
     }
@@ -181,6 +227,7 @@ impl AsFd for Stream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             Stream::Tcp(s) => s.as_fd(),
+            Stream::Tls(s) => s.sock.as_fd(),
             Stream::Unix(s) => s.as_fd(),
         }
     }
@@ -190,6 +237,7 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.read(buf),
         }
@@ -200,6 +248,7 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.write(buf),
         }
@@ -228,13 +277,33 @@ macro_rules! delegate_source {
 }
 
 #[cfg(unix)]
-delegate_source!(Stream, Tcp, Unix);
-#[cfg(unix)]
 delegate_source!(ListenSocket, Tcp, Unix);
 #[cfg(not(unix))]
-delegate_source!(Stream, Tcp);
-#[cfg(not(unix))]
 delegate_source!(ListenSocket, Tcp);
+
+impl Stream {
+    /// The socket the poller watches (under TLS, the TCP socket).
+    fn source(&mut self) -> &mut dyn Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => &mut s.sock,
+            #[cfg(unix)]
+            Stream::Unix(s) => s,
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        self.source().register(r, t, i)
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        self.source().reregister(r, t, i)
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        self.source().deregister(r)
+    }
+}
 
 /// A listening, non-blocking socket.
 #[derive(Debug)]

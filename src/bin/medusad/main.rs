@@ -33,6 +33,7 @@ mod demo;
 mod listening;
 mod options;
 mod prefork;
+mod tls;
 mod unix;
 mod worker;
 
@@ -237,11 +238,22 @@ fn serve(options: Options, listen: Listen) -> Result<(), Failure> {
         None => String::new(),
     };
     let rpc = options.rpc_paths.join(", ");
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     for server in &servers {
         if let Ok(addr) = server.local_addr() {
             log::info!("medusad listening on {addr}{files}");
-            log::info!("XML-RPC: http://{addr}{rpc}; status page: http://{addr}/status");
+            log::info!("XML-RPC: {scheme}://{addr}{rpc}; status page: {scheme}://{addr}/status");
         }
+    }
+    if let (Some(files), Some(server)) = (&options.tls, servers.first()) {
+        let reloader = tls::Reloader::new(files.clone(), server.tls_setting());
+        reactor
+            .add(reloader.map_err(Failure::Startup)?)
+            .map_err(Failure::Startup)?;
     }
     for socket in &sockets {
         let path = socket.path().display();
@@ -287,6 +299,9 @@ fn setup(
             None => return Err(std::io::Error::other("no socket to serve on")),
         },
     };
+    if let Some(files) = &options.tls {
+        server.set_tls(Some(files.load()?));
+    }
     let mut servers = Vec::new();
     for listener in unix_listeners {
         listener.set_nonblocking(true)?;

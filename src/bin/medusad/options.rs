@@ -9,6 +9,8 @@ use std::time::Duration;
 use medusa::handlers::XmlRpcConfig;
 use medusa::http::{AccessLog, HttpConfig};
 
+use crate::tls::TlsFiles;
+
 pub const USAGE: &str = "\
 usage: medusad [OPTIONS]
 
@@ -23,6 +25,9 @@ usage: medusad [OPTIONS]
   --unix-owner UID[:GID]    owner (and group) of the --unix sockets, numeric
                             (needs root)
   --no-tcp                  serve only on the --unix sockets, no TCP port
+  --tls-cert FILE           speak HTTPS on the TCP port: the certificate chain
+                            (PEM); re-read with the key on SIGHUP
+  --tls-key FILE            its private key (PEM: PKCS#8, RSA or EC)
   --root DIR                also serve the files under DIR
   --rpc-path PATH           where the XML-RPC service answers (default /RPC2;
                             repeat for several paths)
@@ -68,6 +73,7 @@ pub struct Options {
     pub unix: Vec<PathBuf>,
     pub unix_mode: u32,
     pub unix_owner: Option<(u32, Option<u32>)>,
+    pub tls: Option<TlsFiles>,
     pub workers: usize,
     pub root: Option<PathBuf>,
     pub grace: Duration,
@@ -99,6 +105,8 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
     let mut unix_mode = 0o660;
     let mut unix_owner = None;
     let mut tcp = true;
+    let mut tls_cert = None;
+    let mut tls_key = None;
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -134,6 +142,8 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
                     ))?
             }
             "--unix-owner" => unix_owner = Some(owner(&value)?),
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value)),
+            "--tls-key" => tls_key = Some(PathBuf::from(value)),
             "--rpc-path" if value.starts_with('/') => rpc_paths.push(value),
             "--rpc-path" => return Err(format!("--rpc-path must start with '/': {value:?}")),
             "--auth-user" => add_user(&mut users, &value)?,
@@ -183,6 +193,14 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
     if !tcp && unix.is_empty() {
         return Err("--no-tcp needs at least one --unix PATH".to_string());
     }
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) if tcp => Some(TlsFiles { cert, key }),
+        (Some(_), Some(_)) => {
+            return Err("--tls-cert is for the TCP port: not with --no-tcp".into())
+        }
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".to_string()),
+    };
     if !unix.is_empty() && workers > 1 {
         return Err("--unix cannot be combined with --workers yet".to_string());
     }
@@ -198,6 +216,7 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
         unix,
         unix_mode,
         unix_owner,
+        tls,
         workers,
         root,
         grace,

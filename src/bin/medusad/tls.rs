@@ -1,0 +1,71 @@
+//! `--tls-cert FILE --tls-key FILE`: HTTPS on the TCP port, with the
+//! certificate and key read again on SIGHUP (connections already open keep
+//! theirs; a reload that fails keeps the old ones and says why).
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use medusa::http::TlsSetting;
+use medusa::reactor::tls::server_config;
+use medusa::reactor::{Context, Dispatcher};
+use mio::event::Source;
+use signal_hook::consts::SIGHUP;
+use signal_hook_mio::v1_0::Signals;
+
+/// Where the certificate chain and its key are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The server settings the files make; an error names the file.
+    pub fn load(&self) -> io::Result<Arc<rustls::ServerConfig>> {
+        server_config(&self.cert, &self.key)
+    }
+}
+
+/// A dispatcher for SIGHUP: reloads the files into `setting`.
+pub struct Reloader {
+    signals: Signals,
+    files: TlsFiles,
+    setting: TlsSetting,
+}
+
+impl Reloader {
+    pub fn new(files: TlsFiles, setting: TlsSetting) -> io::Result<Reloader> {
+        Ok(Reloader {
+            signals: Signals::new([SIGHUP])?,
+            files,
+            setting,
+        })
+    }
+}
+
+impl Dispatcher for Reloader {
+    fn source(&mut self) -> Option<&mut dyn Source> {
+        Some(&mut self.signals)
+    }
+
+    fn handle_read(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
+        if self.signals.pending().next().is_none() {
+            return Ok(());
+        }
+        // Reading two small files: the one blocking call the loop makes
+        // on purpose, at an operator's request.
+        match self.files.load() {
+            Ok(config) => {
+                self.setting.set(Some(config));
+                log::info!("SIGHUP: TLS certificate and key reloaded");
+            }
+            Err(e) => log::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),
+        }
+        Ok(())
+    }
+
+    fn handle_shutdown(&mut self, cx: &mut Context<'_>) {
+        cx.close();
+    }
+}
