@@ -15,6 +15,7 @@ pub mod curl;
 pub mod daemon;
 pub mod http;
 pub mod site;
+pub mod tls;
 
 /// A reactor running in its own thread. Dropping it stops the loop and joins
 /// the thread (re-raising a panic from it).

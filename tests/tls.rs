@@ -1,0 +1,262 @@
+//! `medusad --tls-cert/--tls-key`: HTTPS with real peers (Python's
+//! `ssl` and `xmlrpc.client`, curl), TLS 1.2 and 1.3, ALPN, what plain
+//! HTTP and broken handshakes get, startup errors, and a certificate
+//! reloaded on SIGHUP without dropping a connection. Certificates are made
+//! at test time (`tests/util/tls.rs`).
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use util::daemon::Daemon;
+use util::tls::TestPki;
+
+/// Runs a Python script with `args`; its stdout lines.
+fn python(script: &str, args: &[&str]) -> Vec<String> {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn start(pki: &TestPki, extra: &[&str]) -> Daemon {
+    let mut args = vec![
+        "--tls-cert",
+        pki.cert.to_str().unwrap(),
+        "--tls-key",
+        pki.key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Daemon::start(&args)
+}
+
+const CALLS: &str = r#"
+import http.client, ssl, sys, xmlrpc.client
+ca, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=ca)
+proxy = xmlrpc.client.ServerProxy(f"https://localhost:{port}/RPC2", context=ctx)
+print(proxy.add(40, 2), proxy.add(1, 2), proxy.add(3, 4))
+big = "x" * 1_000_000
+print(proxy.echo(big) == big)
+for maximum in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+    c = ssl.create_default_context(cafile=ca)
+    c.maximum_version = maximum
+    c.set_alpn_protocols(["http/1.1"])
+    conn = http.client.HTTPSConnection("localhost", port, context=c)
+    conn.request("GET", "/status")
+    status = conn.getresponse().status
+    print(conn.sock.version(), conn.sock.selected_alpn_protocol(), status)
+"#;
+
+#[test]
+fn python_and_curl_call_medusad_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path(), "", &["localhost", "127.0.0.1"]);
+    let mut daemon = start(&pki, &[]);
+    let line = daemon.wait_for("XML-RPC: ");
+    assert!(line.contains("https://"), "{line}");
+    let port = daemon.addr.port().to_string();
+    assert_eq!(
+        python(CALLS, &[pki.ca.to_str().unwrap(), &port]),
+        [
+            "42 3 7",
+            "True",
+            "TLSv1.3 http/1.1 200",
+            "TLSv1.2 http/1.1 200"
+        ]
+    );
+    let curl = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(&pki.ca)
+        .arg(format!("https://localhost:{port}/status"))
+        .output();
+    match curl {
+        Ok(out) => assert_eq!(String::from_utf8_lossy(&out.stdout), "200"),
+        Err(e) if std::env::var_os("CI").is_some() => panic!("curl is required under CI: {e}"),
+        Err(_) => eprintln!("curl not found: its part of this test is skipped"),
+    }
+    daemon.terminate("medusad --tls-cert");
+}
+
+/// Reads until the server closes; how long that took, and the bytes.
+fn until_closed(stream: &mut TcpStream, limit: Duration) -> (Duration, Vec<u8>) {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return (started.elapsed(), got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn plain_http_and_broken_handshakes_close_and_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path(), "", &["localhost"]);
+    let mut daemon = start(&pki, &["--idle-timeout", "1"]);
+    let addr = daemon.addr;
+    let port = addr.port().to_string();
+
+    // Plain HTTP: a TLS alert and the close, at once, never a hang.
+    let mut plain = TcpStream::connect(addr).unwrap();
+    plain
+        .write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (took, got) = until_closed(&mut plain, Duration::from_secs(10));
+    assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    assert_eq!(got.first(), Some(&0x15), "a TLS alert record: {got:?}");
+
+    // Garbage, then a handshake that stops after a few bytes.
+    let mut garbage = TcpStream::connect(addr).unwrap();
+    garbage.write_all(&[0xde; 300]).unwrap();
+    let mut half = TcpStream::connect(addr).unwrap();
+    half.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+
+    // Meanwhile a real client is served.
+    let answer = python(
+        "import ssl,sys,xmlrpc.client\n\
+         ctx=ssl.create_default_context(cafile=sys.argv[1])\n\
+         print(xmlrpc.client.ServerProxy(f'https://localhost:{sys.argv[2]}/RPC2',context=ctx).add(40,2))",
+        &[pki.ca.to_str().unwrap(), &port],
+    );
+    assert_eq!(answer, ["42"]);
+    let (_, _) = until_closed(&mut garbage, Duration::from_secs(10));
+    // The stalled handshake is cut off by the idle timeout (1 s here).
+    let (took, _) = until_closed(&mut half, Duration::from_secs(15));
+    assert!(
+        took < Duration::from_secs(10),
+        "half handshake held {took:?}"
+    );
+    daemon.terminate("medusad with broken handshakes");
+}
+
+fn startup_error(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_medusad"))
+        .args(["--port", "0"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} should not start");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_or_mismatched_key_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestPki::new(dir.path(), "a-", &["localhost"]);
+    let b = TestPki::new(dir.path(), "b-", &["localhost"]);
+    let missing = dir.path().join("nowhere.pem");
+    let text = startup_error(&[
+        "--tls-cert",
+        a.cert.to_str().unwrap(),
+        "--tls-key",
+        missing.to_str().unwrap(),
+    ]);
+    assert!(text.contains("nowhere.pem"), "{text}");
+    let text = startup_error(&[
+        "--tls-cert",
+        a.cert.to_str().unwrap(),
+        "--tls-key",
+        b.key.to_str().unwrap(),
+    ]);
+    assert!(text.contains("does not fit"), "{text}");
+    let text = startup_error(&[
+        "--tls-cert",
+        a.key.to_str().unwrap(),
+        "--tls-key",
+        a.key.to_str().unwrap(),
+    ]);
+    assert!(text.contains("no certificate"), "{text}");
+    let text = startup_error(&["--tls-cert", a.cert.to_str().unwrap()]);
+    assert!(text.contains("go together"), "{text}");
+}
+
+/// Keeps one connection open across the reload: it goes on working, and a
+/// new connection gets the new certificate.
+const ACROSS_RELOAD: &str = r#"
+import http.client, ssl, sys
+port = int(sys.argv[3])
+ctx = ssl.create_default_context()
+ctx.load_verify_locations(sys.argv[1])
+ctx.load_verify_locations(sys.argv[2])
+def issuer(conn):
+    cert = conn.sock.getpeercert()
+    return dict(x[0] for x in cert["issuer"])["commonName"]
+old = http.client.HTTPSConnection("localhost", port, context=ctx)
+old.request("GET", "/status"); old.getresponse().read()
+print(issuer(old), flush=True)
+sys.stdin.readline()
+old.request("GET", "/status"); print(old.getresponse().status)
+new = http.client.HTTPSConnection("localhost", port, context=ctx)
+new.request("GET", "/status"); new.getresponse().read()
+print(issuer(new))
+"#;
+
+#[test]
+fn sighup_reloads_the_certificate_without_dropping_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestPki::new(dir.path(), "first-", &["localhost"]);
+    let second = TestPki::new(dir.path(), "second-", &["localhost"]);
+    let live = TestPki {
+        ca: first.ca.clone(),
+        cert: dir.path().join("live-cert.pem"),
+        key: dir.path().join("live-key.pem"),
+    };
+    let install = |from: &TestPki| {
+        std::fs::copy(&from.cert, &live.cert).unwrap();
+        std::fs::copy(&from.key, &live.key).unwrap();
+    };
+    install(&first);
+    let mut daemon = start(&live, &[]);
+    let port = daemon.addr.port().to_string();
+    let mut client = Command::new("python3")
+        .arg("-c")
+        .arg(ACROSS_RELOAD)
+        .args([
+            first.ca.to_str().unwrap(),
+            second.ca.to_str().unwrap(),
+            &port,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let mut next = || lines.next().expect("a line").unwrap();
+    assert_eq!(next(), "medusa test CA first-");
+
+    // A bad file first: the reload fails and the old certificate stays.
+    std::fs::write(&live.key, "not a key").unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("TLS reload failed");
+    install(&second);
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("TLS certificate and key reloaded");
+
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
+    assert_eq!(next(), "200", "the connection opened before the reload");
+    assert_eq!(next(), "medusa test CA second-");
+    assert!(client.wait().unwrap().success());
+    daemon.terminate("medusad after SIGHUP");
+}
