@@ -111,7 +111,7 @@ fn until_closed(stream: &mut TcpStream, limit: Duration) -> (Duration, Vec<u8>) 
 fn plain_http_and_broken_handshakes_close_and_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let pki = TestPki::new(dir.path(), "", &["localhost"]);
-    let mut daemon = start(&pki, &["--idle-timeout", "1"]);
+    let daemon = start(&pki, &["--idle-timeout", "1"]);
     let addr = daemon.addr;
     let port = addr.port().to_string();
 
