@@ -174,6 +174,22 @@ impl StatusHandler {
             "Response bytes sent.",
             stats.bytes_out.get(),
         );
+        metric(
+            "tls_handshake_failures_total",
+            "counter",
+            "TLS handshakes that failed.",
+            stats.tls_handshake_failures.get(),
+        );
+        // Labelled by version, so not through `metric`.
+        let _ = write!(
+            text,
+            "# HELP medusa_tls_handshakes_total TLS handshakes completed.\n\
+             # TYPE medusa_tls_handshakes_total counter\n\
+             medusa_tls_handshakes_total{{version=\"1.3\"}} {}\n\
+             medusa_tls_handshakes_total{{version=\"1.2\"}} {}\n",
+            stats.tls13_handshakes.get(),
+            stats.tls12_handshakes.get()
+        );
         text
     }
 }
@@ -226,6 +242,9 @@ fn counters(server: &ServerView<'_>) -> Vec<(&'static str, u64)> {
         ("handler panics", s.panics.get()),
         ("bytes in", s.bytes_in.get()),
         ("bytes out", s.bytes_out.get()),
+        ("TLS 1.3 handshakes", s.tls13_handshakes.get()),
+        ("TLS 1.2 handshakes", s.tls12_handshakes.get()),
+        ("TLS handshake failures", s.tls_handshake_failures.get()),
     ]
 }
 

@@ -146,6 +146,25 @@ fn plain_http_and_broken_handshakes_close_and_others_are_served() {
         took < Duration::from_secs(10),
         "half handshake held {took:?}"
     );
+
+    // The metrics count the handshakes that worked and the two that
+    // failed (the stalled one timed out: not a failed handshake).
+    let metrics = python(
+        "import ssl,sys,urllib.request\n\
+         ctx=ssl.create_default_context(cafile=sys.argv[1])\n\
+         print(urllib.request.urlopen(f'https://localhost:{sys.argv[2]}/status/metrics',context=ctx).read().decode())",
+        &[pki.ca.to_str().unwrap(), &port],
+    );
+    let value = |name: &str| {
+        metrics
+            .iter()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics:?}"))
+    };
+    assert_eq!(value("medusa_tls_handshakes_total{version=\"1.3\"}"), 2);
+    assert_eq!(value("medusa_tls_handshake_failures_total"), 2);
     daemon.terminate("medusad with broken handshakes");
 }
 

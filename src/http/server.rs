@@ -41,6 +41,13 @@ pub struct HttpStats {
     pub errors: Cell<u64>,
     /// Handler panics.
     pub panics: Cell<u64>,
+    /// TLS handshakes completed, by version.
+    pub tls13_handshakes: Cell<u64>,
+    /// TLS 1.2 handshakes completed.
+    pub tls12_handshakes: Cell<u64>,
+    /// TLS handshakes that failed (a bad or plain-HTTP client, an
+    /// unacceptable version or cipher).
+    pub tls_handshake_failures: Cell<u64>,
 }
 
 impl HttpStats {

@@ -23,7 +23,7 @@ use super::deferred::{self, Slot};
 use super::server::{ChannelInfo, HttpStats, Shared};
 use super::{HttpError, Request, Response};
 use crate::chat::{Chat, ChatHandler, Terminator};
-use crate::reactor::{Context, Peer, TimerId, Waker};
+use crate::reactor::{Context, DispatchError, Peer, TimerId, Waker};
 use mio::Token;
 
 mod dispatch;
@@ -51,6 +51,9 @@ pub struct HttpChannel {
     /// client a trusted proxy forwarded for (with the proxy's port).
     client: Peer,
     state: State,
+    /// The connection's first bytes have come (so a TLS handshake is
+    /// done, and counted).
+    greeted: bool,
     reader: MessageReader<Request>,
     /// When the current request's first byte arrived, or the connection
     /// went idle.
@@ -99,6 +102,7 @@ impl HttpChannel {
             peer,
             client: peer,
             state: State::Idle,
+            greeted: false,
             reader,
             since: Instant::now(),
             timer: None,
@@ -170,9 +174,25 @@ impl HttpChannel {
     }
 }
 
+impl HttpChannel {
+    /// Counts a completed TLS handshake by its version.
+    fn count_handshake(&self, chat: &Chat) {
+        let stats = &self.shared.stats;
+        match chat.stream().tls().and_then(|tls| tls.protocol_version()) {
+            Some(rustls::ProtocolVersion::TLSv1_3) => HttpStats::add(&stats.tls13_handshakes, 1),
+            Some(rustls::ProtocolVersion::TLSv1_2) => HttpStats::add(&stats.tls12_handshakes, 1),
+            _ => {}
+        }
+    }
+}
+
 impl ChatHandler for HttpChannel {
     fn collect_incoming_data(&mut self, chat: &mut Chat, data: &[u8]) {
         HttpStats::add(&self.shared.stats.bytes_in, data.len() as u64);
+        if !self.greeted {
+            self.greeted = true;
+            self.count_handshake(chat);
+        }
         match self.state {
             State::Idle | State::Reading => {
                 if self.state == State::Idle {
@@ -315,6 +335,14 @@ impl ChatHandler for HttpChannel {
             self.refuse(chat, &error);
         }
         Ok(())
+    }
+
+    /// A TLS connection that fails before its handshake is done is a
+    /// failed handshake (plain HTTP on the TLS port, a bad client).
+    fn handle_error(&mut self, chat: &mut Chat, _error: &DispatchError) {
+        if chat.stream().tls().is_some_and(|tls| tls.is_handshaking()) {
+            HttpStats::add(&self.shared.stats.tls_handshake_failures, 1);
+        }
     }
 
     fn handle_shutdown(&mut self, chat: &mut Chat, _cx: &mut Context<'_>) {
