@@ -279,3 +279,38 @@ fn sighup_reloads_the_certificate_without_dropping_connections() {
     assert!(client.wait().unwrap().success());
     daemon.terminate("medusad after SIGHUP");
 }
+
+/// SIGHUP is never fatal: without TLS it is logged; a master relays it to
+/// its workers, which go on serving (none is restarted).
+#[test]
+fn sighup_without_tls_and_through_a_master_reloads_nothing_and_kills_nothing() {
+    let mut single = Daemon::start(&[]);
+    single.signal(libc::SIGHUP);
+    single.wait_for("SIGHUP: nothing to reload");
+    let mut conn = TcpStream::connect(single.addr).unwrap();
+    conn.write_all(b"GET /status HTTP/1.0\r\n\r\n").unwrap();
+    let (_, reply) = until_closed(&mut conn, Duration::from_secs(10));
+    assert!(reply.starts_with(b"HTTP/1.0 200"), "still serving");
+    single.terminate("medusad after SIGHUP");
+
+    let mut master = Daemon::start(&["--workers", "2"]);
+    let workers = master.worker_pids(2);
+    // Both serving (a SIGHUP before a worker catches it would end it).
+    master.wait_for_seen("XML-RPC: ");
+    while master
+        .seen
+        .iter()
+        .filter(|l| l.contains("XML-RPC: "))
+        .count()
+        < 2
+    {
+        master.wait_for("XML-RPC: ");
+    }
+    master.signal(libc::SIGHUP);
+    master.wait_for_seen("SIGHUP: relayed to the workers");
+    master.wait_for("SIGHUP: nothing to reload");
+    master.wait_for("SIGHUP: nothing to reload");
+    assert!(workers.iter().all(|&pid| util::daemon::alive(pid)));
+    assert_eq!(master.worker_pids(2), workers, "no worker was restarted");
+    master.terminate("medusad --workers 2 after SIGHUP");
+}

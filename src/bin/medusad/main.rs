@@ -249,12 +249,6 @@ fn serve(options: Options, listen: Listen) -> Result<(), Failure> {
             log::info!("XML-RPC: {scheme}://{addr}{rpc}; status page: {scheme}://{addr}/status");
         }
     }
-    if let (Some(files), Some(server)) = (&options.tls, servers.first()) {
-        let reloader = tls::Reloader::new(files.clone(), server.tls_setting());
-        reactor
-            .add(reloader.map_err(Failure::Startup)?)
-            .map_err(Failure::Startup)?;
-    }
     for socket in &sockets {
         let path = socket.path().display();
         log::info!("medusad listening on unix:{path}{files}");
@@ -281,6 +275,8 @@ fn setup(
     // Before announcing the address: from then on a SIGTERM must mean a
     // graceful shutdown, not the default action (death).
     reactor.catch_signals(options.grace)?;
+    // As early: SIGHUP's default action would end the process.
+    let mut reloader = tls::Reloader::new()?;
 
     let mut sockets = Vec::new();
     let mut unix_listeners = Vec::new();
@@ -301,7 +297,9 @@ fn setup(
     };
     if let Some(files) = &options.tls {
         server.set_tls(Some(files.load()?));
+        reloader.watch(files.clone(), server.tls_setting());
     }
+    reactor.add(reloader)?;
     let mut servers = Vec::new();
     for listener in unix_listeners {
         listener.set_nonblocking(true)?;

@@ -17,7 +17,7 @@ use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::backoff::Backoff;
@@ -100,7 +100,7 @@ impl<F: FnMut() -> Command> Master<F> {
         let mut poll = Poll::new()?;
         // Before the first worker exists: a SIGTERM from now on is relayed,
         // never the default action (which would leave workers behind).
-        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT])?;
+        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGHUP])?;
         poll.registry()
             .register(&mut signals, Token(0), Interest::READABLE)?;
         let mut events = Events::with_capacity(4);
@@ -134,6 +134,13 @@ impl<F: FnMut() -> Command> Master<F> {
                 if signal == SIGTERM || signal == SIGINT {
                     log::info!("master: signal {signal}: stopping the workers");
                     self.stop(signal);
+                } else if signal == SIGHUP {
+                    // The workers reload (their TLS files); the master
+                    // itself holds nothing to reload.
+                    log::info!("master: SIGHUP: relayed to the workers");
+                    for child in self.slots.iter().filter_map(|s| s.child.as_ref()) {
+                        send_signal(child, SIGHUP);
+                    }
                 }
             }
         }

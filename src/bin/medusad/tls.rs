@@ -27,20 +27,26 @@ impl TlsFiles {
     }
 }
 
-/// A dispatcher for SIGHUP: reloads the files into `setting`.
+/// A dispatcher for SIGHUP: reloads the TLS files into their setting, if
+/// there are any. Installed either way, so that SIGHUP never has its
+/// default action (the end of the process).
 pub struct Reloader {
     signals: Signals,
-    files: TlsFiles,
-    setting: TlsSetting,
+    tls: Option<(TlsFiles, TlsSetting)>,
 }
 
 impl Reloader {
-    pub fn new(files: TlsFiles, setting: TlsSetting) -> io::Result<Reloader> {
+    /// Catches SIGHUP from now on; nothing to reload yet.
+    pub fn new() -> io::Result<Reloader> {
         Ok(Reloader {
             signals: Signals::new([SIGHUP])?,
-            files,
-            setting,
+            tls: None,
         })
+    }
+
+    /// Reloads `files` into `setting` on SIGHUP.
+    pub fn watch(&mut self, files: TlsFiles, setting: TlsSetting) {
+        self.tls = Some((files, setting));
     }
 }
 
@@ -53,11 +59,15 @@ impl Dispatcher for Reloader {
         if self.signals.pending().next().is_none() {
             return Ok(());
         }
+        let Some((files, setting)) = &self.tls else {
+            log::info!("SIGHUP: nothing to reload");
+            return Ok(());
+        };
         // Reading two small files: the one blocking call the loop makes
         // on purpose, at an operator's request.
-        match self.files.load() {
+        match files.load() {
             Ok(config) => {
-                self.setting.set(Some(config));
+                setting.set(Some(config));
                 log::info!("SIGHUP: TLS certificate and key reloaded");
             }
             Err(e) => log::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),
