@@ -109,7 +109,7 @@ fn flood(conn: &mut Conn, total: usize) -> usize {
 // ---- 1. The chunk-size limit cannot wrap ----
 
 const WRAPPING_CHUNKS: &[u8] =
-    b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\r\nffffffffffffffff\r\n";
+    b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\r\nffffffffffffffff\r\n";
 
 /// `1 + 0xffffffffffffffff` wrapped past `max_body_bytes`: the server then
 /// stored whatever followed. Now the size is 413 at once, and memory stays
@@ -227,8 +227,8 @@ fn a_bare_lf_head_is_one_400_and_smuggles_nothing() {
     let daemon = Daemon::start(&[]);
     let mut conn = Conn::new(daemon.addr);
     conn.send(
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nX: y\n\r\nContent-Length: 41\r\n\r\n\
-          GET /status/metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nX: y\n\r\nContent-Length: 41\r\n\r\n\
+          GET /status/metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
     );
     let reply = conn.reply().expect("an answer");
     assert_eq!(reply.status, 400, "{}", reply.brief());
@@ -237,7 +237,7 @@ fn a_bare_lf_head_is_one_400_and_smuggles_nothing() {
     // A head that uses bare LF only: a prompt 400, not a 408 after the
     // request timeout (30 s; this connection gives up after 5).
     let mut conn = Conn::open(daemon.addr, Duration::from_secs(5));
-    conn.send(b"GET /status HTTP/1.1\nHost: x\n\n");
+    conn.send(b"GET /status HTTP/1.1\nHost: localhost\n\n");
     let reply = conn.reply().expect("a prompt answer");
     assert_eq!(reply.status, 400, "{}", reply.brief());
     assert_serves(&daemon, "", "bare LF heads");
@@ -249,12 +249,19 @@ fn a_bare_lf_head_is_one_400_and_smuggles_nothing() {
 #[test]
 fn host_is_required_once_in_http_1_1() {
     let daemon = Daemon::start(&[]);
-    let cases: [(&[u8], u16); 5] = [
+    let cases: [(&[u8], u16); 7] = [
         (b"GET /status HTTP/1.1\r\n\r\n", 400),
         (b"GET /status HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         (b"GET /status HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400),
         (b"GET /status HTTP/1.0\r\n\r\n", 200),
-        (b"GET /status HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        (b"GET /status HTTP/1.1\r\nHost: localhost:8182\r\n\r\n", 200),
+        // Bound to loopback: names other than its own are refused (DNS
+        // rebinding), and `--allowed-host` is how to add one.
+        (b"GET /status HTTP/1.1\r\nHost: a\r\n\r\n", 421),
+        (
+            b"GET /status HTTP/1.1\r\nHost: evil.example:8182\r\n\r\n",
+            421,
+        ),
     ];
     for (request, status) in cases {
         let reply = exchange(daemon.addr, request);
@@ -276,7 +283,8 @@ const ALICE: &str = "Authorization: Basic YWxpY2U6c2VjcmV0\r\n";
 fn get(addr: SocketAddr, path: &str, extra: &str) -> Reply {
     exchange(
         addr,
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n")
+            .as_bytes(),
     )
 }
 
@@ -312,7 +320,7 @@ fn credentials_guard_every_path_but_the_public_ones() {
     // A 5 MB body announced without credentials: 401 at once, without
     // waiting for (or reading) the body.
     let mut conn = Conn::open(daemon.addr, Duration::from_secs(5));
-    conn.send(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n");
+    conn.send(b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000000\r\n\r\n");
     let reply = conn.reply().expect("401 before the body");
     assert_eq!(reply.status, 401);
     assert_serves(&daemon, ALICE, "requests without credentials");
@@ -424,7 +432,7 @@ fn the_longest_idle_connection_makes_room_at_the_limit() {
     let mut daemon = Daemon::start(&["--max-connections", "5"]);
     let mut busy: Vec<Conn> = (0..5).map(|_| Conn::new(daemon.addr)).collect();
     for conn in &mut busy {
-        conn.send(b"GET /status HTTP/1.1\r\nHost: x\r\n");
+        conn.send(b"GET /status HTTP/1.1\r\nHost: localhost\r\n");
     }
     std::thread::sleep(Duration::from_millis(200));
     let mut refused = Conn::new(daemon.addr);
@@ -456,7 +464,7 @@ fn hostile_clients_leave_no_descriptors_behind() {
         conn.send(WRAPPING_CHUNKS);
         let _ = conn.reply();
         let mut conn = Conn::new(daemon.addr);
-        conn.send(b"GET /status HTTP/1.1\nHost: x\n\n");
+        conn.send(b"GET /status HTTP/1.1\nHost: localhost\n\n");
         let _ = conn.reply();
         let mut conn = Conn::new(daemon.addr);
         conn.send(&post(
@@ -481,4 +489,19 @@ fn hostile_clients_leave_no_descriptors_behind() {
     assert!(grown < 32 * 1024, "RSS grew by {grown} KiB");
     assert_serves(&daemon, "", "the mix");
     daemon.terminate("medusad");
+}
+
+/// `--allowed-host` replaces the loopback defaults; `*` allows any name.
+#[test]
+fn allowed_host_flags_choose_the_names() {
+    let daemon = Daemon::start(&["--allowed-host", "rpc.example"]);
+    let status = |daemon: &Daemon, host: &str| {
+        let request = format!("GET /status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        exchange(daemon.addr, request.as_bytes()).status
+    };
+    assert_eq!(status(&daemon, "rpc.example:8182"), 200);
+    assert_eq!(status(&daemon, "localhost"), 421);
+    drop(daemon);
+    let daemon = Daemon::start(&["--allowed-host", "*"]);
+    assert_eq!(status(&daemon, "anything.example"), 200);
 }

@@ -129,7 +129,7 @@ fn limit_flags_take_effect() {
     let daemon = Daemon::start(&["--max-header-bytes", "200"]);
     let mut stream = connect(daemon.addr);
     let request = format!(
-        "GET /status HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "GET /status HTTP/1.1\r\nHost: localhost\r\nX-Pad: {}\r\n\r\n",
         "a".repeat(300)
     );
     stream.write_all(request.as_bytes()).unwrap();
@@ -148,7 +148,7 @@ fn sigterm_finishes_the_download_in_flight_then_exits_zero() {
 
     let mut stream = connect(daemon.addr);
     stream
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let mut reader = BufReader::new(stream);
     let mut first = String::new();
@@ -235,7 +235,7 @@ fn fd_exhaustion_does_not_spin_and_service_resumes() {
     let mut keeper_reader = BufReader::new(keeper.try_clone().unwrap());
     let ask = |stream: &mut TcpStream, reader: &mut BufReader<TcpStream>| {
         stream
-            .write_all(b"GET /status/metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET /status/metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         let mut status = String::new();
         reader.read_line(&mut status).unwrap();
@@ -279,7 +279,7 @@ fn fd_exhaustion_does_not_spin_and_service_resumes() {
         let mut fresh = connect(daemon.addr);
         let mut reader = BufReader::new(fresh.try_clone().unwrap());
         fresh
-            .write_all(b"GET /status/metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET /status/metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         let mut status = String::new();
         if reader.read_line(&mut status).is_ok() && status.starts_with("HTTP/1.1 200") {

@@ -62,6 +62,12 @@ pub struct HttpConfig {
     /// (a line break would forge lines): the server refuses them when
     /// created. Default none.
     pub access_log_tag: Option<String>,
+    /// The names a TCP client may put in `Host` (without the port): others
+    /// get 421, so a web page whose name an attacker points at 127.0.0.1
+    /// (DNS rebinding) cannot call the server from a browser. `*` allows
+    /// any. Empty (the default): any. Unix-domain peers are not checked
+    /// (no browser reaches them). See `host_allowed`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -82,6 +88,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             extra_headers: Vec::new(),
             access_log_tag: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -26,6 +26,7 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 mod access_log;
+mod allowed_host;
 mod channel;
 pub mod codec;
 mod config;
@@ -38,6 +39,7 @@ mod response;
 mod server;
 
 pub use access_log::AccessLog;
+pub use allowed_host::{host_allowed, loopback_names};
 pub use channel::HttpChannel;
 pub use codec::{
     chunk_size, content_length, gunzip, gzip, percent_decode, GunzipError, GunzipLimits,

@@ -103,7 +103,7 @@ pub fn read_reply(reader: &mut impl BufRead, head_only: bool) -> io::Result<Repl
 /// more header lines, each ending in CRLF (`""` for none).
 pub fn post(body: &[u8], extra: &str) -> Vec<u8> {
     let mut request = format!(
-        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n{extra}Content-Length: {}\r\n\r\n",
+        "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();

@@ -56,6 +56,10 @@ usage: medusad [OPTIONS]
                             default, the log below); 'off' for none
   --workers N|auto          worker processes on the same port (default 1;
                             auto = one per CPU); a master restarts them
+  --allowed-host NAME       a name TCP clients may send in Host (repeatable;
+                            '*' for any); others get 421. Default: on a
+                            loopback address, localhost and the loopback
+                            addresses only (against DNS rebinding); else any
   --trusted-proxy ADDR      believe X-Forwarded-For from this proxy IP in the
                             access log (repeatable)
   --help                    this text
@@ -174,6 +178,10 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
             "--access-log" if value == "off" => http.access_log = AccessLog::Off,
             "--access-log" => http.access_log = AccessLog::File(PathBuf::from(value)),
             "--workers" => workers = worker_count(&value)?,
+            "--allowed-host" if value.is_empty() => {
+                return Err("--allowed-host needs a name".to_string())
+            }
+            "--allowed-host" => http.allowed_hosts.push(value),
             "--trusted-proxy" => http.trusted_proxies.push(
                 value
                     .parse()
@@ -190,6 +198,10 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
     let addr: SocketAddr = format!("{bracketed}:{port}")
         .parse()
         .map_err(|_| format!("bad address {bracketed}:{port}"))?;
+    if http.allowed_hosts.is_empty() && addr.ip().is_loopback() {
+        http.allowed_hosts = medusa::http::loopback_names();
+        http.allowed_hosts.push(addr.ip().to_string());
+    }
     if !tcp && unix.is_empty() {
         return Err("--no-tcp needs at least one --unix PATH".to_string());
     }

@@ -10,7 +10,7 @@ use crate::chat::Chat;
 use crate::http::handler::Deferral;
 use crate::http::request::Version;
 use crate::http::server::{HttpStats, Shared};
-use crate::http::{forwarded, HttpError, Outcome, Request, Response, ServerView};
+use crate::http::{forwarded, host_allowed, HttpError, Outcome, Request, Response, ServerView};
 use crate::reactor::{Context, Peer};
 
 impl HttpChannel {
@@ -31,6 +31,9 @@ impl HttpChannel {
             self.client = Peer::Ip(SocketAddr::new(client, addr.port()));
         }
         let version = request.version;
+        // Only TCP peers: no browser reaches a Unix-domain socket.
+        let host_ok = !matches!(self.peer, Peer::Ip(_))
+            || host_allowed(&self.shared.config.allowed_hosts, request.header("Host"));
         let expects_continue = request
             .header("Expect")
             .map(|e| e.eq_ignore_ascii_case("100-continue"));
@@ -41,6 +44,12 @@ impl HttpChannel {
         };
         if expects_continue == Some(false) {
             return self.refuse(chat, &HttpError::new(417, "unsupported Expect"));
+        }
+        if !host_ok {
+            // Before any handler (or the body): a rebound browser page
+            // learns nothing and costs nothing.
+            let error = HttpError::new(421, "this server does not answer to that Host");
+            return self.refuse(chat, &error);
         }
         if let Some(response) = refusal {
             // Before any of the body is read (or, with Expect, sent).
