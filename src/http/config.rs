@@ -68,6 +68,8 @@ pub struct HttpConfig {
     /// any. Empty (the default): any. Unix-domain peers are not checked
     /// (no browser reaches them). See `host_allowed`.
     pub allowed_hosts: Vec<String>,
+    /// Browser callers from other origins (CORS). Default: none.
+    pub cors: super::CorsConfig,
 }
 
 impl Default for HttpConfig {
@@ -89,6 +91,10 @@ impl Default for HttpConfig {
             extra_headers: Vec::new(),
             access_log_tag: None,
             allowed_hosts: Vec::new(),
+            cors: super::CorsConfig {
+                origins: Vec::new(),
+                max_age: Duration::from_secs(600),
+            },
         }
     }
 }

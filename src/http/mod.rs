@@ -30,6 +30,7 @@ mod allowed_host;
 mod channel;
 pub mod codec;
 mod config;
+mod cors;
 mod date;
 mod deferred;
 mod forwarded;
@@ -47,6 +48,7 @@ pub use codec::{
 };
 pub(crate) use codec::{parse_head, parse_terminated_head};
 pub use config::HttpConfig;
+pub use cors::CorsConfig;
 pub use date::http_date_now;
 pub use deferred::{Later, Outcome, Responder};
 pub use forwarded::client_address;

@@ -56,6 +56,10 @@ usage: medusad [OPTIONS]
                             default, the log below); 'off' for none
   --workers N|auto          worker processes on the same port (default 1;
                             auto = one per CPU); a master restarts them
+  --cors-origin ORIGIN      let web pages from ORIGIN (e.g.
+                            https://app.example; repeatable; '*' for any)
+                            call from a browser: preflights are answered,
+                            answers name the origin
   --allowed-host NAME       a name TCP clients may send in Host (repeatable;
                             '*' for any); others get 421. Default: on a
                             loopback address, localhost and the loopback
@@ -182,6 +186,15 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
                 return Err("--allowed-host needs a name".to_string())
             }
             "--allowed-host" => http.allowed_hosts.push(value),
+            "--cors-origin" if value == "*" || value.contains("://") => http
+                .cors
+                .origins
+                .push(value.trim_end_matches('/').to_string()),
+            "--cors-origin" => {
+                return Err(format!(
+                    "--cors-origin: expected scheme://host[:port] or '*': {value:?}"
+                ))
+            }
             "--trusted-proxy" => http.trusted_proxies.push(
                 value
                     .parse()

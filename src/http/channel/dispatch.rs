@@ -76,7 +76,16 @@ impl HttpChannel {
         };
         request.body = body;
         request.peer = Some(self.peer);
-        let outcome = self.call_handler(&mut request);
+        let cors = &self.shared.config.cors;
+        let outcome = match cors.preflight(&request) {
+            // Before any handler: a preflight carries no credentials.
+            Some(answer) => Outcome::Now(answer),
+            None => self.call_handler(&mut request),
+        };
+        let origin = match cors.enabled() {
+            true => request.header("Origin").map(str::to_string),
+            false => None,
+        };
         let keep_alive = request.wants_keep_alive();
         let head_only = request.method == "HEAD";
         let user = request.user.take();
@@ -85,6 +94,7 @@ impl HttpChannel {
             keep_alive,
             head_only,
             log,
+            origin,
         };
         let slot = self.deferred.borrow_mut().take();
         let response = match outcome {
@@ -116,6 +126,10 @@ impl HttpChannel {
         // Earlier responses still unsent: the peer is not reading, and a new
         // request must not count as activity (only output progress does).
         let backlog = chat.has_output();
+        let response = match &exchange.origin {
+            Some(origin) => self.shared.config.cors.decorate(response, Some(origin)),
+            None => response,
+        };
         let keep_alive = self.send(chat, response, keep_alive, exchange.head_only, exchange.log);
         if keep_alive {
             self.state = State::Idle;

@@ -79,6 +79,8 @@ struct Exchange {
     head_only: bool,
     /// Also carries the version, for the status line.
     log: Entry,
+    /// The request's `Origin`, when CORS is on (to name it on the answer).
+    origin: Option<String>,
 }
 
 impl HttpChannel {
