@@ -56,6 +56,24 @@ impl<H: ChatHandler> AsyncChat<H> {
         })
     }
 
+    /// [`connect`](AsyncChat::connect), then TLS to `server_name` (checked
+    /// against the certificate) with `config`. Output pushed before the
+    /// handshake is done is sent once it is.
+    pub fn connect_tls(
+        addr: SocketAddr,
+        server_name: rustls::pki_types::ServerName<'static>,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        handler: H,
+        chat_config: ChatConfig,
+    ) -> io::Result<AsyncChat<H>> {
+        let sock = TcpStream::connect(addr)?;
+        let tls = crate::reactor::TlsStream::connect(sock, config, server_name)?;
+        Ok(AsyncChat {
+            chat: Chat::new(Stream::Tls(Box::new(tls)), chat_config, true),
+            handler,
+        })
+    }
+
     /// [`connect`](AsyncChat::connect) to a Unix-domain socket at `path`.
     #[cfg(unix)]
     pub fn connect_unix(

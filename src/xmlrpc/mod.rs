@@ -91,3 +91,4 @@ pub use server::workers::{Busy, WorkerPool};
 pub use client::async_client::{AsyncClient, AsyncClientConfig, CallResult};
 pub use client::blocking::{dumps, loads, Client, Transport};
 pub use client::error::ClientError;
+pub use client::tls::TlsConfig;

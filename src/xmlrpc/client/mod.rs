@@ -20,4 +20,5 @@ mod answer;
 pub(super) mod async_client;
 pub(super) mod blocking;
 pub(super) mod error;
+pub(super) mod tls;
 mod url;
