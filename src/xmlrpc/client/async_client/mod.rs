@@ -631,12 +631,13 @@ impl Hub {
             };
             let result = chat.and_then(|chat| cx.add(chat));
             if let Err(e) = result {
-                // Could not even start: fail the call that wanted it.
+                // Could not even start (a Unix-domain socket that is not
+                // there fails here, at once): fail the call that wanted it,
+                // still at the head of the queue (it is taken in
+                // `handle_added`, which never ran). The channel's slot in
+                // `open` was freed when it was dropped, unadded.
                 let mut pool = self.pool.borrow_mut();
-                let call = pool.servers.get_mut(&key).and_then(|s| {
-                    s.open = s.open.saturating_sub(1);
-                    s.queue.pop_front()
-                });
+                let call = pool.servers.get_mut(&key).and_then(|s| s.queue.pop_front());
                 let call = call.and_then(|call| pool.try_next_addr(&key, call));
                 drop(pool);
                 if let Some(call) = call {
