@@ -10,6 +10,9 @@
 //! # Ok::<(), medusa::xmlrpc::ClientError>(())
 //! ```
 //!
+//! The URL may also name a Unix-domain socket: `unix:///run/app.sock`
+//! (see [`Client::new`]).
+//!
 //! Like Python's client it speaks HTTP/1.1, keeps the connection alive
 //! between calls, sends `Accept-Encoding: gzip`, and retries a call once
 //! when a kept-alive connection turns out to have been closed by the server

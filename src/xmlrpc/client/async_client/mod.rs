@@ -30,7 +30,8 @@
 //! one takes it) while fewer than `max_connections_per_server`
 //! are open. A connection channel sends the request, reads the response by
 //! terminators as the server channel reads requests, calls the callback,
-//! and goes back to the pool. A host *name* is resolved once, on a thread
+//! and goes back to the pool (a Unix-domain socket's server, `unix:///path`,
+//! is pooled by its path). A host *name* is resolved once, on a thread
 //! of its own (getaddrinfo blocks, and the loop must not): its calls wait
 //! in the queue meanwhile, and the answer comes back through the hub's
 //! inbox and a wake-up. Every failure (refused connection, reset,
@@ -267,17 +268,19 @@ impl AsyncClient {
     }
 
     /// Calls `method` on the server at `url`
-    /// (`http://[user[:password]@]host[:port][/path]`, as for
-    /// [`Client::new`](crate::xmlrpc::Client::new)); `callback` gets the result on
-    /// the loop's thread. The request goes out on the loop's next pass.
+    /// (`http://[user[:password]@]host[:port][/path]`, or on Unix
+    /// `unix:///path/to/socket` and `http+unix://%2Fpath%2Fto%2Fsocket/path`,
+    /// as for [`Client::new`](crate::xmlrpc::Client::new)); `callback` gets
+    /// the result on the loop's thread. The request goes out on the loop's
+    /// next pass.
     ///
     /// The first call to a host *name* starts a lookup with the system
     /// resolver on a thread of its own (getaddrinfo blocks; the loop does
     /// not wait for it); calls to that server wait for the answer, within
     /// their `request_timeout`, then go out. The addresses are kept for
     /// later calls; a failed lookup fails the calls that waited for it and
-    /// is not kept (the next call looks again). IP literals never ask the
-    /// resolver.
+    /// is not kept (the next call looks again). IP literals and
+    /// Unix-domain sockets never ask the resolver.
     pub fn call(
         &self,
         url: &str,
