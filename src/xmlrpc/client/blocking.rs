@@ -10,6 +10,9 @@
 //! # Ok::<(), medusa::xmlrpc::ClientError>(())
 //! ```
 //!
+//! The URL may also name a Unix-domain socket: `unix:///run/app.sock`
+//! (see [`Client::new`]).
+//!
 //! Like Python's client it speaks HTTP/1.1, keeps the connection alive
 //! between calls, sends `Accept-Encoding: gzip`, and retries a call once
 //! when a kept-alive connection turns out to have been closed by the server
@@ -26,8 +29,12 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+#[cfg(unix)]
+use std::path::Path;
 use std::time::Duration;
 
 use super::answer::{
@@ -35,7 +42,7 @@ use super::answer::{
     USER_AGENT,
 };
 use super::error::ClientError;
-use super::url::Target;
+use super::url::{Address, Target};
 use crate::http::codec::ResponseHead;
 use crate::xmlrpc::decode::{decode_call, decode_response, DecodeLimits};
 use crate::xmlrpc::encode::{encode_call, EncodeError, EncodeOptions};
@@ -60,12 +67,136 @@ pub fn loads(body: &[u8]) -> Result<(Vec<Value>, Option<String>), Fault> {
     Ok((vec![value], None))
 }
 
-/// A kept-alive connection to one host.
+/// A connected socket, TCP or Unix-domain, blocking, with the
+/// transport's timeouts.
+enum Socket {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Socket {
+    /// Connects to `addr` within `timeout` (`None`: as long as it takes).
+    fn connect(addr: &Address, timeout: Option<Duration>) -> io::Result<Socket> {
+        let socket = match addr {
+            Address::Ip(addr) => {
+                let stream = match timeout {
+                    Some(t) => TcpStream::connect_timeout(addr, t)?,
+                    None => TcpStream::connect(addr)?,
+                };
+                stream.set_nodelay(true)?;
+                Socket::Tcp(stream)
+            }
+            #[cfg(unix)]
+            Address::Unix(path) => Socket::Unix(
+                connect_unix(path, timeout)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}")))?,
+            ),
+        };
+        socket.set_timeouts(timeout)?;
+        Ok(socket)
+    }
+
+    fn set_timeouts(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => {
+                s.set_read_timeout(timeout)?;
+                s.set_write_timeout(timeout)
+            }
+            #[cfg(unix)]
+            Socket::Unix(s) => {
+                s.set_read_timeout(timeout)?;
+                s.set_write_timeout(timeout)
+            }
+        }
+    }
+
+    fn try_clone(&self) -> io::Result<Socket> {
+        Ok(match self {
+            Socket::Tcp(s) => Socket::Tcp(s.try_clone()?),
+            #[cfg(unix)]
+            Socket::Unix(s) => Socket::Unix(s.try_clone()?),
+        })
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            // std sends with MSG_NOSIGNAL where there is one.
+            Socket::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Socket::Unix(s) => send_unix(s, buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Connects to the Unix-domain socket at `path`. Such a connect completes
+/// at once, or fails at once, or (Linux, the listener's backlog full)
+/// waits for room, as long as the send timeout allows: set it first.
+#[cfg(unix)]
+fn connect_unix(path: &Path, timeout: Option<Duration>) -> io::Result<UnixStream> {
+    use socket2::{Domain, SockAddr, Socket as RawSocket, Type};
+
+    let socket = RawSocket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_write_timeout(timeout)?;
+    #[cfg(target_vendor = "apple")]
+    socket.set_nosigpipe(true)?;
+    socket.connect(&SockAddr::unix(path)?)?;
+    Ok(socket.into())
+}
+
+/// A write that does not raise SIGPIPE when the server has closed (a
+/// stale kept-alive connection): `EPIPE` comes back as an error instead,
+/// for the retry. std's `UnixStream` writes with plain `write(2)`.
+#[cfg(unix)]
+fn send_unix(stream: &UnixStream, buf: &[u8]) -> io::Result<usize> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris"
+    ))]
+    let flags = libc::MSG_NOSIGNAL;
+    // Apple systems: SO_NOSIGPIPE, set when connecting.
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris"
+    )))]
+    let flags = 0;
+    socket2::SockRef::from(stream).send_with_flags(buf, flags)
+}
+
+/// A kept-alive connection to one server.
 struct Connection {
-    /// `host:port`, without user info.
-    authority: String,
-    writer: TcpStream,
-    reader: BufReader<TcpStream>,
+    /// The server's key (`host:port` or `unix:/path`), without user info.
+    key: String,
+    writer: Socket,
+    reader: BufReader<Socket>,
 }
 
 /// Python's `xmlrpclib.Transport`: sends bodies over HTTP/1.1 and keeps the
@@ -129,13 +260,10 @@ impl Transport {
     }
 
     fn post_to(&mut self, target: &Target, body: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let reused = matches!(&self.connection, Some(c) if c.authority == target.authority);
+        let reused = matches!(&self.connection, Some(c) if c.key == target.key);
         match self.post_once(target, body) {
             Err(Attempt::Stale(e)) if reused => {
-                log::debug!(
-                    "stale connection to {} ({e}); retrying once",
-                    target.authority
-                );
+                log::debug!("stale connection to {} ({e}); retrying once", target.key);
                 self.connection = None;
                 self.post_once(target, body).map_err(Attempt::into_error)
             }
@@ -144,35 +272,28 @@ impl Transport {
     }
 
     fn connect(&mut self, target: &Target) -> io::Result<&mut Connection> {
-        if !matches!(&self.connection, Some(c) if c.authority == target.authority) {
+        if !matches!(&self.connection, Some(c) if c.key == target.key) {
             self.connection = None;
             let mut last = None;
-            let mut stream = None;
+            let mut socket = None;
             for addr in target.addresses()? {
-                let attempt = match self.timeout {
-                    Some(t) => TcpStream::connect_timeout(&addr, t),
-                    None => TcpStream::connect(addr),
-                };
-                match attempt {
+                match Socket::connect(&addr, self.timeout) {
                     Ok(s) => {
-                        stream = Some(s);
+                        socket = Some(s);
                         break;
                     }
                     Err(e) => last = Some(e),
                 }
             }
-            let stream = match (stream, last) {
-                (Some(stream), _) => stream,
+            let socket = match (socket, last) {
+                (Some(socket), _) => socket,
                 (None, Some(e)) => return Err(e),
                 (None, None) => unreachable!("addresses() is never empty"),
             };
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(self.timeout)?;
-            stream.set_write_timeout(self.timeout)?;
             self.connection = Some(Connection {
-                authority: target.authority.clone(),
-                reader: BufReader::new(stream.try_clone()?),
-                writer: stream,
+                key: target.key.clone(),
+                reader: BufReader::new(socket.try_clone()?),
+                writer: socket,
             });
         }
         Ok(self.connection.as_mut().expect("connected above"))
@@ -218,7 +339,7 @@ impl Attempt {
 /// A kept-alive connection the server closed fails before the first byte:
 /// that is `Stale`.
 fn read_response(
-    stream: &mut BufReader<TcpStream>,
+    stream: &mut impl BufRead,
     limit: usize,
 ) -> Result<(ResponseHead, Vec<u8>), Attempt> {
     let mut reader = response_reader(limit);
@@ -272,10 +393,31 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for `url`: `http://[user[:password]@]host[:port][/path]`.
-    /// The path defaults to `/RPC2`, the port to 80; user info (%-escaped
-    /// as in any URL) is sent as HTTP Basic credentials with every call.
-    /// A URL that cannot be used is a [`ClientError::Url`].
+    /// A client for `url`:
+    ///
+    /// - `http://[user[:password]@]host[:port][/path]`: the path defaults
+    ///   to `/RPC2`, the port to 80;
+    /// - `unix:///path/to/socket` (Unix only): an HTTP server on a
+    ///   Unix-domain socket, as supervisor's `unix:///var/run/supervisor.sock`;
+    ///   the request path is always `/RPC2` and `Host` is `localhost`;
+    /// - `http+unix://%2Fpath%2Fto%2Fsocket[/path]` (Unix only): the same
+    ///   socket with any request path (default `/RPC2`), the socket's path
+    ///   %-encoded where the host goes, as requests-unixsocket spells it.
+    ///
+    /// User info (`unix://user:password@/path/to/socket`, %-escaped as in
+    /// any URL) is sent as HTTP Basic credentials with every call. A URL
+    /// that cannot be used is a [`ClientError::Url`], naming what is wrong
+    /// without repeating the URL.
+    ///
+    /// ```no_run
+    /// # #[cfg(unix)] {
+    /// use medusa::xmlrpc::{Client, Value};
+    ///
+    /// let mut client = Client::new("unix:///run/app.sock")?;
+    /// let answer = client.call("add", vec![Value::Int(40), Value::Int(2)])?;
+    /// # }
+    /// # Ok::<(), medusa::xmlrpc::ClientError>(())
+    /// ```
     pub fn new(url: &str) -> Result<Client, ClientError> {
         Ok(Client {
             target: Target::parse(url)?,

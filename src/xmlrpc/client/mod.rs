@@ -14,7 +14,7 @@
 //! | `answer.rs` | what both clients make of a response (read by `crate::http::codec`): limits, status, content coding, the answer |
 //! | `error.rs` | [`ClientError`](crate::xmlrpc::ClientError) |
 //! | `async_client/` | [`AsyncClient`](crate::xmlrpc::AsyncClient): the reactor client, a hub and pooled connections |
-//! | `url.rs` | the one URL parser of both clients |
+//! | `url.rs` | the one URL parser of both clients: `http://`, and `unix://` / `http+unix://` for Unix-domain sockets |
 
 mod answer;
 pub(super) mod async_client;

@@ -19,7 +19,7 @@ use crate::xmlrpc::client::error::ClientError;
 /// One kept-alive connection to a server.
 pub(super) struct Connection {
     pool: Rc<RefCell<Pool>>,
-    authority: String,
+    key: String,
     /// Which of the server's addresses it connects to.
     addr_index: usize,
     /// The connect succeeded (a failure before then moves the call on to
@@ -38,11 +38,11 @@ pub(super) struct Connection {
 }
 
 impl Connection {
-    pub(super) fn new(pool: Rc<RefCell<Pool>>, authority: String, addr_index: usize) -> Connection {
+    pub(super) fn new(pool: Rc<RefCell<Pool>>, key: String, addr_index: usize) -> Connection {
         let reader = response_reader(pool.borrow().config.max_response_bytes);
         Connection {
             pool,
-            authority,
+            key,
             addr_index,
             connected: false,
             call: None,
@@ -77,7 +77,7 @@ impl Connection {
         let mut pool = self.pool.borrow_mut();
         let next = pool
             .servers
-            .get_mut(&self.authority)
+            .get_mut(&self.key)
             .and_then(|s| s.queue.pop_front());
         match next {
             Some(call) => {
@@ -90,9 +90,7 @@ impl Connection {
                     chat.close();
                     return;
                 }
-                if let (Some(server), Some(token)) =
-                    (pool.servers.get_mut(&self.authority), self.token)
-                {
+                if let (Some(server), Some(token)) = (pool.servers.get_mut(&self.key), self.token) {
                     server.idle.push(token);
                 }
                 let idle = pool.config.idle_timeout;
@@ -177,7 +175,7 @@ impl ChatHandler for Connection {
         let call = {
             let mut pool = self.pool.borrow_mut();
             pool.servers
-                .get_mut(&self.authority)
+                .get_mut(&self.key)
                 .and_then(|s| s.queue.pop_front())
         };
         match call {
@@ -194,7 +192,7 @@ impl ChatHandler for Connection {
 
     fn handle_connect(&mut self, chat: &mut Chat, cx: &mut Context<'_>) -> io::Result<()> {
         self.connected = true;
-        if let Some(server) = self.pool.borrow_mut().servers.get_mut(&self.authority) {
+        if let Some(server) = self.pool.borrow_mut().servers.get_mut(&self.key) {
             server.preferred = self.addr_index;
         }
         match self.call.take() {
@@ -250,7 +248,7 @@ impl ChatHandler for Connection {
             Some(call) => {
                 // Busy after all: back to the head of the queue.
                 let mut pool = self.pool.borrow_mut();
-                if let Some(server) = pool.servers.get_mut(&self.authority) {
+                if let Some(server) = pool.servers.get_mut(&self.key) {
                     server.queue.push_front(call);
                 }
                 pool.wake_hub();
@@ -283,7 +281,7 @@ impl Drop for Connection {
         let call = self.call.take();
         let mut pool = self.pool.borrow_mut();
         let handed_back = self.token.and_then(|t| pool.handed.remove(&t));
-        if let Some(server) = pool.servers.get_mut(&self.authority) {
+        if let Some(server) = pool.servers.get_mut(&self.key) {
             server.open = server.open.saturating_sub(1);
             if let Some(token) = self.token {
                 server.idle.retain(|t| *t != token);
@@ -296,7 +294,7 @@ impl Drop for Connection {
             // A kept-alive connection the server had closed: send again, once,
             // with a fresh timeout.
             Some(call) if stale && !call.retried => {
-                if let Some(server) = pool.servers.get_mut(&self.authority) {
+                if let Some(server) = pool.servers.get_mut(&self.key) {
                     server.queue.push_front(Call {
                         retried: true,
                         deadline: None,
@@ -306,7 +304,7 @@ impl Drop for Connection {
                 None
             }
             // Refused, unreachable...: the next address, if any is left.
-            Some(call) if !self.connected => pool.try_next_addr(&self.authority, call),
+            Some(call) if !self.connected => pool.try_next_addr(&self.key, call),
             other => other,
         };
         pool.wake_hub();

@@ -30,7 +30,8 @@
 //! one takes it) while fewer than `max_connections_per_server`
 //! are open. A connection channel sends the request, reads the response by
 //! terminators as the server channel reads requests, calls the callback,
-//! and goes back to the pool. A host *name* is resolved once, on a thread
+//! and goes back to the pool (a Unix-domain socket's server, `unix:///path`,
+//! is pooled by its path). A host *name* is resolved once, on a thread
 //! of its own (getaddrinfo blocks, and the loop must not): its calls wait
 //! in the queue meanwhile, and the answer comes back through the hub's
 //! inbox and a wake-up. Every failure (refused connection, reset,
@@ -66,7 +67,7 @@ use connection::Connection;
 
 use super::answer::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
 use super::error::ClientError;
-use super::url::Target;
+use super::url::{Address, Target};
 use crate::chat::{AsyncChat, ChatConfig};
 use crate::reactor::{Context, Dispatcher, Reactor, TimerId, Waker};
 use crate::xmlrpc::encode::{encode_call, EncodeOptions};
@@ -79,7 +80,8 @@ type Callback = Box<dyn FnOnce(CallResult)>;
 
 /// A lookup's answer, on its way from the resolver thread to the hub.
 struct Resolution {
-    authority: String,
+    /// The server's key (`Target::key`).
+    key: String,
     /// Which lookup it answers (see `Server::lookup`).
     lookup: u64,
     result: io::Result<Vec<SocketAddr>>,
@@ -167,9 +169,10 @@ impl Call {
 
 /// Per-server state of the pool.
 struct Server {
-    /// What the name resolved to, in the resolver's order; empty only
-    /// while `lookup` is set.
-    addrs: Vec<SocketAddr>,
+    /// What the name resolved to, in the resolver's order (or the IP
+    /// literal, or the Unix-domain socket); empty only while `lookup` is
+    /// set.
+    addrs: Vec<Address>,
     /// The number of the lookup under way, while the name is being
     /// resolved: calls wait in `queue` (each with its deadline running)
     /// and no connection opens. A late answer to another lookup is ignored.
@@ -183,7 +186,7 @@ struct Server {
 }
 
 impl Server {
-    fn new(addrs: Vec<SocketAddr>, lookup: Option<u64>) -> Server {
+    fn new(addrs: Vec<Address>, lookup: Option<u64>) -> Server {
         Server {
             addrs,
             lookup,
@@ -265,17 +268,19 @@ impl AsyncClient {
     }
 
     /// Calls `method` on the server at `url`
-    /// (`http://[user[:password]@]host[:port][/path]`, as for
-    /// [`Client::new`](crate::xmlrpc::Client::new)); `callback` gets the result on
-    /// the loop's thread. The request goes out on the loop's next pass.
+    /// (`http://[user[:password]@]host[:port][/path]`, or on Unix
+    /// `unix:///path/to/socket` and `http+unix://%2Fpath%2Fto%2Fsocket/path`,
+    /// as for [`Client::new`](crate::xmlrpc::Client::new)); `callback` gets
+    /// the result on the loop's thread. The request goes out on the loop's
+    /// next pass.
     ///
     /// The first call to a host *name* starts a lookup with the system
     /// resolver on a thread of its own (getaddrinfo blocks; the loop does
     /// not wait for it); calls to that server wait for the answer, within
     /// their `request_timeout`, then go out. The addresses are kept for
     /// later calls; a failed lookup fails the calls that waited for it and
-    /// is not kept (the next call looks again). IP literals never ask the
-    /// resolver.
+    /// is not kept (the next call looks again). IP literals and
+    /// Unix-domain sockets never ask the resolver.
     pub fn call(
         &self,
         url: &str,
@@ -360,25 +365,26 @@ impl AsyncClient {
 impl Server {
     /// The address the call at the head of the queue tries next: its
     /// index and the address.
-    fn next_addr(&mut self) -> Option<(usize, SocketAddr)> {
+    fn next_addr(&mut self) -> Option<(usize, Address)> {
         let count = self.addrs.len();
         let preferred = self.preferred;
         let call = self.queue.front_mut()?;
         let first = *call.first_addr.get_or_insert(preferred);
         let index = first.checked_add(call.failed_addrs)?.checked_rem(count)?;
-        Some((index, *self.addrs.get(index)?))
+        Some((index, self.addrs.get(index)?.clone()))
     }
 }
 
 impl Pool {
     /// The pool's entry for `target`'s server, made if new: ready at once
-    /// for an IP literal, resolving (its lookup started) for a name.
+    /// for an IP literal or a Unix-domain socket, resolving (its lookup
+    /// started) for a name.
     fn server_for(
         &mut self,
         target: &Target,
         resolve: impl FnOnce(&Target) -> io::Result<Vec<SocketAddr>> + Send + 'static,
     ) -> io::Result<&mut Server> {
-        let slot = match self.servers.entry(target.authority.clone()) {
+        let slot = match self.servers.entry(target.key.clone()) {
             Entry::Occupied(entry) => return Ok(entry.into_mut()),
             Entry::Vacant(slot) => slot,
         };
@@ -400,8 +406,8 @@ impl Pool {
     /// `call` could not connect to its current address: back at the head of
     /// the queue for the next one, or, once all have failed, handed back
     /// for its callback.
-    fn try_next_addr(&mut self, authority: &str, mut call: Call) -> Option<Call> {
-        let server = self.servers.get_mut(authority)?;
+    fn try_next_addr(&mut self, key: &str, mut call: Call) -> Option<Call> {
+        let server = self.servers.get_mut(key)?;
         call.failed_addrs = call.failed_addrs.saturating_add(1);
         if call.failed_addrs >= server.addrs.len() {
             return Some(call);
@@ -428,7 +434,7 @@ impl Pool {
         let cap = self.config.max_connections_per_server.max(1);
         let mut to_open = Vec::new();
         let mut handed = Vec::new();
-        for (authority, server) in self.servers.iter_mut() {
+        for (key, server) in self.servers.iter_mut() {
             if server.lookup.is_some() {
                 continue;
             }
@@ -441,7 +447,7 @@ impl Pool {
             }
             let new = server.queue.len().min(cap.saturating_sub(server.open));
             server.open = server.open.saturating_add(new);
-            to_open.extend(std::iter::repeat_n(authority.clone(), new));
+            to_open.extend(std::iter::repeat_n(key.clone(), new));
         }
         for (token, call) in handed {
             self.handed.insert(token, call);
@@ -466,7 +472,7 @@ fn start_lookup(
     hub: Option<Token>,
 ) -> io::Result<()> {
     let target = target.clone();
-    let authority = target.authority.clone();
+    let key = target.key.clone();
     let work = move || {
         // A panicking resolver must still answer, or its calls would wait
         // for nothing.
@@ -477,7 +483,7 @@ fn start_lookup(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Resolution {
-                authority: target.authority,
+                key: target.key,
                 lookup,
                 result,
             });
@@ -490,12 +496,7 @@ fn start_lookup(
         .name("medusa-resolve".into())
         .spawn(work)
         .map(drop)
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot start a lookup of {authority}: {e}"),
-            )
-        })
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start a lookup of {key}: {e}")))
 }
 
 /// The socketless dispatcher that opens connections for queued calls.
@@ -516,7 +517,7 @@ impl Hub {
         let mut failed = Vec::new();
         let mut pool = self.pool.borrow_mut();
         for answer in answers {
-            let Entry::Occupied(mut entry) = pool.servers.entry(answer.authority) else {
+            let Entry::Occupied(mut entry) = pool.servers.entry(answer.key) else {
                 continue;
             };
             if entry.get().lookup != Some(answer.lookup) {
@@ -525,7 +526,7 @@ impl Hub {
             match answer.result {
                 Ok(addrs) if !addrs.is_empty() => {
                     let server = entry.get_mut();
-                    server.addrs = addrs;
+                    server.addrs = addrs.into_iter().map(Address::Ip).collect();
                     server.lookup = None;
                 }
                 result => {
@@ -552,7 +553,7 @@ impl Hub {
     fn expire_waiting(&mut self) {
         let now = Instant::now();
         let mut expired = Vec::new();
-        for (authority, server) in self.pool.borrow_mut().servers.iter_mut() {
+        for (key, server) in self.pool.borrow_mut().servers.iter_mut() {
             if server.lookup.is_none() {
                 continue;
             }
@@ -563,14 +564,14 @@ impl Hub {
                 .is_some_and(|deadline| deadline <= now)
             {
                 if let Some(call) = server.queue.pop_front() {
-                    expired.push((authority.clone(), call));
+                    expired.push((key.clone(), call));
                 }
             }
         }
-        for (authority, call) in expired {
+        for (key, call) in expired {
             let error = io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("no answer within request_timeout: still resolving {authority}"),
+                format!("no answer within request_timeout: still resolving {key}"),
             );
             (call.callback)(Err(ClientError::Io(error)));
         }
@@ -604,7 +605,7 @@ impl Hub {
     /// loop once closed with nothing left.
     fn pass(&mut self, cx: &mut Context<'_>) {
         let to_open = self.pool.borrow_mut().schedule(cx);
-        for authority in to_open {
+        for key in to_open {
             // The call at the head of the queue is the one this connection
             // takes when added (synchronously, in `cx.add`); it says which
             // address is next for it.
@@ -612,29 +613,35 @@ impl Hub {
                 .pool
                 .borrow_mut()
                 .servers
-                .get_mut(&authority)
+                .get_mut(&key)
                 .and_then(Server::next_addr);
             let Some((index, addr)) = next else {
-                if let Some(server) = self.pool.borrow_mut().servers.get_mut(&authority) {
+                if let Some(server) = self.pool.borrow_mut().servers.get_mut(&key) {
                     server.open = server.open.saturating_sub(1);
                 }
                 continue;
             };
-            let channel = Connection::new(self.pool.clone(), authority.clone(), index);
+            let channel = Connection::new(self.pool.clone(), key.clone(), index);
             let chat_config = ChatConfig {
                 linger: Duration::ZERO,
                 ..ChatConfig::default()
             };
-            let result =
-                AsyncChat::connect(addr, channel, chat_config).and_then(|chat| cx.add(chat));
+            let chat = match &addr {
+                Address::Ip(ip) => AsyncChat::connect(*ip, channel, chat_config),
+                #[cfg(unix)]
+                Address::Unix(path) => AsyncChat::connect_unix(path, channel, chat_config)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}"))),
+            };
+            let result = chat.and_then(|chat| cx.add(chat));
             if let Err(e) = result {
-                // Could not even start: fail the call that wanted it.
+                // Could not even start (a Unix-domain socket that is not
+                // there fails here, at once): fail the call that wanted it,
+                // still at the head of the queue (it is taken in
+                // `handle_added`, which never ran). The channel's slot in
+                // `open` was freed when it was dropped, unadded.
                 let mut pool = self.pool.borrow_mut();
-                let call = pool.servers.get_mut(&authority).and_then(|s| {
-                    s.open = s.open.saturating_sub(1);
-                    s.queue.pop_front()
-                });
-                let call = call.and_then(|call| pool.try_next_addr(&authority, call));
+                let call = pool.servers.get_mut(&key).and_then(|s| s.queue.pop_front());
+                let call = call.and_then(|call| pool.try_next_addr(&key, call));
                 drop(pool);
                 if let Some(call) = call {
                     (call.callback)(Err(ClientError::Io(e)));

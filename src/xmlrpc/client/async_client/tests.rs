@@ -2,7 +2,9 @@
 //! resolver gives cannot be arranged on every machine (`localhost` is
 //! `[::1, 127.0.0.1]` on a stock Debian, `127.0.0.1` alone elsewhere), nor
 //! made slow or failing on demand, so these tests hand the client resolvers
-//! of their own, whose addresses are all on 127.0.0.1.
+//! of their own, whose addresses are all on 127.0.0.1. And Unix-domain
+//! sockets, where what is checked (no lookup; the pool's count of open
+//! connections after a connect fails at once) only the pool shows.
 
 // Test code: its numbers are its own, not a peer's.
 #![allow(clippy::arithmetic_side_effects)]
@@ -300,4 +302,51 @@ fn a_failed_lookup_fails_every_waiting_call_and_is_not_kept() {
     run_until(&mut reactor, "answer", || !results.borrow().is_empty());
     assert_eq!(lookups.load(Ordering::SeqCst), 2, "looked up again");
     assert_eq!(results.borrow_mut().remove(0).unwrap(), Value::Int(42));
+}
+
+/// A Unix-domain socket is never looked up, and a connect that fails at
+/// once (the socket gone: `ENOENT`, named in the error) frees its slot
+/// once: the idle connection still open is still counted.
+#[cfg(unix)]
+#[test]
+fn a_unix_socket_is_not_looked_up_and_a_failed_connect_frees_one_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rpc.sock");
+    let mut reactor = Reactor::new().unwrap();
+    let mut registry = Registry::new();
+    registry.register("add", |a: i32, b: i32| a.wrapping_add(b));
+    let server = HttpServer::bind_unix(&path, HttpConfig::default()).unwrap();
+    server.install_handler(XmlRpcHandler::new("/RPC2", registry));
+    reactor.add(server).unwrap();
+    let client = AsyncClient::new(&mut reactor, AsyncClientConfig::default()).unwrap();
+    let url = format!("unix://{}", path.display());
+    let key = format!("unix:{}", path.display());
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let results: Rc<RefCell<Vec<CallResult>>> = Rc::default();
+    add_resolving(&client, &url, &results, counting(&lookups, Ok(vec![])));
+    run_until(&mut reactor, "an answer", || !results.borrow().is_empty());
+    assert_eq!(results.borrow_mut().remove(0).unwrap(), Value::Int(42));
+    assert_eq!(lookups.load(Ordering::SeqCst), 0, "no lookup for a socket");
+    assert_eq!(client.pool.borrow().servers[&key].open, 1);
+
+    // New connections now fail at once; the kept-alive one still works.
+    std::fs::remove_file(&path).unwrap();
+    add(&client, &url, &results);
+    add(&client, &url, &results);
+    run_until(&mut reactor, "two answers", || results.borrow().len() == 2);
+    let mut answers = results.borrow_mut().drain(..).collect::<Vec<_>>();
+    answers.sort_by_key(|r| r.is_err());
+    assert_eq!(answers.remove(0).unwrap(), Value::Int(42));
+    match answers.remove(0) {
+        Err(ClientError::Io(e)) => {
+            assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+            assert!(e.to_string().contains(&key), "{e}");
+        }
+        other => panic!("expected ENOENT, got {other:?}"),
+    }
+    assert_eq!(
+        client.pool.borrow().servers[&key].open,
+        1,
+        "the idle connection is still counted"
+    );
 }
