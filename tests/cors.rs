@@ -17,12 +17,17 @@ fn exchange(addr: SocketAddr, request: &str) -> Reply {
     read_reply(&mut BufReader::new(conn), false).expect("a reply")
 }
 
+/// The one field called `name`; a repeated one fails (browsers refuse
+/// `Access-Control-Allow-Origin: a, a`).
 fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
-    reply
+    let mut fields = reply
         .headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str());
+    let first = fields.next();
+    assert!(fields.next().is_none(), "{name} sent twice");
+    first
 }
 
 fn preflight(addr: SocketAddr, origin: &str) -> Reply {

@@ -314,3 +314,72 @@ fn sighup_without_tls_and_through_a_master_reloads_nothing_and_kills_nothing() {
     assert_eq!(master.worker_pids(2), workers, "no worker was restarted");
     master.terminate("medusad --workers 2 after SIGHUP");
 }
+
+/// Both of our clients over `https://` against medusad: the private CA
+/// added, calls on one kept-alive connection, a large echo; a certificate
+/// for another name, or from a CA not added, is refused.
+#[test]
+fn both_clients_call_over_https_and_refuse_a_wrong_certificate() {
+    use medusa::reactor::Reactor;
+    use medusa::xmlrpc::{AsyncClient, AsyncClientConfig, Client, Value};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path(), "", &["localhost"]);
+    let daemon = start(&pki, &[]);
+    let port = daemon.addr.port();
+    let url = format!("https://localhost:{port}/RPC2");
+    let add = || vec![Value::Int(40), Value::Int(2)];
+
+    let mut client = Client::new(&url).unwrap();
+    client.tls_mut().add_ca_file(&pki.ca).unwrap();
+    for _ in 0..3 {
+        assert_eq!(client.call("add", add()).unwrap(), Value::Int(42));
+    }
+    let big = Value::String("x".repeat(1 << 20));
+    assert_eq!(client.call("echo", vec![big.clone()]).unwrap(), big);
+
+    // The certificate names localhost, not 127.0.0.1.
+    let mut wrong_name = Client::new(&format!("https://127.0.0.1:{port}/RPC2")).unwrap();
+    wrong_name.tls_mut().add_ca_file(&pki.ca).unwrap();
+    let error = wrong_name.call("add", add()).unwrap_err().to_string();
+    assert!(error.contains("certificate"), "{error}");
+    // A CA nobody added (the system's roots do not have ours).
+    let mut unknown = Client::new(&url).unwrap();
+    let error = unknown.call("add", add()).unwrap_err().to_string();
+    assert!(
+        error.contains("certificate") || error.contains("root"),
+        "{error}"
+    );
+
+    let mut reactor = Reactor::new().unwrap();
+    let mut config = AsyncClientConfig::default();
+    config.tls.add_ca_file(&pki.ca).unwrap();
+    let client = AsyncClient::new(&mut reactor, config).unwrap();
+    let results = Rc::new(RefCell::new(Vec::new()));
+    for _ in 0..3 {
+        let sink = results.clone();
+        client.call(&url, "add", add(), move |r| sink.borrow_mut().push(r));
+    }
+    let sink = results.clone();
+    let wrong = format!("https://127.0.0.1:{port}/RPC2");
+    client.call(&wrong, "add", add(), move |r| sink.borrow_mut().push(r));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while results.borrow().len() < 4 {
+        assert!(Instant::now() < deadline, "no answers after 30 s");
+        reactor.run_once(Some(Duration::from_millis(50))).unwrap();
+    }
+    let results = results.borrow();
+    let ok = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Value::Int(42))))
+        .count();
+    assert_eq!(ok, 3, "{results:?}");
+    assert!(
+        results.iter().any(|r| r.is_err()),
+        "the wrong name is refused"
+    );
+    client.close();
+    daemon.terminate("medusad for our clients over TLS");
+}

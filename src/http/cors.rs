@@ -45,9 +45,10 @@ impl CorsConfig {
         }
         let origin = request.header("Origin")?;
         request.header("Access-Control-Request-Method")?;
-        let Some(allowed) = self.allow(origin) else {
+        if self.allow(origin).is_none() {
             return Some(Response::error(403, "origin not allowed"));
-        };
+        }
+        // The origin itself is named by `decorate`, as on every answer.
         let response = Response::new(204)
             .with_header("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
             .with_header(
@@ -58,7 +59,7 @@ impl CorsConfig {
                 "Access-Control-Max-Age",
                 &self.max_age.as_secs().to_string(),
             );
-        Some(allowed.decorate(response, origin))
+        Some(response)
     }
 
     /// Names the allowed origin of `origin` (the request's `Origin`) on a

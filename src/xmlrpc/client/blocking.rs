@@ -42,6 +42,7 @@ use super::answer::{
     USER_AGENT,
 };
 use super::error::ClientError;
+use super::tls::TlsConfig;
 use super::url::{Address, Target};
 use crate::http::codec::ResponseHead;
 use crate::xmlrpc::decode::{decode_call, decode_response, DecodeLimits};
@@ -73,6 +74,8 @@ enum Socket {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
+    /// `https://`: rustls over the TCP socket, blocking.
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Socket {
@@ -103,6 +106,10 @@ impl Socket {
                 s.set_read_timeout(timeout)?;
                 s.set_write_timeout(timeout)
             }
+            Socket::Tls(s) => {
+                s.sock.set_read_timeout(timeout)?;
+                s.sock.set_write_timeout(timeout)
+            }
             #[cfg(unix)]
             Socket::Unix(s) => {
                 s.set_read_timeout(timeout)?;
@@ -111,12 +118,15 @@ impl Socket {
         }
     }
 
-    fn try_clone(&self) -> io::Result<Socket> {
-        Ok(match self {
-            Socket::Tcp(s) => Socket::Tcp(s.try_clone()?),
-            #[cfg(unix)]
-            Socket::Unix(s) => Socket::Unix(s.try_clone()?),
-        })
+    /// The TLS side over a TCP socket, for `https://`.
+    fn secure(self, target: &Target, tls: &mut TlsConfig) -> Result<Socket, ClientError> {
+        let Socket::Tcp(tcp) = self else {
+            return Ok(self);
+        };
+        let config = tls.rustls_config()?;
+        let conn = rustls::ClientConnection::new(config, target.server_name()?)
+            .map_err(|e| ClientError::Io(io::Error::other(e)))?;
+        Ok(Socket::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
     }
 }
 
@@ -124,6 +134,7 @@ impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Socket::Tcp(s) => s.read(buf),
+            Socket::Tls(s) => s.read(buf),
             #[cfg(unix)]
             Socket::Unix(s) => s.read(buf),
         }
@@ -135,6 +146,7 @@ impl Write for Socket {
         match self {
             // std sends with MSG_NOSIGNAL where there is one.
             Socket::Tcp(s) => s.write(buf),
+            Socket::Tls(s) => s.write(buf),
             #[cfg(unix)]
             Socket::Unix(s) => send_unix(s, buf),
         }
@@ -195,8 +207,9 @@ fn send_unix(stream: &UnixStream, buf: &[u8]) -> io::Result<usize> {
 struct Connection {
     /// The server's key (`host:port` or `unix:/path`), without user info.
     key: String,
-    writer: Socket,
-    reader: BufReader<Socket>,
+    /// Read through the buffer, written through `get_mut` (one object:
+    /// TLS cannot be split into a reader and a writer).
+    stream: BufReader<Socket>,
 }
 
 /// Python's `xmlrpclib.Transport`: sends bodies over HTTP/1.1 and keeps the
@@ -206,6 +219,7 @@ pub struct Transport {
     timeout: Option<Duration>,
     user_agent: String,
     max_response_bytes: usize,
+    tls: TlsConfig,
 }
 
 impl Default for Transport {
@@ -223,7 +237,15 @@ impl Transport {
             timeout: Some(Duration::from_secs(30)),
             user_agent: USER_AGENT.to_string(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            tls: TlsConfig::default(),
         }
+    }
+
+    /// Whose certificates `https://` servers must have (default: the
+    /// system's roots); e.g. `transport.tls_mut().add_ca_file(path)`.
+    pub fn tls_mut(&mut self) -> &mut TlsConfig {
+        self.connection = None;
+        &mut self.tls
     }
 
     /// Sets the largest response accepted, as sent and once gunzipped
@@ -271,7 +293,7 @@ impl Transport {
         }
     }
 
-    fn connect(&mut self, target: &Target) -> io::Result<&mut Connection> {
+    fn connect(&mut self, target: &Target) -> Result<&mut Connection, ClientError> {
         if !matches!(&self.connection, Some(c) if c.key == target.key) {
             self.connection = None;
             let mut last = None;
@@ -287,13 +309,16 @@ impl Transport {
             }
             let socket = match (socket, last) {
                 (Some(socket), _) => socket,
-                (None, Some(e)) => return Err(e),
+                (None, Some(e)) => return Err(e.into()),
                 (None, None) => unreachable!("addresses() is never empty"),
+            };
+            let socket = match target.secure {
+                true => socket.secure(target, &mut self.tls)?,
+                false => socket,
             };
             self.connection = Some(Connection {
                 key: target.key.clone(),
-                reader: BufReader::new(socket.try_clone()?),
-                writer: socket,
+                stream: BufReader::new(socket),
             });
         }
         Ok(self.connection.as_mut().expect("connected above"))
@@ -302,16 +327,12 @@ impl Transport {
     fn post_once(&mut self, target: &Target, body: &[u8]) -> Result<Vec<u8>, Attempt> {
         let limit = self.max_response_bytes;
         let request = target.request(&self.user_agent, body);
-        let connection = self
-            .connect(target)
-            .map_err(|e| Attempt::Failed(e.into()))?;
+        let connection = self.connect(target).map_err(Attempt::Failed)?;
         // A write or an empty read on a reused connection means the server
         // closed it while idle: stale, safe to retry.
-        connection
-            .writer
-            .write_all(&request)
-            .map_err(Attempt::Stale)?;
-        let result = read_response(&mut connection.reader, limit);
+        let written = connection.stream.get_mut().write_all(&request);
+        written.map_err(Attempt::Stale)?;
+        let result = read_response(&mut connection.stream, limit);
         if !matches!(&result, Ok((head, _)) if head.keep_alive()) {
             self.connection = None;
         }
@@ -429,6 +450,13 @@ impl Client {
     /// Sets the timeout for connecting, sending and each read.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.transport.set_timeout(timeout);
+    }
+
+    /// Whose certificates an `https://` server must have: the system's
+    /// roots unless told (`client.tls_mut().add_ca_file(path)` for a
+    /// private CA). The certificate must name the URL's host.
+    pub fn tls_mut(&mut self) -> &mut TlsConfig {
+        self.transport.tls_mut()
     }
 
     /// Sets the largest response accepted, as sent and once gunzipped

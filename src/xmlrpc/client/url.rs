@@ -76,6 +76,10 @@ pub(crate) struct Target {
     pub(crate) path: String,
     /// `Basic base64(user:password)` when the URL has user info.
     authorization: Option<String>,
+    /// `https://`: TLS to the host, whose certificate must name it.
+    pub(crate) secure: bool,
+    /// `host:port` as the `Host` header says it.
+    host_header: String,
 }
 
 impl fmt::Debug for Target {
@@ -104,7 +108,12 @@ impl Target {
             bad("no scheme (expected http://host[:port]/path or unix:///path/to/socket)")
         })?;
         if scheme.eq_ignore_ascii_case("https") {
-            return Err(bad("https is not supported (no TLS); use http://"));
+            let (authority, path) = split_authority_path(rest);
+            let mut target = Target::with_port(authority, &path, 443)?;
+            target.secure = true;
+            // Its connections are not the plain ones to the same port.
+            target.key = format!("https://{}", target.key);
+            return Ok(target);
         }
         if scheme.eq_ignore_ascii_case("unix") {
             return Target::parse_unix(rest);
@@ -115,7 +124,7 @@ impl Target {
         }
         if !scheme.eq_ignore_ascii_case("http") {
             return Err(bad(
-                "unsupported scheme (only http://, unix:// and http+unix://)",
+                "unsupported scheme (only http://, https://, unix:// and http+unix://)",
             ));
         }
         let (authority, path) = split_authority_path(rest);
@@ -125,15 +134,21 @@ impl Target {
     /// `[user[:password]@]host[:port]` (what Python's `Transport.request`
     /// takes as `host`) and a path.
     pub(crate) fn from_authority(authority: &str, path: &str) -> Result<Target, ClientError> {
+        Target::with_port(authority, path, 80)
+    }
+
+    fn with_port(authority: &str, path: &str, default_port: u16) -> Result<Target, ClientError> {
         check_path(path)?;
         let (authorization, hostport) = split_userinfo(authority)?;
-        let (host, port) = split_host_port(hostport)?;
+        let (host, port) = split_host_port(hostport, default_port)?;
         let key = match host.parse::<Ipv6Addr>() {
             Ok(_) => format!("[{host}]:{port}"),
             Err(_) => format!("{host}:{port}"),
         };
         Ok(Target {
             endpoint: Endpoint::Tcp { host, port },
+            secure: false,
+            host_header: key.clone(),
             key,
             path: path.to_string(),
             authorization,
@@ -199,6 +214,8 @@ impl Target {
             endpoint: Endpoint::Unix(socket),
             path: path.to_string(),
             authorization,
+            secure: false,
+            host_header: "localhost".to_string(),
         })
     }
 
@@ -276,10 +293,18 @@ impl Target {
     /// The `Host` header: the URL's `host:port`, or `localhost` for a
     /// Unix-domain socket (as supervisor and curl send).
     fn host_header(&self) -> &str {
+        &self.host_header
+    }
+
+    /// The name TLS checks the certificate against (`https://` only).
+    pub(crate) fn server_name(
+        &self,
+    ) -> Result<rustls::pki_types::ServerName<'static>, ClientError> {
         match &self.endpoint {
-            Endpoint::Tcp { .. } => &self.key,
+            Endpoint::Tcp { host, .. } => rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|_| bad("the host is not a name TLS can check")),
             #[cfg(unix)]
-            Endpoint::Unix(_) => "localhost",
+            Endpoint::Unix(_) => Err(bad("TLS over a Unix-domain socket is not supported")),
         }
     }
 
@@ -353,7 +378,7 @@ fn basic_authorization(userinfo: &str) -> Result<String, ClientError> {
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to 80.
-fn split_host_port(hostport: &str) -> Result<(String, u16), ClientError> {
+fn split_host_port(hostport: &str, default_port: u16) -> Result<(String, u16), ClientError> {
     let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
         let (v6, after) = bracketed
             .split_once(']')
@@ -394,7 +419,7 @@ fn split_host_port(hostport: &str) -> Result<(String, u16), ClientError> {
     }
     let port = match port {
         // RFC 3986 allows an empty port: the default.
-        None | Some("") => 80,
+        None | Some("") => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => n,
             // The value is not echoed: in `http://user:secret` the "port"
@@ -449,7 +474,7 @@ mod tests {
 
     #[test]
     fn bad_urls_name_the_problem() {
-        assert!(error("https://x/").contains("https is not supported"));
+        assert!(error("https://x:0/").contains("port"));
         assert!(error("ftp://x/").contains("unsupported scheme"));
         assert!(error("unix+http://x/").contains("unsupported scheme"));
         assert!(error("localhost:8080/RPC2").contains("no scheme"));

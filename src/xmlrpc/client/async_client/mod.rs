@@ -67,11 +67,13 @@ use connection::Connection;
 
 use super::answer::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
 use super::error::ClientError;
+use super::tls::TlsConfig;
 use super::url::{Address, Target};
 use crate::chat::{AsyncChat, ChatConfig};
 use crate::reactor::{Context, Dispatcher, Reactor, TimerId, Waker};
 use crate::xmlrpc::encode::{encode_call, EncodeOptions};
 use crate::xmlrpc::value::Value;
+use rustls::pki_types::ServerName;
 
 /// What a completed call gives its callback.
 pub type CallResult = Result<Value, ClientError>;
@@ -109,6 +111,9 @@ pub struct AsyncClientConfig {
     pub max_response_bytes: usize,
     /// What the encoder may send.
     pub encode: EncodeOptions,
+    /// Whose certificates `https://` servers must have (default: the
+    /// system's roots).
+    pub tls: TlsConfig,
 }
 
 impl Default for AsyncClientConfig {
@@ -119,6 +124,7 @@ impl Default for AsyncClientConfig {
             idle_timeout: Duration::from_secs(15),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             encode: EncodeOptions::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -183,6 +189,9 @@ struct Server {
     queue: VecDeque<Call>,
     idle: Vec<Token>,
     open: usize,
+    /// For `https://`: the name the certificate must have, and the TLS
+    /// settings.
+    tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
 }
 
 impl Server {
@@ -194,6 +203,7 @@ impl Server {
             queue: VecDeque::new(),
             idle: Vec::new(),
             open: 0,
+            tls: None,
         }
     }
 }
@@ -400,7 +410,14 @@ impl Pool {
                 Server::new(Vec::new(), Some(lookup))
             }
         };
-        Ok(slot.insert(server))
+        let server = slot.insert(server);
+        if target.secure {
+            let name = target
+                .server_name()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            server.tls = Some((name, self.config.tls.rustls_config()?));
+        }
+        Ok(server)
     }
 
     /// `call` could not connect to its current address: back at the head of
@@ -609,12 +626,12 @@ impl Hub {
             // The call at the head of the queue is the one this connection
             // takes when added (synchronously, in `cx.add`); it says which
             // address is next for it.
-            let next = self
-                .pool
-                .borrow_mut()
-                .servers
-                .get_mut(&key)
-                .and_then(Server::next_addr);
+            let (next, tls) = {
+                let mut pool = self.pool.borrow_mut();
+                let server = pool.servers.get_mut(&key);
+                let tls = server.as_ref().and_then(|s| s.tls.clone());
+                (server.and_then(Server::next_addr), tls)
+            };
             let Some((index, addr)) = next else {
                 if let Some(server) = self.pool.borrow_mut().servers.get_mut(&key) {
                     server.open = server.open.saturating_sub(1);
@@ -626,10 +643,13 @@ impl Hub {
                 linger: Duration::ZERO,
                 ..ChatConfig::default()
             };
-            let chat = match &addr {
-                Address::Ip(ip) => AsyncChat::connect(*ip, channel, chat_config),
+            let chat = match (&addr, tls) {
+                (Address::Ip(ip), Some((name, config))) => {
+                    AsyncChat::connect_tls(*ip, name, config, channel, chat_config)
+                }
+                (Address::Ip(ip), None) => AsyncChat::connect(*ip, channel, chat_config),
                 #[cfg(unix)]
-                Address::Unix(path) => AsyncChat::connect_unix(path, channel, chat_config)
+                (Address::Unix(path), _) => AsyncChat::connect_unix(path, channel, chat_config)
                     .map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}"))),
             };
             let result = chat.and_then(|chat| cx.add(chat));
