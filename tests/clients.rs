@@ -190,7 +190,7 @@ fn bad_urls_name_the_problem_in_both_clients() {
         ("http://[127.0.0.1]:80/RPC2", "IPv6"),
         ("http://bad host:80/RPC2", "' '"),
         ("http:///RPC2", "no host"),
-        ("https://127.0.0.1/RPC2", "https"),
+        ("https://127.0.0.1:0/RPC2", "port"),
         ("127.0.0.1:80/RPC2", "scheme"),
         ("http://127.0.0.1:80/a b", "path"),
         ("http://ann:%zz@127.0.0.1:80/RPC2", "%-escape"),

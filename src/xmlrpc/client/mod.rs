@@ -20,5 +20,6 @@ mod answer;
 pub(super) mod async_client;
 pub(super) mod blocking;
 pub(super) mod error;
+pub(super) mod socket;
 pub(super) mod tls;
 mod url;
