@@ -191,21 +191,24 @@ def to_ms(text):
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[m.group(2)]
 
 
-def wrk(server, url_path, secs, conns, script=None, close=False, log=None):
-    """One wrk run against server, with the server's CPU over it."""
+def wrk(server, url_path, secs, conns, script=None, close=False, log=None, scheme="http", env=None):
+    """One wrk run against server, with the server's CPU over it. scheme
+    "https" for a TLS server; env, wrk's environment (the variables it adds
+    to os.environ are quoted in the command)."""
     cmd = ["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--latency"]
     if script:
         cmd += ["-s", script]
     if close:
         cmd += ["-H", "Connection: close"]
-    cmd.append(f"http://127.0.0.1:{server.port}{url_path}")
+    cmd.append(f"{scheme}://127.0.0.1:{server.port}{url_path}")
+    prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items() if os.environ.get(k) != v)
     c0 = server.cpu()
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 60)
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 60, env=env)
     c1 = server.cpu()
     out = run.stdout
     if log:
         with open(log, "a") as f:
-            f.write(f"$ {shlex.join(cmd)}\n{out}{run.stderr}\n")
+            f.write(f"$ {prefix}{shlex.join(cmd)}\n{out}{run.stderr}\n")
     n = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
@@ -214,7 +217,7 @@ def wrk(server, url_path, secs, conns, script=None, close=False, log=None):
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     requests = int(n.group(1)) if n else 0
     return {
-        "cmd": shlex.join(cmd),
+        "cmd": prefix + shlex.join(cmd),
         "requests": requests,
         "us": 1e6 * (c1 - c0) / requests if requests else float("inf"),
         "rps": float(rps.group(1)) if rps else 0.0,
@@ -488,7 +491,9 @@ class Run:
                 return server
         raise SystemExit(f"{name} did not start: {shlex.join(cmd)}\n{complaint[-2000:]}")
 
-    def nginx_server(self, name, template, root=None):
+    def nginx_server(self, name, template, root=None, subs=None):
+        """nginx on a free port with template's @DIR@, @PORT@, @ROOT@ (root)
+        and the other placeholders in subs ({"@CERT@": path, ...}) filled in."""
         port = free_port()
         d = os.path.join(self.tmp, name)
         os.makedirs(d, exist_ok=True)
@@ -496,6 +501,8 @@ class Run:
             conf = f.read().replace("@DIR@", d).replace("@PORT@", str(port))
         if root:
             conf = conf.replace("@ROOT@", root)
+        for key, value in (subs or {}).items():
+            conf = conf.replace(key, value)
         with open(os.path.join(d, "nginx.conf"), "w") as f:
             f.write(conf)
         cmd = ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"), "-e", os.path.join(d, "error.log")]
