@@ -55,7 +55,9 @@ impl Probe for Daemon {
     fn connections_open(&self) -> u64 {
         let mut stream = connect(self.addr);
         stream
-            .write_all(b"GET /status/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .write_all(
+                b"GET /status/metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )
             .unwrap();
         let text = String::from_utf8_lossy(&read_to_end(&mut stream)).into_owned();
         let line = text
@@ -289,7 +291,7 @@ fn sigterm_with_100_calls_in_flight_answers_them_all() {
         let mut stream = connect(daemon.addr);
         write!(
             stream,
-            "POST /RPC2 HTTP/1.1\r\nHost: scale\r\nContent-Type: text/xml\r\n\
+            "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n\
              Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
@@ -354,7 +356,7 @@ fn hostile_requests() -> Vec<Vec<u8>> {
         encoder.finish().unwrap()
     };
     let mut bomb = format!(
-        "POST /RPC2 HTTP/1.1\r\nHost: x\r\n{close}Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\n{close}Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
         gzipped.len()
     )
     .into_bytes();
@@ -365,21 +367,21 @@ fn hostile_requests() -> Vec<Vec<u8>> {
         b"GARBAGE\r\n\r\n".to_vec(),
         b"\0\0\0\0\r\n\r\n".to_vec(),
         format!(
-            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
             "a".repeat(20_000)
         )
         .into_bytes(),
         format!(
-            "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            "GET / HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
             "X-A: b\r\n".repeat(150)
         )
         .into_bytes(),
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+        b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
             .to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
-        b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"
+        b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999\r\n\r\n".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+        b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"
             .to_vec(),
         post(format!("{laughs}{}", echo_of("&b;")).as_bytes(), close),
         post(
@@ -402,9 +404,9 @@ fn hostile_requests() -> Vec<Vec<u8>> {
             close,
         ),
         post(echo_of("<bogus/>").as_bytes(), close),
-        b"GET /../secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
-        b"GET /%2e%2e/secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
-        b"GET /..%2fsecret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /../secret HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /%2e%2e/secret HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /..%2fsecret HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec(),
         bomb,
     ]
 }
@@ -471,7 +473,7 @@ fn soak_of_mixed_traffic_keeps_memory_flat() {
     spawn(Box::new(|addr| {
         let mut stream = connect(addr);
         stream
-            .write_all(b"GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET /small.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         let (head, _) = read_response(&mut stream);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -494,12 +496,13 @@ fn soak_of_mixed_traffic_keeps_memory_flat() {
     // echo), by reset.
     spawn(Box::new(|addr| {
         let mut stream = connect(addr);
-        let _ = stream
-            .write_all(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<method");
+        let _ = stream.write_all(
+            b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n<method",
+        );
         reset(stream);
         let mut stream = connect(addr);
         stream
-            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         let mut some = [0u8; 4096];
         let _ = stream.read(&mut some);
