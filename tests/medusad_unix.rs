@@ -44,22 +44,7 @@ print(conn.getresponse().status)
 "#;
 
 fn python(path: &Path) -> Vec<String> {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(PYTHON_CLIENT)
-        .arg(path)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    util::python_lines(PYTHON_CLIENT, &[path.to_str().unwrap()])
 }
 
 fn curl_status(path: &Path) -> Option<String> {

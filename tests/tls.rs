@@ -14,25 +14,7 @@ use std::time::{Duration, Instant};
 use util::daemon::Daemon;
 use util::tls::TestPki;
 
-/// Runs a Python script with `args`; its stdout lines.
-fn python(script: &str, args: &[&str]) -> Vec<String> {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
+use util::python_lines as python;
 
 fn start(pki: &TestPki, extra: &[&str]) -> Daemon {
     let mut args = vec![
