@@ -30,6 +30,11 @@ pub struct HttpConfig {
     /// How long a kept-alive connection may sit between requests before it
     /// is closed (quietly: no request is pending). Default 30 s.
     pub idle_timeout: Duration,
+    /// Time a TLS client has, from the accept, to finish its handshake;
+    /// one that has not is closed and counted as a failed handshake. Short
+    /// by default: a handshake is a few round trips, and a stalled one
+    /// holds a connection slot and rustls' state. Default 10 s.
+    pub handshake_timeout: Duration,
     /// Time allowed to receive a whole request, from its first byte to the
     /// end of its body. Slower senders get 408 and are cut off. Default 30 s.
     pub request_timeout: Duration,
@@ -81,6 +86,7 @@ impl Default for HttpConfig {
             max_decoded_body_bytes: None,
             max_gzip_members: super::DEFAULT_GZIP_MEMBERS,
             idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             response_timeout: Duration::from_secs(60),
             max_connections: 10_000,

@@ -44,7 +44,7 @@ pub use context::Context;
 pub use dispatcher::{DispatchError, Dispatcher};
 pub use listener::{listen, Listener, BACKLOG};
 #[cfg(unix)]
-pub use socket::listen_unix;
+pub use socket::{listen_unix, send_without_sigpipe};
 pub use socket::{Credentials, ListenSocket, Peer, Stream};
 pub use timers::TimerId;
 pub use tls::TlsStream;

@@ -249,8 +249,9 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
+            // std sends TCP with MSG_NOSIGNAL already.
             #[cfg(unix)]
-            Stream::Unix(s) => s.write(buf),
+            Stream::Unix(s) => send_without_sigpipe(&*s, buf),
         }
     }
 
@@ -339,6 +340,8 @@ impl ListenSocket {
             #[cfg(unix)]
             ListenSocket::Unix(l) => {
                 let (stream, _) = l.accept()?;
+                #[cfg(target_vendor = "apple")]
+                socket2::SockRef::from(&stream).set_nosigpipe(true)?;
                 let peer = Peer::Local(credentials(&stream));
                 Ok((Stream::Unix(stream), peer))
             }
@@ -362,6 +365,21 @@ impl ListenSocket {
             ListenSocket::Unix(_) => None,
         }
     }
+}
+
+/// A send on a Unix-domain socket that never raises SIGPIPE when the peer
+/// has gone: `EPIPE` comes back as an error instead. std's and mio's
+/// `UnixStream` write with plain `write(2)`, and while a Rust program
+/// ignores SIGPIPE, a C program embedding this crate may not: the signal
+/// would kill it. Apple systems have no `MSG_NOSIGNAL`; there the socket
+/// carries `SO_NOSIGPIPE` (set on accept and on connect).
+#[cfg(unix)]
+pub fn send_without_sigpipe(socket: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    #[cfg(not(target_vendor = "apple"))]
+    let flags = libc::MSG_NOSIGNAL;
+    #[cfg(target_vendor = "apple")]
+    let flags = 0;
+    socket2::SockRef::from(&socket).send_with_flags(buf, flags)
 }
 
 /// Binds a Unix-domain listening socket at `path`.

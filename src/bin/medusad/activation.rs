@@ -1,26 +1,34 @@
-//! systemd socket activation: serving on a listening socket the process
-//! inherited instead of binding one (`sd_listen_fds(3)`).
+//! systemd socket activation: serving on the listening sockets the
+//! process inherited instead of binding (`sd_listen_fds(3)`).
 //!
 //! The protocol: the service manager binds and listens, starts us with the
-//! socket as descriptor 3 (`SD_LISTEN_FDS_START`), `LISTEN_FDS` = how many
-//! sockets, and `LISTEN_PID` = our pid, so that a child that inherited the
-//! environment does not claim sockets that are not its own.
+//! sockets as descriptors 3, 4, ... (`SD_LISTEN_FDS_START`), `LISTEN_FDS`
+//! = how many, and `LISTEN_PID` = our pid, so that a child that inherited
+//! the environment does not claim sockets that are not its own. Each is
+//! served as what it is: a TCP port, or a Unix-domain socket (a `.socket`
+//! unit's `ListenStream=/run/medusad.sock`).
 
 use std::io;
-use std::net::TcpListener;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use crate::listening::Listener;
 
 /// The first inherited descriptor, by the protocol.
 pub const LISTEN_FDS_START: RawFd = 3;
 
-/// The inherited listening socket, if this process was socket-activated.
+/// The most sockets taken from `LISTEN_FDS`: a unit lists a handful; a
+/// huge number is a broken environment, not descriptors to wrap.
+const MAX_LISTEN_FDS: u32 = 64;
+
+/// The inherited listening sockets, in order (TCP or Unix-domain, each as
+/// it is), if this process was socket-activated; empty if not.
 ///
 /// Reads and removes `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`
 /// (whatever they say), so that a second call, or a child process, finds
-/// nothing. Only the first socket is used; medusad listens on one.
-/// Must be called while the process is single-threaded (it changes the
-/// environment), and before anything else could claim descriptor 3.
-pub fn listen_fds() -> io::Result<Option<TcpListener>> {
+/// nothing. Must be called while the process is single-threaded (it
+/// changes the environment), and before anything else could claim
+/// descriptors from 3 on.
+pub fn listen_fds() -> io::Result<Vec<Listener>> {
     let pid = std::env::var("LISTEN_PID").ok();
     let fds = std::env::var("LISTEN_FDS").ok();
     for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
@@ -29,36 +37,61 @@ pub fn listen_fds() -> io::Result<Option<TcpListener>> {
     let ours = pid.and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
     let count = fds.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
     if !ours || count == 0 {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    // SAFETY: by the protocol just checked (LISTEN_PID is our pid,
-    // LISTEN_FDS >= 1), descriptor 3 is an open socket handed to this
-    // process and owned by nobody else in it: the variables are removed
-    // above, so this is the only place that takes it, once.
-    let listener = unsafe { inherited(LISTEN_FDS_START) };
-    listener.map(Some)
+    if count > MAX_LISTEN_FDS {
+        return Err(io::Error::other(format!(
+            "LISTEN_FDS={count}: more than {MAX_LISTEN_FDS} sockets"
+        )));
+    }
+    (0..count)
+        .map(|i| {
+            // (count <= 64: no overflow.)
+            let fd = LISTEN_FDS_START + i as RawFd;
+            // SAFETY: by the protocol just checked (LISTEN_PID is our pid,
+            // LISTEN_FDS = count), descriptors 3 to 3 + count - 1 are open
+            // sockets handed to this process and owned by nobody else in
+            // it: the variables are removed above, so this is the only
+            // place that takes them, once each.
+            unsafe { inherited(fd) }
+        })
+        .collect()
 }
 
-/// Takes descriptor `fd`, which the master passed down to a worker (see
-/// `worker::LISTEN_FD_ENV`), as a listening socket.
+/// Takes descriptor `fd`, inherited from systemd or from the master (see
+/// `worker::LISTEN_FD_ENV`), as a listening socket: TCP or Unix-domain,
+/// by the socket's own address family.
 ///
 /// # Safety
 ///
 /// `fd` must be an open descriptor that nothing else in this process owns
 /// or will close.
-pub unsafe fn inherited(fd: RawFd) -> io::Result<TcpListener> {
+pub unsafe fn inherited(fd: RawFd) -> io::Result<Listener> {
     // SAFETY: the caller guarantees `fd` is open and ours alone.
-    let listener = unsafe { TcpListener::from_raw_fd(fd) };
-    // A descriptor that is not a listening TCP socket (a misconfigured
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // A descriptor that is not a listening stream socket (a misconfigured
     // unit) fails here with a clear error instead of at the first accept.
-    let socket = socket2::SockRef::from(&listener);
-    if socket.r#type()? != socket2::Type::STREAM || !is_listener(&socket)? {
-        return Err(io::Error::other(format!(
+    let socket = socket2::SockRef::from(&owned);
+    let not_listening = || {
+        io::Error::other(format!(
             "inherited descriptor {fd} is not a listening stream socket"
-        )));
+        ))
+    };
+    if socket.r#type().map_err(|_| not_listening())? != socket2::Type::STREAM
+        || !is_listener(&socket)?
+    {
+        return Err(not_listening());
     }
-    listener.local_addr()?;
-    Ok(listener)
+    let domain = socket.domain()?;
+    if domain == socket2::Domain::UNIX {
+        Ok(Listener::Unix(owned.into()))
+    } else if domain == socket2::Domain::IPV4 || domain == socket2::Domain::IPV6 {
+        Ok(Listener::Tcp(owned.into()))
+    } else {
+        Err(io::Error::other(format!(
+            "inherited descriptor {fd} is neither TCP nor a Unix-domain socket"
+        )))
+    }
 }
 
 /// Whether `socket` is listening (`SO_ACCEPTCONN`), where socket2 can ask.

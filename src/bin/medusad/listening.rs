@@ -1,54 +1,121 @@
-//! The workers' one listening socket, held by the master and passed down.
+//! The listening sockets medusad serves: bound here (`--host/--port`,
+//! `--unix`), or inherited (systemd socket activation, or a worker's from
+//! its master), and the master's way of passing them down to its workers.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
 use std::process::Command;
 
 use socket2::SockRef;
 
+use crate::options::Options;
+use crate::unix::UnixSocket;
 use crate::worker::LISTEN_FD_ENV;
 
-/// The listening socket the master holds while its workers come and go;
-/// every worker inherits it and accepts on it.
+/// One listening socket, blocking as std makes it (the server makes it
+/// non-blocking when it takes it).
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// Where it listens, for the log: `127.0.0.1:8182` or `unix:/run/x.sock`.
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(l) => match l.local_addr() {
+                Ok(addr) => addr.to_string(),
+                Err(e) => format!("(a TCP socket: {e})"),
+            },
+            Listener::Unix(l) => match l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+            {
+                Some(path) => format!("unix:{path}"),
+                None => "unix:(unnamed)".to_string(),
+            },
+        }
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
+/// Binds what the options ask for, in order: the TCP address (unless
+/// `--no-tcp`), then each `--unix` path. The socket files are returned as
+/// well: whoever holds them removes the files when it drops them.
+pub fn bind_all(options: &Options) -> io::Result<(Vec<Listener>, Vec<UnixSocket>)> {
+    let mut listeners = Vec::new();
+    if let Some(addr) = options.addr {
+        listeners.push(Listener::Tcp(bind_tcp(addr)?));
+    }
+    let mut files = Vec::new();
+    for path in &options.unix {
+        let (file, listener) = UnixSocket::bind(path, options.unix_mode, options.unix_owner)?;
+        files.push(file);
+        listeners.push(Listener::Unix(listener));
+    }
+    Ok((listeners, files))
+}
+
+/// Binds and listens on `addr` (port 0 picks a free port), as a single
+/// process would (`SO_REUSEADDR`, not `SO_REUSEPORT`). The error of a port
+/// in use names `addr` and has kind `AddrInUse`.
+fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    let listener = medusa::reactor::listen(addr)?;
+    Ok(TcpListener::from(OwnedFd::from(listener)))
+}
+
+/// The listening sockets the master holds while its workers come and go;
+/// every worker inherits all of them and accepts on each.
 ///
-/// One socket, not one `SO_REUSEPORT` socket per worker: a port shared
-/// that way can be joined by any process of the same user, so a second
-/// instance on the same port would start silently and take half of the
-/// connections. A plain listening socket makes any other bind fail with
-/// `EADDRINUSE`; and a killed worker takes no queued connection with it,
-/// since the queue belongs to the socket, not to a worker.
+/// One socket per address, not one `SO_REUSEPORT` socket per worker: a
+/// port shared that way can be joined by any process of the same user, so
+/// a second instance on the same port would start silently and take half
+/// of the connections. A plain listening socket makes any other bind fail
+/// with `EADDRINUSE`; and a killed worker takes no queued connection with
+/// it, since the queue belongs to the socket, not to a worker. A Unix
+/// socket has no other way to be shared at all.
 #[derive(Debug)]
 pub struct Listening {
-    listener: TcpListener,
+    listeners: Vec<Listener>,
 }
 
 impl Listening {
-    /// Binds and listens on `addr` (port 0 picks a free port), as a single
-    /// process would (`SO_REUSEADDR`, not `SO_REUSEPORT`), and shares it.
-    /// The error of a port in use names `addr` and has kind `AddrInUse`.
-    pub fn bind(addr: SocketAddr) -> io::Result<Listening> {
-        let listener = medusa::reactor::listen(addr)?;
-        Listening::share(TcpListener::from(OwnedFd::from(listener)))
+    /// Shares `listeners` (bound and listening: bound by this process, or
+    /// inherited by socket activation) with the workers: they stop being
+    /// close-on-exec, so every worker started from now on inherits them
+    /// under the same descriptor numbers.
+    pub fn share(listeners: Vec<Listener>) -> io::Result<Listening> {
+        for listener in &listeners {
+            SockRef::from(&listener.fd()).set_cloexec(false)?;
+        }
+        Ok(Listening { listeners })
     }
 
-    /// Shares `listener` (bound and listening: one this process bound, or
-    /// inherited by socket activation) with the workers: it stops being
-    /// close-on-exec, so every worker started from now on inherits it under
-    /// the same descriptor number.
-    pub fn share(listener: TcpListener) -> io::Result<Listening> {
-        SockRef::from(&listener).set_cloexec(false)?;
-        Ok(Listening { listener })
+    /// Where the workers serve, for the log.
+    pub fn describe(&self) -> String {
+        let all: Vec<String> = self.listeners.iter().map(Listener::describe).collect();
+        all.join(", ")
     }
 
-    /// The address the workers serve.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Tells a worker's command where its listening socket is.
+    /// Tells a worker's command where its listening sockets are: their
+    /// descriptor numbers, comma-separated, in the order served.
     pub fn configure(&self, command: &mut Command) {
-        command.env(LISTEN_FD_ENV, self.listener.as_raw_fd().to_string());
+        let fds: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|l| l.fd().as_raw_fd().to_string())
+            .collect();
+        command.env(LISTEN_FD_ENV, fds.join(","));
     }
 }
 
@@ -63,8 +130,8 @@ mod tests {
     /// `medusad --workers` used to join the first one's port).
     #[test]
     fn the_bound_port_is_ours_alone() {
-        let listening = Listening::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listening.local_addr().unwrap();
+        let listener = bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
         assert_ne!(addr.port(), 0);
 
         let intruder = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
@@ -74,31 +141,39 @@ mod tests {
         intruder.set_reuse_port(true).unwrap();
         let e = intruder.bind(&addr.into()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
-        let e = Listening::bind(addr).unwrap_err();
+        let e = bind_tcp(addr).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
         assert!(e.to_string().contains(&addr.to_string()), "{e}");
 
         let client = TcpStream::connect(addr).unwrap();
-        listening.listener.set_nonblocking(false).unwrap();
-        let (_accepted, peer) = listening.listener.accept().unwrap();
+        listener.set_nonblocking(false).unwrap();
+        let (_accepted, peer) = listener.accept().unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
     }
 
-    /// A worker is told the descriptor's number (that it survives exec is
-    /// what tests/workers.rs shows: the workers serve).
+    /// A worker is told every descriptor's number, in order (that they
+    /// survive exec is what tests/workers.rs shows: the workers serve).
     #[test]
-    fn workers_are_told_the_descriptor() {
-        let listening = Listening::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    fn workers_are_told_the_descriptors() {
+        let dir = tempfile::tempdir().unwrap();
+        let tcp = bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let unix = UnixListener::bind(dir.path().join("s.sock")).unwrap();
+        let fds = format!("{},{}", tcp.as_raw_fd(), unix.as_raw_fd());
+        let listening = Listening::share(vec![Listener::Tcp(tcp), Listener::Unix(unix)]).unwrap();
         let mut command = Command::new("true");
         listening.configure(&mut command);
-        let fd = listening.listener.as_raw_fd().to_string();
         let envs: Vec<_> = command.get_envs().collect();
         assert_eq!(
             envs,
             [(
                 std::ffi::OsStr::new(LISTEN_FD_ENV),
-                Some(std::ffi::OsStr::new(&fd))
+                Some(std::ffi::OsStr::new(&fds))
             )]
+        );
+        assert!(
+            listening.describe().ends_with("s.sock"),
+            "{}",
+            listening.describe()
         );
     }
 }

@@ -38,7 +38,6 @@ mod unix;
 mod worker;
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::{Command, ExitCode};
 
 use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcHandler};
@@ -47,7 +46,7 @@ use medusa::reactor::Reactor;
 
 use backoff::Backoff;
 use demo::demo_service;
-use listening::Listening;
+use listening::{Listener, Listening};
 use options::{parse_options, Options, Parsed, USAGE};
 use prefork::{Master, MasterExit};
 use unix::UnixSocket;
@@ -57,7 +56,7 @@ fn main() -> ExitCode {
     // First, while single-threaded: both change the environment.
     let worker = Worker::from_env();
     let activated = match worker {
-        Some(_) => Ok(None),
+        Some(_) => Ok(Vec::new()),
         None => activation::listen_fds(),
     };
     let options = match parse_options(std::env::args().skip(1)) {
@@ -73,7 +72,7 @@ fn main() -> ExitCode {
     };
     init_logging(worker.is_some() || options.workers > 1);
     let activated = match activated {
-        Ok(listener) => listener,
+        Ok(listeners) => listeners,
         Err(e) => {
             eprintln!("medusad: socket activation: {e}");
             return ExitCode::FAILURE;
@@ -83,7 +82,7 @@ fn main() -> ExitCode {
         return run_worker(worker, *options);
     }
     let exposed = options.addr.filter(|addr| !addr.ip().is_loopback());
-    if let (true, Some(addr), None) = (options.users.is_empty(), exposed, &activated) {
+    if let (true, Some(addr), true) = (options.users.is_empty(), exposed, activated.is_empty()) {
         log::warn!(
             "medusad: NO AUTHENTICATION on {addr}, which is not a loopback address: \
              anyone who can reach it may call every method and read /status; \
@@ -100,12 +99,19 @@ fn main() -> ExitCode {
             }
         };
     }
-    let listen = match (activated, options.addr) {
-        (Some(listener), _) => Listen::Inherited(listener),
-        (None, Some(addr)) => Listen::Bind(addr),
-        (None, None) => Listen::UnixOnly,
+    // Inherited sockets are served instead of binding any.
+    let (listeners, files) = if activated.is_empty() {
+        match listening::bind_all(&options) {
+            Ok(bound) => bound,
+            Err(e) => {
+                eprintln!("medusad: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        (activated, Vec::new())
     };
-    match serve(*options, listen) {
+    match serve(*options, listeners, files) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("medusad: {}", e.error());
@@ -135,16 +141,6 @@ fn init_logging(with_pid: bool) {
     builder.init();
 }
 
-/// Where the server's listening socket comes from.
-enum Listen {
-    /// Bind this address (one process).
-    Bind(SocketAddr),
-    /// Already listening: socket activation, or a worker's from the master.
-    Inherited(std::net::TcpListener),
-    /// No TCP port (`--no-tcp`): the `--unix` sockets only.
-    UnixOnly,
-}
-
 /// Why `serve` failed: before serving (the configuration) or while.
 enum Failure {
     Startup(std::io::Error),
@@ -172,14 +168,15 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
         .extra_headers
         .push(("X-Medusa-Worker".to_string(), pid.to_string()));
     options.http.access_log_tag = Some(format!("pid={pid}"));
-    let listen = match worker.shared_listener() {
-        Ok(listener) => Listen::Inherited(listener),
+    let listeners = match worker.shared_listeners() {
+        Ok(listeners) => listeners,
         Err(e) => {
             eprintln!("medusad worker {pid}: {e}");
             return ExitCode::from(worker::STARTUP_FAILED);
         }
     };
-    match serve(options, listen) {
+    // The master holds the --unix socket files, and removes them.
+    match serve(options, listeners, Vec::new()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Startup(e)) => {
             eprintln!("medusad worker {pid}: {e}");
@@ -192,32 +189,26 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
     }
 }
 
-/// The master of `--workers N`: holds the address, starts the workers as
-/// new executions of this program with the same arguments, and supervises
-/// them (`prefork::Master`).
-fn run_master(
-    options: &Options,
-    activated: Option<std::net::TcpListener>,
-) -> std::io::Result<MasterExit> {
+/// The master of `--workers N`: holds the listening sockets (and the
+/// `--unix` socket files), starts the workers as new executions of this
+/// program with the same arguments, and supervises them
+/// (`prefork::Master`).
+fn run_master(options: &Options, activated: Vec<Listener>) -> std::io::Result<MasterExit> {
     let exe = std::env::current_exe()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // Held by the master until it stops: the port (or socket) stays ours
-    // while workers restart.
-    let listening = match activated {
-        Some(listener) => Listening::share(listener)?,
-        None => {
-            // --no-tcp needs --unix, which --workers refuses.
-            let addr = options
-                .addr
-                .ok_or_else(|| std::io::Error::other("no TCP address"))?;
-            Listening::bind(addr)?
-        }
+    // Held by the master until it stops: the port (and socket files) stay
+    // ours while workers restart.
+    let (listeners, files) = if activated.is_empty() {
+        listening::bind_all(options)?
+    } else {
+        (activated, Vec::new())
     };
+    let listening = Listening::share(listeners)?;
     log::info!(
         "medusad master {}: {} workers on {}",
         std::process::id(),
         options.workers,
-        listening.local_addr()?
+        listening.describe()
     );
     let master = Master::new(options.workers, Backoff::default(), || {
         let mut command = Command::new(&exe);
@@ -226,14 +217,19 @@ fn run_master(
     })
     .sharing(listening);
     let outcome = master.run();
+    // The workers are gone: now the socket files may go.
+    drop(files);
     log::info!("medusad master: all workers stopped");
     outcome
 }
 
-fn serve(options: Options, listen: Listen) -> Result<(), Failure> {
+fn serve(
+    options: Options,
+    listeners: Vec<Listener>,
+    files: Vec<UnixSocket>,
+) -> Result<(), Failure> {
     raise_fd_limit(options.http.max_connections);
-    let (mut reactor, servers, sockets) = setup(&options, listen).map_err(Failure::Startup)?;
-    let files = match &options.root {
+    let root = match &options.root {
         Some(root) => format!(" (files from {})", root.display()),
         None => String::new(),
     };
@@ -243,34 +239,47 @@ fn serve(options: Options, listen: Listen) -> Result<(), Failure> {
     } else {
         "http"
     };
-    for server in &servers {
-        if let Ok(addr) = server.local_addr() {
-            log::info!("medusad listening on {addr}{files}");
-            log::info!("XML-RPC: {scheme}://{addr}{rpc}; status page: {scheme}://{addr}/status");
-        }
-    }
-    for socket in &sockets {
-        let path = socket.path().display();
-        log::info!("medusad listening on unix:{path}{files}");
-        log::info!("XML-RPC: unix://{path} (path {rpc}; curl --unix-socket {path} http://localhost/status)");
+    // Said once the servers are set up, not before: then they answer.
+    let announcements: Vec<[String; 2]> = listeners
+        .iter()
+        .map(|listener| match listener {
+            Listener::Tcp(_) => {
+                let addr = listener.describe();
+                [
+                    format!("medusad listening on {addr}{root}"),
+                    format!("XML-RPC: {scheme}://{addr}{rpc}; status page: {scheme}://{addr}/status"),
+                ]
+            }
+            Listener::Unix(_) => {
+                let name = listener.describe();
+                let path = name.trim_start_matches("unix:");
+                [
+                    format!("medusad listening on {name}{root}"),
+                    format!("XML-RPC: unix://{path} (path {rpc}; curl --unix-socket {path} http://localhost/status)"),
+                ]
+            }
+        })
+        .collect();
+    let (mut reactor, servers) = setup(&options, listeners).map_err(Failure::Startup)?;
+    for line in announcements.iter().flatten() {
+        log::info!("{line}");
     }
     for server in servers {
         reactor.add(server).map_err(Failure::Startup)?;
     }
     reactor.run().map_err(Failure::Running)?;
     // The socket files go now, before the exit is announced.
-    drop(sockets);
+    drop(files);
     log::info!("medusad: all connections closed, exiting");
     Ok(())
 }
 
 /// The reactor and the servers (one per listening socket, sharing one set
-/// of handlers) with the `--unix` socket files to remove at exit, not yet
-/// running.
+/// of handlers), not yet running.
 fn setup(
     options: &Options,
-    listen: Listen,
-) -> std::io::Result<(Reactor, Vec<HttpServer>, Vec<UnixSocket>)> {
+    listeners: Vec<Listener>,
+) -> std::io::Result<(Reactor, Vec<HttpServer>)> {
     let mut reactor = Reactor::new()?;
     // Before announcing the address: from then on a SIGTERM must mean a
     // graceful shutdown, not the default action (death).
@@ -278,33 +287,38 @@ fn setup(
     // As early: SIGHUP's default action would end the process.
     let mut reloader = tls::Reloader::new()?;
 
-    let mut sockets = Vec::new();
-    let mut unix_listeners = Vec::new();
-    for path in &options.unix {
-        let (socket, listener) = UnixSocket::bind(path, options.unix_mode, options.unix_owner)?;
-        sockets.push(socket);
-        unix_listeners.push(listener);
-    }
     let http = options.http.clone();
-    let mut unix_listeners = unix_listeners.into_iter();
-    let server = match listen {
-        Listen::Bind(addr) => HttpServer::bind(addr, http)?,
-        Listen::Inherited(listener) => HttpServer::from_listener(listener, http)?,
-        Listen::UnixOnly => match unix_listeners.next() {
-            Some(listener) => HttpServer::from_unix_listener(listener, http)?,
-            None => return Err(std::io::Error::other("no socket to serve on")),
-        },
+    let mut listeners = listeners.into_iter();
+    let server = match listeners.next() {
+        Some(Listener::Tcp(listener)) => HttpServer::from_listener(listener, http)?,
+        Some(Listener::Unix(listener)) => HttpServer::from_unix_listener(listener, http)?,
+        None => return Err(std::io::Error::other("no socket to serve on")),
     };
+    let mut servers = vec![server];
+    for listener in listeners {
+        let also = match listener {
+            Listener::Tcp(listener) => {
+                listener.set_nonblocking(true)?;
+                servers[0].also_listen(mio::net::TcpListener::from_std(listener))
+            }
+            Listener::Unix(listener) => {
+                listener.set_nonblocking(true)?;
+                servers[0].also_listen(mio::net::UnixListener::from_std(listener))
+            }
+        };
+        servers.push(also);
+    }
+    // HTTPS on the TCP sockets; a Unix-domain socket stays plain (its
+    // peers are on this machine, and the file's permissions guard it).
     if let Some(files) = &options.tls {
-        server.set_tls(Some(files.load()?));
-        reloader.watch(files.clone(), server.tls_setting());
+        let config = files.load()?;
+        for server in servers.iter().filter(|s| s.local_addr().is_ok()) {
+            server.set_tls(Some(config.clone()));
+            reloader.watch(files.clone(), server.tls_setting());
+        }
     }
     reactor.add(reloader)?;
-    let mut servers = Vec::new();
-    for listener in unix_listeners {
-        listener.set_nonblocking(true)?;
-        servers.push(server.also_listen(mio::net::UnixListener::from_std(listener)));
-    }
+    let server = &servers[0];
     // With credentials configured, every handler is behind them (and a
     // last one answers unknown paths, so they ask for credentials too)
     // except the paths opened with --public.
@@ -327,17 +341,16 @@ fn setup(
         let files = FileHandler::new(root).map_err(|e| {
             std::io::Error::new(e.kind(), format!("--root {}: {e}", root.display()))
         })?;
-        guard(&server, Box::new(files), false);
+        guard(server, Box::new(files), false);
     }
     if !options.users.is_empty() {
-        guard(&server, Box::new(NotFound), false);
+        guard(server, Box::new(NotFound), false);
     }
-    guard(&server, Box::new(StatusHandler::new()), true);
+    guard(server, Box::new(StatusHandler::new()), true);
     let paths: Vec<&str> = options.rpc_paths.iter().map(String::as_str).collect();
     let rpc = XmlRpcHandler::with_paths(&paths, demo_service(), options.xmlrpc.clone());
-    guard(&server, Box::new(rpc), true);
-    servers.insert(0, server);
-    Ok((reactor, servers, sockets))
+    guard(server, Box::new(rpc), true);
+    Ok((reactor, servers))
 }
 
 /// The last handler when credentials are required: what no other handler

@@ -22,12 +22,15 @@ usage: medusad [OPTIONS]
                             on a clean exit
   --unix-mode MODE          permissions of the --unix sockets, octal
                             (default 0660: owner and group may connect)
-  --unix-owner UID[:GID]    owner (and group) of the --unix sockets, numeric
-                            (needs root)
+  --unix-owner USER[:GROUP] owner (and group) of the --unix sockets, by name
+                            or number (needs root)
   --no-tcp                  serve only on the --unix sockets, no TCP port
   --tls-cert FILE           speak HTTPS on the TCP port: the certificate chain
                             (PEM); re-read with the key on SIGHUP
   --tls-key FILE            its private key (PEM: PKCS#8, RSA or EC)
+  --tls-handshake-timeout SECONDS
+                            time a TLS client has to finish its handshake
+                            (default 10)
   --root DIR                also serve the files under DIR
   --rpc-path PATH           where the XML-RPC service answers (default /RPC2;
                             repeat for several paths)
@@ -152,6 +155,7 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
             "--unix-owner" => unix_owner = Some(owner(&value)?),
             "--tls-cert" => tls_cert = Some(PathBuf::from(value)),
             "--tls-key" => tls_key = Some(PathBuf::from(value)),
+            "--tls-handshake-timeout" => http.handshake_timeout = seconds(&flag, &value)?,
             "--rpc-path" if value.starts_with('/') => rpc_paths.push(value),
             "--rpc-path" => return Err(format!("--rpc-path must start with '/': {value:?}")),
             "--auth-user" => add_user(&mut users, &value)?,
@@ -226,9 +230,6 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".to_string()),
     };
-    if !unix.is_empty() && workers > 1 {
-        return Err("--unix cannot be combined with --workers yet".to_string());
-    }
     if rpc_paths.is_empty() {
         rpc_paths.push("/RPC2".to_string());
     }
@@ -253,16 +254,41 @@ pub fn parse_options(args: impl Iterator<Item = String>) -> Result<Parsed, Strin
     })))
 }
 
-/// `UID` or `UID:GID`, numeric.
+/// `USER` or `USER:GROUP`, each a name or a number. Names are looked up
+/// now, so that a typo fails at startup, not at the chown.
 fn owner(value: &str) -> Result<(u32, Option<u32>), String> {
-    let bad = || format!("--unix-owner: expected UID or UID:GID (numbers): {value:?}");
-    let (uid, gid) = match value.split_once(':') {
-        Some((uid, gid)) => (uid, Some(gid)),
+    use nix::unistd::{Group, User};
+    let (user, group) = match value.split_once(':') {
+        Some((user, group)) => (user, Some(group)),
         None => (value, None),
     };
-    let uid = uid.parse().map_err(|_| bad())?;
-    let gid = gid.map(str::parse).transpose().map_err(|_| bad())?;
+    let uid = id("user", user, |name| {
+        User::from_name(name).map(|u| u.map(|u| u.uid.as_raw()))
+    })?;
+    let gid = group
+        .map(|group| {
+            id("group", group, |name| {
+                Group::from_name(name).map(|g| g.map(|g| g.gid.as_raw()))
+            })
+        })
+        .transpose()?;
     Ok((uid, gid))
+}
+
+/// A numeric id, or the id `find` gives the name.
+fn id(
+    kind: &str,
+    value: &str,
+    find: impl FnOnce(&str) -> nix::Result<Option<u32>>,
+) -> Result<u32, String> {
+    if let Ok(id) = value.parse() {
+        return Ok(id);
+    }
+    match find(value) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(format!("--unix-owner: no {kind} {value:?}")),
+        Err(e) => Err(format!("--unix-owner: looking up {kind} {value:?}: {e}")),
+    }
 }
 
 fn worker_count(value: &str) -> Result<usize, String> {
@@ -336,6 +362,8 @@ mod tests {
             "1.5",
             "--request-timeout",
             "2",
+            "--tls-handshake-timeout",
+            "4",
             "--max-connections",
             "3",
             "--grace",
@@ -357,6 +385,7 @@ mod tests {
         );
         assert_eq!(o.http.idle_timeout, Duration::from_millis(1500));
         assert_eq!(o.http.request_timeout, Duration::from_secs(2));
+        assert_eq!(o.http.handshake_timeout, Duration::from_secs(4));
         assert_eq!(o.http.max_connections, 3);
         assert_eq!(o.grace, Duration::from_millis(250));
         assert_eq!(o.http.access_log, AccessLog::File("/tmp/a.log".into()));
@@ -425,12 +454,23 @@ mod tests {
             panic!("serves")
         };
         assert_eq!((o.unix_mode, o.addr.is_some()), (0o660, true));
+        // Names, looked up (root and its group exist everywhere).
+        let Ok(Parsed::Serve(o)) = parse(&["--unix", "/s", "--unix-owner", "root:root"]) else {
+            panic!("serves")
+        };
+        assert_eq!(o.unix_owner, Some((0, Some(0))));
+        let Err(e) = parse(&["--unix", "/s", "--unix-owner", "no-such-user-medusa"]) else {
+            panic!("an unknown user is an error")
+        };
+        assert!(e.contains("no user \"no-such-user-medusa\""), "{e}");
+        let Err(e) = parse(&["--unix", "/s", "--unix-owner", "0:no-such-group-medusa"]) else {
+            panic!("an unknown group is an error")
+        };
+        assert!(e.contains("no group"), "{e}");
         for bad in [
             &["--no-tcp"][..],
             &["--unix", "/s", "--unix-mode", "999"],
             &["--unix", "/s", "--unix-mode", "rw"],
-            &["--unix", "/s", "--unix-owner", "root"],
-            &["--unix", "/s", "--workers", "2"],
             &["--unix", ""],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");

@@ -32,7 +32,7 @@ impl TlsFiles {
 /// default action (the end of the process).
 pub struct Reloader {
     signals: Signals,
-    tls: Option<(TlsFiles, TlsSetting)>,
+    tls: Option<(TlsFiles, Vec<TlsSetting>)>,
 }
 
 impl Reloader {
@@ -44,9 +44,13 @@ impl Reloader {
         })
     }
 
-    /// Reloads `files` into `setting` on SIGHUP.
+    /// Reloads `files` into `setting` on SIGHUP (and into every other
+    /// setting watched with the same files: one server per TCP socket).
     pub fn watch(&mut self, files: TlsFiles, setting: TlsSetting) {
-        self.tls = Some((files, setting));
+        match &mut self.tls {
+            Some((watched, settings)) if *watched == files => settings.push(setting),
+            _ => self.tls = Some((files, vec![setting])),
+        }
     }
 }
 
@@ -59,7 +63,7 @@ impl Dispatcher for Reloader {
         if self.signals.pending().next().is_none() {
             return Ok(());
         }
-        let Some((files, setting)) = &self.tls else {
+        let Some((files, settings)) = &self.tls else {
             log::info!("SIGHUP: nothing to reload");
             return Ok(());
         };
@@ -67,7 +71,9 @@ impl Dispatcher for Reloader {
         // on purpose, at an operator's request.
         match files.load() {
             Ok(config) => {
-                setting.set(Some(config));
+                for setting in settings {
+                    setting.set(Some(config.clone()));
+                }
                 log::info!("SIGHUP: TLS certificate and key reloaded");
             }
             Err(e) => log::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),

@@ -43,11 +43,6 @@ impl UnixSocket {
         };
         Ok((socket, listener))
     }
-
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for UnixSocket {

@@ -6,17 +6,17 @@
 //! [`Worker::die_with_master`] before serving.
 
 use std::io;
-use std::net::TcpListener;
 use std::os::fd::RawFd;
 
 use crate::activation;
+use crate::listening::Listener;
 
 /// Set by the master in each worker's environment: the master's pid.
 pub const WORKER_ENV: &str = "MEDUSAD_WORKER";
 
-/// Set by the master: the number of the listening socket it shares with
-/// its workers (bound itself, or inherited by socket activation), which
-/// workers inherit under that number.
+/// Set by the master: the numbers, comma-separated, of the listening
+/// sockets it shares with its workers (bound itself, or inherited by
+/// socket activation), which workers inherit under those numbers.
 pub const LISTEN_FD_ENV: &str = "MEDUSAD_LISTEN_FD";
 
 /// Exit status of a worker that could not start serving (bind error, bad
@@ -30,8 +30,9 @@ pub const STARTUP_FAILED: u8 = 3;
 pub struct Worker {
     /// The master's pid.
     pub master: u32,
-    /// The shared listening descriptor, until taken.
-    listen_fd: Option<RawFd>,
+    /// The shared listening descriptors, until taken (`None` if the
+    /// variable was missing or not a list of numbers).
+    listen_fds: Option<Vec<RawFd>>,
 }
 
 impl Worker {
@@ -46,24 +47,41 @@ impl Worker {
         std::env::remove_var(WORKER_ENV);
         std::env::remove_var(LISTEN_FD_ENV);
         let master = value.parse().ok()?;
-        let listen_fd = listen_fd.and_then(|fd| fd.parse().ok());
-        Some(Worker { master, listen_fd })
+        // A number listed twice would be wrapped (and closed) twice.
+        let listen_fds = listen_fd
+            .and_then(|fds| {
+                fds.split(',')
+                    .map(|fd| fd.parse().ok())
+                    .collect::<Option<Vec<RawFd>>>()
+            })
+            .filter(|fds| {
+                let mut distinct = fds.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                distinct.len() == fds.len()
+            });
+        Some(Worker { master, listen_fds })
     }
 
-    /// The listening socket the master shares with its workers. An error
+    /// The listening sockets the master shares with its workers. An error
     /// if the master passed none (or on a second call).
-    pub fn shared_listener(&mut self) -> io::Result<TcpListener> {
-        let Some(fd) = self.listen_fd.take() else {
+    pub fn shared_listeners(&mut self) -> io::Result<Vec<Listener>> {
+        let Some(fds) = self.listen_fds.take().filter(|fds| !fds.is_empty()) else {
             return Err(io::Error::other(format!(
-                "no listening socket from the master ({LISTEN_FD_ENV} unset or taken)"
+                "no listening socket from the master ({LISTEN_FD_ENV} unset, bad or taken)"
             )));
         };
-        // SAFETY: the master set LISTEN_FD_ENV to the number of the
-        // listening socket it holds without close-on-exec for its workers
-        // (`Listening::share`), so this fresh process has it open; nothing
-        // else in the process claims it, and `take` above makes this the
-        // only time it is wrapped.
-        unsafe { activation::inherited(fd) }
+        fds.into_iter()
+            .map(|fd| {
+                // SAFETY: the master set LISTEN_FD_ENV to the numbers of the
+                // listening sockets it holds without close-on-exec for its
+                // workers (`Listening::share`), so this fresh process has
+                // them open; nothing else in the process claims them, the
+                // numbers are distinct (`from_env`), and `take` above makes
+                // this the only time each is wrapped.
+                unsafe { activation::inherited(fd) }
+            })
+            .collect()
     }
 
     /// Arranges for this process to get SIGTERM when the master dies, even

@@ -140,13 +140,18 @@ impl HttpChannel {
     }
 
     /// How often the connection's timer looks at it: often enough that a
-    /// timeout is acted on at most half a timeout late.
-    fn check_period(&self) -> Duration {
+    /// timeout is acted on at most half a timeout late. The handshake
+    /// timeout counts only while a TLS handshake is going on, so that it
+    /// does not make every kept-alive connection's timer fire more often.
+    fn check_period(&self, chat: &Chat) -> Duration {
         let config = self.config();
-        let shortest = config
+        let mut shortest = config
             .idle_timeout
             .min(config.request_timeout)
             .min(config.response_timeout);
+        if handshaking(chat) {
+            shortest = shortest.min(config.handshake_timeout);
+        }
         shortest
             .checked_div(2)
             .unwrap_or(shortest)
@@ -275,7 +280,7 @@ impl ChatHandler for HttpChannel {
         }
         chat.set_terminator(self.reader.terminator());
         self.since = Instant::now();
-        self.timer = Some(cx.set_timer(self.check_period()));
+        self.timer = Some(cx.set_timer(self.check_period(chat)));
         Ok(())
     }
 
@@ -291,7 +296,12 @@ impl ChatHandler for HttpChannel {
         // Idle and Closing wait on the peer to read (or send) anything;
         // the others on a request still arriving.
         let waiting_on_reader = matches!(self.state, State::Idle | State::Closing);
-        let limit = if waiting_on_reader {
+        // No request can start before the handshake ends; `since` is still
+        // the accept's time then (nothing was read).
+        let handshaking = handshaking(chat);
+        let limit = if handshaking {
+            self.config().handshake_timeout
+        } else if waiting_on_reader {
             self.config().idle_timeout
         } else if self.state == State::Waiting {
             self.config().response_timeout
@@ -313,11 +323,18 @@ impl ChatHandler for HttpChannel {
             let next = limit
                 .saturating_sub(elapsed)
                 .saturating_add(Duration::from_millis(1))
-                .min(self.check_period());
+                .min(self.check_period(chat));
             self.timer = Some(cx.set_timer(next));
             return Ok(());
         }
-        if self.state == State::Waiting {
+        if handshaking {
+            log::debug!(
+                "{}: TLS handshake not done in {elapsed:?}, closing",
+                self.peer
+            );
+            HttpStats::add(&self.shared.stats.tls_handshake_failures, 1);
+            chat.close();
+        } else if self.state == State::Waiting {
             // A late answer finds the slot gone and is dropped.
             *self.deferred.borrow_mut() = None;
             if let Some(exchange) = self.awaiting.take() {
@@ -342,7 +359,7 @@ impl ChatHandler for HttpChannel {
     /// A TLS connection that fails before its handshake is done is a
     /// failed handshake (plain HTTP on the TLS port, a bad client).
     fn handle_error(&mut self, chat: &mut Chat, _error: &DispatchError) {
-        if chat.stream().tls().is_some_and(|tls| tls.is_handshaking()) {
+        if handshaking(chat) {
             HttpStats::add(&self.shared.stats.tls_handshake_failures, 1);
         }
     }
@@ -354,6 +371,11 @@ impl ChatHandler for HttpChannel {
             chat.close_when_done();
         }
     }
+}
+
+/// Whether the connection is TLS and its handshake is not done yet.
+fn handshaking(chat: &Chat) -> bool {
+    chat.stream().tls().is_some_and(|tls| tls.is_handshaking())
 }
 
 impl Drop for HttpChannel {

@@ -100,7 +100,9 @@ impl Write for Socket {
             Socket::Tcp(s) => s.write(buf),
             Socket::Tls(s) => s.write(buf),
             #[cfg(unix)]
-            Socket::Unix(s) => send_unix(s, buf),
+            // Without SIGPIPE: a stale kept-alive connection's EPIPE is an
+            // error, for the retry.
+            Socket::Unix(s) => crate::reactor::send_without_sigpipe(&*s, buf),
         }
     }
 
@@ -122,35 +124,4 @@ fn connect_unix(path: &Path, timeout: Option<Duration>) -> io::Result<UnixStream
     socket.set_nosigpipe(true)?;
     socket.connect(&SockAddr::unix(path)?)?;
     Ok(socket.into())
-}
-
-/// A write that does not raise SIGPIPE when the server has closed (a
-/// stale kept-alive connection): `EPIPE` comes back as an error instead,
-/// for the retry. std's `UnixStream` writes with plain `write(2)`.
-#[cfg(unix)]
-fn send_unix(stream: &UnixStream, buf: &[u8]) -> io::Result<usize> {
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris"
-    ))]
-    let flags = libc::MSG_NOSIGNAL;
-    // Apple systems: SO_NOSIGPIPE, set when connecting.
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris"
-    )))]
-    let flags = 0;
-    socket2::SockRef::from(stream).send_with_flags(buf, flags)
 }
