@@ -3,7 +3,8 @@
 //! (HTTP/1.0, a close after every answer) and against a Python peer that
 //! closes kept-alive connections; the blocking and the reactor client
 //! keeping one TLS connection alive to medusad, and recovering when
-//! medusad closed it while idle. Certificates are made at test time
+//! medusad closed it while idle; `openssl s_client` against medusad (TLS
+//! 1.3 and 1.2, ALPN, a real ClientHello cut short). Certificates are made at test time
 //! (`tests/util/tls.rs`); medusad's counters are read in plain HTTP on a
 //! `--unix` socket beside the TLS port (one server, one set of counters).
 
@@ -11,6 +12,7 @@ mod util;
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -542,4 +544,235 @@ fn both_clients_retry_once_when_a_kept_alive_tls_connection_was_closed() {
         }
         client.close();
     }
+}
+
+/// What `openssl s_client` printed (stdout, then stderr) and whether it
+/// exited with success.
+struct SClient {
+    output: String,
+    success: bool,
+}
+
+/// Runs `openssl s_client` against 127.0.0.1:`port` with `args`, an HTTP
+/// request on its stdin; `-ign_eof` keeps it reading after its stdin ends,
+/// until the server closes (the request says `Connection: close`).
+///
+/// medusad closes after `Connection: close` without a close_notify, which
+/// openssl 3 reports as "unexpected eof while reading" with exit status 1:
+/// the tests read what openssl printed, not its status.
+fn s_client(port: u16, args: &[&str]) -> SClient {
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", "localhost", "-ign_eof"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl runs (it is required for these tests)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reader = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = from.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().unwrap()));
+    let stderr = reader(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("openssl s_client still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = stdout.join().unwrap() + &stderr.join().unwrap();
+    SClient {
+        output,
+        success: status.success(),
+    }
+}
+
+/// `openssl s_client` with TLS 1.3 only, then TLS 1.2 only: the
+/// certificate verifies against the test CA for the name localhost, the
+/// version asked for is the one negotiated, ALPN picks http/1.1, and the
+/// request is answered with a 200. With a CA that did not sign the
+/// certificate, openssl reports a verify failure (the setup's sanity).
+#[test]
+fn openssl_s_client_speaks_tls_1_3_and_1_2_with_alpn() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path(), "", &["localhost"]);
+    let stranger = TestPki::new(dir.path(), "stranger-", &["localhost"]);
+    let medusad = start_medusad(&pki, dir.path(), &[]);
+    let port = medusad.daemon.addr.port();
+    let ca = pki.ca.to_str().unwrap();
+    for (flag, version) in [("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")] {
+        let run = s_client(
+            port,
+            &[
+                "-CAfile",
+                ca,
+                "-verify_hostname",
+                "localhost",
+                "-alpn",
+                "http/1.1",
+                flag,
+            ],
+        );
+        let out = &run.output;
+        assert!(out.contains("Verify return code: 0 (ok)"), "{flag}: {out}");
+        assert!(
+            out.contains(&format!("New, {version}, Cipher is ")),
+            "{out}"
+        );
+        assert!(out.contains(&format!("Protocol  : {version}")), "{out}");
+        assert!(out.contains("ALPN protocol: http/1.1"), "{flag}: {out}");
+        assert!(out.contains("\nHTTP/1.1 200 OK\r\n"), "{flag}: {out}");
+        assert!(
+            out.contains("<title>medusa status</title>"),
+            "{flag}: {out}"
+        );
+    }
+    let metrics = medusad.metrics();
+    assert_eq!(
+        metrics.get("medusa_tls_handshakes_total{version=\"1.3\"}"),
+        1
+    );
+    assert_eq!(
+        metrics.get("medusa_tls_handshakes_total{version=\"1.2\"}"),
+        1
+    );
+
+    let run = s_client(
+        port,
+        &[
+            "-CAfile",
+            stranger.ca.to_str().unwrap(),
+            "-verify_return_error",
+            "-tls1_3",
+        ],
+    );
+    assert!(!run.success, "{}", run.output);
+    assert!(
+        run.output.contains("Verify return code: "),
+        "{}",
+        run.output
+    );
+    assert!(
+        !run.output.contains("Verify return code: 0 (ok)"),
+        "{}",
+        run.output
+    );
+    assert!(!run.output.contains("HTTP/1.1 200"), "{}", run.output);
+    medusad.daemon.terminate("medusad after openssl s_client");
+}
+
+/// The first TLS record a real `openssl s_client` sends (its ClientHello),
+/// read by a plain TCP listener of ours.
+fn real_client_hello() -> Vec<u8> {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut openssl = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", "localhost", "-alpn", "http/1.1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs (it is required for these tests)");
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut conn = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accept: {e}"),
+        }
+        if let Some(status) = openssl.try_wait().unwrap() {
+            panic!("openssl s_client exited ({status}) without connecting");
+        }
+        assert!(Instant::now() < deadline, "openssl did not connect");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut record = vec![0; 5];
+    conn.read_exact(&mut record).unwrap();
+    assert_eq!(record[0], 0x16, "a handshake record: {record:?}");
+    let length = usize::from(u16::from_be_bytes([record[3], record[4]]));
+    record.resize(5 + length, 0);
+    conn.read_exact(&mut record[5..]).unwrap();
+    assert_eq!(record[5], 0x01, "a ClientHello");
+    drop(conn);
+    let _ = openssl.kill();
+    let _ = openssl.wait();
+    record
+}
+
+/// A connection that sends the first half of a real ClientHello and
+/// stalls gets no ServerHello, and is closed by medusad's
+/// `--idle-timeout` (1 s here; 15 s allowed); `openssl s_client` is served
+/// meanwhile.
+#[test]
+fn a_stalled_real_client_hello_is_closed_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path(), "", &["localhost"]);
+    let hello = real_client_hello();
+    let medusad = start_medusad(&pki, dir.path(), &["--idle-timeout", "1"]);
+
+    let mut stalled = TcpStream::connect(medusad.daemon.addr).unwrap();
+    // The record header and part of the ClientHello: a handshake that
+    // cannot go on until the rest comes.
+    stalled.write_all(&hello[..hello.len() / 2]).unwrap();
+
+    let run = s_client(
+        medusad.daemon.addr.port(),
+        &["-CAfile", pki.ca.to_str().unwrap(), "-tls1_3"],
+    );
+    assert!(
+        run.output.contains("Verify return code: 0 (ok)"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("\nHTTP/1.1 200 OK\r\n"),
+        "{}",
+        run.output
+    );
+
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stalled.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the stalled handshake was not closed within 15 s: {e}"),
+        }
+    }
+    assert!(
+        got.is_empty() || got[0] == 0x15,
+        "nothing, or an alert, never a ServerHello: {got:?}"
+    );
+    let metrics = medusad.metrics();
+    assert_eq!(metrics.handshakes(), 1, "openssl's");
+    assert_eq!(metrics.get("medusa_connections_open"), 1, "{}", metrics.0);
+    medusad
+        .daemon
+        .terminate("medusad after a stalled ClientHello");
 }
