@@ -86,7 +86,17 @@ impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Socket::Tcp(s) => s.read(buf),
-            Socket::Tls(s) => s.read(buf),
+            // A server that closes without close_notify (medusad closing an
+            // idle kept-alive connection, Python's ssl servers after every
+            // answer) is an UnexpectedEof error to rustls. For HTTP, whose
+            // messages frame themselves, it is an end of input like any
+            // other, as the reactor's TlsStream reads it: before any byte
+            // of an answer that means a stale connection to retry, not a
+            // failed call.
+            Socket::Tls(s) => match s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
             #[cfg(unix)]
             Socket::Unix(s) => s.read(buf),
         }
