@@ -557,9 +557,9 @@ struct SClient {
 /// request on its stdin; `-ign_eof` keeps it reading after its stdin ends,
 /// until the server closes (the request says `Connection: close`).
 ///
-/// medusad closes after `Connection: close` without a close_notify, which
-/// openssl 3 reports as "unexpected eof while reading" with exit status 1:
-/// the tests read what openssl printed, not its status.
+/// medusad ends the connection after `Connection: close` with a
+/// close_notify; without one, openssl 3 reports "unexpected eof while
+/// reading" and exits 1.
 fn s_client(port: u16, args: &[&str]) -> SClient {
     let mut child = Command::new("openssl")
         .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
@@ -632,6 +632,11 @@ fn openssl_s_client_speaks_tls_1_3_and_1_2_with_alpn() {
         );
         let out = &run.output;
         assert!(out.contains("Verify return code: 0 (ok)"), "{flag}: {out}");
+        // The close was announced (close_notify), not a truncation.
+        assert!(
+            run.success && !out.contains("unexpected eof"),
+            "{flag}: {out}"
+        );
         assert!(
             out.contains(&format!("New, {version}, Cipher is ")),
             "{out}"

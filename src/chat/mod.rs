@@ -292,8 +292,13 @@ impl Chat {
     /// counts as a backlog by itself: it may stand for a whole file, and
     /// a client pipelining requests without reading must not make us
     /// open a file (or build a response) per request.
+    ///
+    /// Never during a TLS handshake: queued output cannot go out until the
+    /// handshake ends, and it ends only by reading the peer's messages, so
+    /// pausing the reads would wait forever (a client that pushes a large
+    /// request before its handshake is done). A handshake yields no input.
     pub(crate) fn output_backlogged(&self) -> bool {
-        self.output.backlogged(self.config.output_high_water)
+        !self.stream.is_handshaking() && self.output.backlogged(self.config.output_high_water)
     }
 
     /// asynchat `initiate_send`: write what is queued until the socket

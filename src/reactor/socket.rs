@@ -187,6 +187,14 @@ impl Stream {
         }
     }
 
+    /// Whether a TLS handshake is still going on (never, without TLS).
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.is_handshaking(),
+            _ => false,
+        }
+    }
+
     /// Writes what [`has_pending_output`](Stream::has_pending_output)
     /// holds, as far as the socket takes it.
     pub fn flush_pending(&mut self) -> io::Result<()> {

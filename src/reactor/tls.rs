@@ -95,6 +95,19 @@ impl TlsStream {
     }
 }
 
+/// A connection closed after its handshake says so with `close_notify`
+/// (RFC 8446 section 6.1), so that the peer can tell the end from a
+/// truncation: sent here, on every close, as far as the socket takes it
+/// without blocking. (A half-close already sent it: rustls sends it once.)
+impl Drop for TlsStream {
+    fn drop(&mut self) {
+        if !self.conn.is_handshaking() {
+            self.conn.send_close_notify();
+            let _ = self.flush_pending();
+        }
+    }
+}
+
 impl Read for TlsStream {
     /// Plaintext if rustls has some; otherwise reads records from the
     /// socket (answering handshake messages as they come) until it has,

@@ -641,17 +641,6 @@ impl Hub {
             let channel = Connection::new(self.pool.clone(), key.clone(), index);
             let chat_config = ChatConfig {
                 linger: Duration::ZERO,
-                // Never pause reading for our own output. The request is
-                // pushed whole when the TCP connect completes; over TLS
-                // it cannot leave before the handshake is done, and the
-                // handshake needs the server's replies read. With the
-                // default high-water mark (256 KiB) a larger request
-                // stopped those reads: the call waited for
-                // request_timeout. The pause protects a server from
-                // clients pipelining faster than they read; a client's
-                // connection carries one request at a time, already in
-                // memory, so there is nothing to protect.
-                output_high_water: usize::MAX,
                 ..ChatConfig::default()
             };
             let chat = match (&addr, tls) {
