@@ -53,6 +53,24 @@ impl TlsConfig {
         self.custom = Some(config);
     }
 
+    /// Starts reading the system's roots on a thread of its own, if they
+    /// will be needed and nobody has read them yet: a reactor's client
+    /// must not read files on the loop's thread at its first call. A
+    /// call that comes before the thread is done waits for it (once).
+    pub(crate) fn warm_up(&self) {
+        if self.custom.is_some() || !self.system_roots || SYSTEM_ROOTS.get().is_some() {
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("tls-roots".to_string())
+            .spawn(|| {
+                system_roots();
+            });
+        if let Err(e) = spawned {
+            log::debug!("reading the system's roots at the first call instead: {e}");
+        }
+    }
+
     /// The rustls settings: built once, then shared by every connection.
     pub fn rustls_config(&mut self) -> io::Result<Arc<rustls::ClientConfig>> {
         if let Some(config) = &self.custom {
@@ -93,10 +111,11 @@ impl TlsConfig {
     }
 }
 
+static SYSTEM_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+
 /// The system's roots, read once per process (it reads files).
 fn system_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
+    SYSTEM_ROOTS.get_or_init(|| {
         let found = rustls_native_certs::load_native_certs();
         for error in &found.errors {
             log::debug!("system root certificates: {error}");

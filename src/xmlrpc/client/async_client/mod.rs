@@ -258,6 +258,9 @@ impl std::fmt::Debug for AsyncClient {
 impl AsyncClient {
     /// A client whose connections live on `reactor`.
     pub fn new(reactor: &mut Reactor, config: AsyncClientConfig) -> io::Result<AsyncClient> {
+        // The system's roots are files: read them off the loop's thread,
+        // before a first https:// call could need them.
+        config.tls.warm_up();
         let pool = Rc::new(RefCell::new(Pool {
             config,
             servers: HashMap::new(),
