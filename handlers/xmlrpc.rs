@@ -116,6 +116,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             encode: self.config.encode,
             gzip_above: accepts_gzip.then_some(self.config.gzip_threshold),
             counters: self.counters.clone(),
+            started: Answering::clock(),
         };
         self.answer(&body, server, &answering)
     }

@@ -51,10 +51,13 @@ impl Daemon {
         Daemon::spawn_command(command)
     }
 
-    /// Runs `command` (whose stderr is medusad's log).
+    /// Runs `command` (whose stderr is medusad's log), with `RUST_LOG=info`
+    /// unless the command sets it.
     pub fn spawn_command(mut command: Command) -> Daemon {
+        if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
-            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

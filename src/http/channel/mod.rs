@@ -94,6 +94,7 @@ impl HttpChannel {
             evicted: false,
         });
         let reader = MessageReader::new(shared.config.message_limits());
+        log::debug!("{peer}: connection opened");
         HttpChannel {
             slot,
             token: Token(usize::MAX),
@@ -383,6 +384,13 @@ impl Drop for HttpChannel {
         self.take_eviction();
         let open = &self.shared.stats.connections_open;
         open.set(open.get().saturating_sub(1));
-        self.shared.channels.borrow_mut().try_remove(self.slot);
+        if let Some(info) = self.shared.channels.borrow_mut().try_remove(self.slot) {
+            log::debug!(
+                "{}: connection closed after {:?}, {} requests",
+                self.peer,
+                info.opened.elapsed(),
+                info.requests
+            );
+        }
     }
 }

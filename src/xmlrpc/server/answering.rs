@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::http::{gzip, Response};
 use crate::xmlrpc::encode::{encode_fault, encode_response, EncodeOptions};
@@ -40,9 +41,18 @@ pub(crate) struct Answering {
     /// accept gzip.
     pub(crate) gzip_above: Option<usize>,
     pub(crate) counters: Arc<Counters>,
+    /// When the request arrived, if calls are logged (debug level): then
+    /// the answer's line says how long it took. `None` costs nothing.
+    pub(crate) started: Option<Instant>,
 }
 
 impl Answering {
+    /// `started` for a request arriving now: the time only if debug lines
+    /// are wanted.
+    pub(crate) fn clock() -> Option<Instant> {
+        log::log_enabled!(log::Level::Debug).then(Instant::now)
+    }
+
     /// The `text/xml` response carrying `result`, the method's name (for
     /// the fault an unencodable result gets).
     pub(crate) fn response(&self, result: Result<Value, Fault>, method: &str) -> Response {
@@ -52,9 +62,19 @@ impl Answering {
             })
         });
         let xml = match encoded {
-            Ok(xml) => xml,
+            Ok(xml) => {
+                if let Some(started) = self.started {
+                    // {:?}: the name is the peer's, escaped for the log.
+                    log::debug!("xmlrpc: {method:?} answered in {:?}", started.elapsed());
+                }
+                xml
+            }
             Err(fault) => {
                 Counters::add(&self.counters.faults);
+                if let Some(started) = self.started {
+                    let code = fault.code;
+                    log::debug!("xmlrpc: {method:?} fault {code} in {:?}", started.elapsed());
+                }
                 encode_fault(&fault)
             }
         };
