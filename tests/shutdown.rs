@@ -538,7 +538,7 @@ fn a_request_on_the_wire_when_shutdown_begins_is_answered() {
     }
 
     let mut reactor = Reactor::new().unwrap();
-    let server = HttpServer::bind((Ipv4Addr::LOCALHOST, 0).into(), HttpConfig::default()).unwrap();
+    let server = HttpServer::bind((Ipv4Addr::LOCALHOST, 0), HttpConfig::default()).unwrap();
     server.install_handler(Hello);
     let addr = server.local_addr().unwrap();
     reactor.add(server).unwrap();

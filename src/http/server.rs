@@ -2,7 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -157,7 +157,7 @@ type AcceptFn = Box<dyn FnMut(Stream, Peer, &mut Context<'_>) -> io::Result<()>>
 /// use medusa::reactor::Reactor;
 ///
 /// let mut reactor = Reactor::new()?;
-/// let server = HttpServer::bind("127.0.0.1:8080".parse().unwrap(), HttpConfig::default())?;
+/// let server = HttpServer::bind("127.0.0.1:8080", HttpConfig::default())?;
 /// // server.install_handler(...);
 /// println!("serving on {}", server.local_addr()?);
 /// reactor.add(server)?;
@@ -190,8 +190,29 @@ const TRIM_AFTER_CLOSED: u64 = 1000;
 impl HttpServer {
     /// Binds `addr` (port 0 picks a free port) with `SO_REUSEADDR` and a
     /// backlog of 1024, and opens the access log file if one is set.
-    pub fn bind(addr: SocketAddr, config: HttpConfig) -> io::Result<HttpServer> {
-        HttpServer::new(listener::listen(addr)?.into(), config)
+    ///
+    /// `addr` is anything [`ToSocketAddrs`] takes: a `SocketAddr`,
+    /// `"127.0.0.1:8182"`, `("localhost", 8182)`. A name is looked up here
+    /// (a blocking call: make it before the loop runs) and its addresses
+    /// are tried in order until one binds; the error is the last one's.
+    ///
+    /// ```no_run
+    /// # use medusa::http::{HttpConfig, HttpServer};
+    /// let server = HttpServer::bind("127.0.0.1:8182", HttpConfig::default())?;
+    /// let server = HttpServer::bind(("localhost", 0), HttpConfig::default())?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind(addr: impl ToSocketAddrs, config: HttpConfig) -> io::Result<HttpServer> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match listener::listen(addr) {
+                Ok(listener) => return HttpServer::new(listener.into(), config),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "the name has no address")
+        }))
     }
 
     /// Serves on a socket that is already bound and listening, e.g. one

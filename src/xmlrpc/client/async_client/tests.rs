@@ -38,7 +38,7 @@ fn refusing() -> SocketAddr {
 fn serve(reactor: &mut Reactor) -> SocketAddr {
     let mut registry = Registry::new();
     registry.register("add", |a: i32, b: i32| a.wrapping_add(b));
-    let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), HttpConfig::default()).unwrap();
+    let server = HttpServer::bind("127.0.0.1:0", HttpConfig::default()).unwrap();
     server.install_handler(XmlRpcHandler::new("/RPC2", registry));
     let addr = server.local_addr().unwrap();
     reactor.add(server).unwrap();
