@@ -5,8 +5,8 @@
 //! the body is gunzipped if it says `Content-Encoding: gzip`, decoded,
 //! passed to the service's `call`, and the result or fault is encoded as a
 //! `methodResponse` (`Content-Type: text/xml`), gzipped when the client
-//! accepts gzip and the response is large. A GET shows an HTML page listing
-//! the service's methods when it offers introspection, else 405.
+//! accepts gzip and the response is large. A GET shows an HTML page: the
+//! service's methods when it describes them, else how to call it.
 //!
 //! Faults travel in 200 responses, as the spec says; HTTP errors are kept
 //! for what is wrong at the HTTP level (a corrupt gzip body is 400, one
@@ -122,9 +122,9 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
     }
 
     /// The HTML page a browser sees: the methods, their help and
-    /// signatures.
-    fn documentation(&self, request: &Request) -> Option<Response> {
-        let methods = self.service.describe()?;
+    /// signatures, or, for a service that does not list them, what to do.
+    fn documentation(&self, request: &Request) -> Response {
+        let methods = self.service.describe();
         let mut html = String::from(concat!(
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>XML-RPC service</title>\n",
             "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em;color:#222}",
@@ -132,8 +132,18 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             "</head><body>\n"
         ));
         html.push_str(&format!(
-            "<h1>XML-RPC service at <code>{}</code></h1>\n<p>POST a <code>methodCall</code> here. {} methods:</p>\n<dl>\n",
-            html_escape(&request.path),
+            "<h1>XML-RPC service at <code>{}</code></h1>\n",
+            html_escape(&request.path)
+        ));
+        let Some(methods) = methods else {
+            html.push_str(concat!(
+                "<p>POST a <code>methodCall</code> here. This service does not list its ",
+                "methods (it offers no introspection).</p>\n</body></html>\n"
+            ));
+            return Response::ok("text/html; charset=utf-8", html);
+        };
+        html.push_str(&format!(
+            "<p>POST a <code>methodCall</code> here. {} methods:</p>\n<dl>\n",
             methods.len()
         ));
         for method in methods {
@@ -163,7 +173,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             html.push_str(&format!("{}</dd>\n", html_escape(&method.help)));
         }
         html.push_str("</dl>\n</body></html>\n");
-        Some(Response::ok("text/html; charset=utf-8", html))
+        Response::ok("text/html; charset=utf-8", html)
     }
 }
 
@@ -175,13 +185,8 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
     fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
         let response = match request.method.as_str() {
             "POST" => return self.post(request, server),
-            "GET" | "HEAD" => self
-                .documentation(request)
-                .unwrap_or_else(|| Response::method_not_allowed(&["POST"])),
-            _ if self.service.describe().is_some() => {
-                Response::method_not_allowed(&["POST", "GET", "HEAD"])
-            }
-            _ => Response::method_not_allowed(&["POST"]),
+            "GET" | "HEAD" => self.documentation(request),
+            _ => Response::method_not_allowed(&["POST", "GET", "HEAD"]),
         };
         response.into()
     }

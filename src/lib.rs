@@ -49,3 +49,28 @@ pub mod handlers;
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+/// Every code block of the docs, compiled and run as a doctest, so that
+/// what a reader copies works (untagged blocks count as Rust: tag the
+/// others `sh`, `text`, ...).
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../README.md")]
+    mod readme {}
+    #[doc = include_str!("../docs/architecture.md")]
+    mod architecture {}
+    #[doc = include_str!("../docs/async.md")]
+    mod async_ {}
+    #[doc = include_str!("../docs/benchmarks.md")]
+    mod benchmarks {}
+    #[doc = include_str!("../docs/deploying.md")]
+    mod deploying {}
+    #[doc = include_str!("../docs/http.md")]
+    mod http {}
+    #[doc = include_str!("../docs/readiness.md")]
+    mod readiness {}
+    #[doc = include_str!("../docs/security.md")]
+    mod security {}
+    #[doc = include_str!("../docs/xmlrpc.md")]
+    mod xmlrpc {}
+}

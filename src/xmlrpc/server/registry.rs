@@ -9,7 +9,10 @@
 //!
 //! let mut registry = Registry::new();
 //! registry
-//!     .register("add", |a: i32, b: i32| a + b)
+//!     // checked_add: `a + b` would wrap silently in a release build.
+//!     .register("add", |a: i32, b: i32| {
+//!         a.checked_add(b).ok_or(Fault::invalid_params("the sum overflows an int"))
+//!     })
 //!     .help("Adds two integers.")
 //!     .signature(&["int", "int", "int"]);
 //! registry.register("div", |a: f64, b: f64| {
@@ -61,6 +64,8 @@ struct Entry {
 #[derive(Default)]
 pub struct Registry {
     methods: BTreeMap<String, Entry>,
+    /// Where names nobody registered go (Python's `register_instance`).
+    fallback: Option<Box<dyn XmlRpcService>>,
 }
 
 /// Returned by [`Registry::register`] to attach help and signatures.
@@ -162,6 +167,48 @@ impl Registry {
         })
     }
 
+    /// Sends every call to a name not registered here (and not a
+    /// `system.*` method) to `service`, as Python's `register_instance`
+    /// sends it to the instance's `_dispatch`: typed methods and a
+    /// `call`-style service side by side, or a `call`-only service given
+    /// introspection and `system.multicall`. If `service` describes its
+    /// methods, `system.listMethods`, `methodHelp` and `methodSignature`
+    /// include them (a registered method of the same name wins). Replaces
+    /// an earlier fallback.
+    ///
+    /// ```
+    /// use medusa::xmlrpc::{Fault, Registry, Value, XmlRpcService};
+    ///
+    /// struct Legacy;
+    /// impl XmlRpcService for Legacy {
+    ///     fn call(&mut self, method: &str, _params: Vec<Value>) -> Result<Value, Fault> {
+    ///         match method {
+    ///             "ping" => Ok(Value::from("pong")),
+    ///             _ => Err(Fault::method_not_found(format!("no method {method}"))),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let mut registry = Registry::new();
+    /// registry.register("add", |a: i32, b: i32| a.checked_add(b).ok_or(Fault::invalid_params("overflow")));
+    /// registry.register_instance(Legacy);
+    /// assert_eq!(registry.call("ping", vec![]), Ok(Value::from("pong")));
+    /// assert_eq!(registry.call("add", vec![Value::Int(1), Value::Int(2)]), Ok(Value::Int(3)));
+    /// assert_eq!(registry.call("nope", vec![]).unwrap_err().code, Fault::METHOD_NOT_FOUND);
+    /// ```
+    pub fn register_instance(&mut self, service: impl XmlRpcService + 'static) {
+        self.fallback = Some(Box::new(service));
+    }
+
+    /// The fallback's own description of a method, if it gives one.
+    fn fallback_info(&self, name: &str) -> Option<MethodInfo> {
+        self.fallback
+            .as_ref()?
+            .describe()?
+            .into_iter()
+            .find(|info| info.name == name)
+    }
+
     fn insert(&mut self, name: &str, callable: Callable) -> MethodDoc<'_> {
         let entry = Entry {
             callable,
@@ -178,7 +225,11 @@ impl Registry {
     pub fn method_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.methods.keys().cloned().collect();
         names.extend(SYSTEM_METHODS.iter().map(|(n, _, _)| n.to_string()));
+        if let Some(described) = self.fallback.as_ref().and_then(|f| f.describe()) {
+            names.extend(described.into_iter().map(|info| info.name));
+        }
         names.sort();
+        names.dedup();
         names
     }
 
@@ -190,6 +241,7 @@ impl Registry {
             .iter()
             .find(|(n, _, _)| *n == name)
             .map(|(_, help, _)| help.to_string())
+            .or_else(|| self.fallback_info(name).map(|info| info.help))
     }
 
     pub(super) fn signatures_of(&self, name: &str) -> Option<Vec<Vec<String>>> {
@@ -200,6 +252,7 @@ impl Registry {
             .iter()
             .find(|(n, _, _)| *n == name)
             .map(|(_, _, sig)| vec![sig.iter().map(|t| t.to_string()).collect()])
+            .or_else(|| self.fallback_info(name).map(|info| info.signatures))
     }
 }
 
@@ -218,7 +271,10 @@ impl XmlRpcService for Registry {
         if method.starts_with("system.") {
             return self.system(method, params);
         }
-        Err(Fault::method_not_found(format!("no method {method}")))
+        match &mut self.fallback {
+            Some(fallback) => fallback.call(method, params),
+            None => Err(Fault::method_not_found(format!("no method {method}"))),
+        }
     }
 
     fn call_or_defer(
@@ -236,6 +292,11 @@ impl XmlRpcService for Registry {
                 f(params, responder);
                 Reply::Later(later)
             }
+            // The fallback may answer later too.
+            None if !method.starts_with("system.") => match &mut self.fallback {
+                Some(fallback) => fallback.call_or_defer(method, params, cx),
+                None => Reply::Now(self.call(method, params)),
+            },
             _ => Reply::Now(self.call(method, params)),
         }
     }
