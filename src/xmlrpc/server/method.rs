@@ -15,6 +15,11 @@ use crate::xmlrpc::value::Value;
 
 /// What a registered function may return: anything `Serialize` (marker
 /// [`Plain`]), or `Result<T, Fault>` (marker [`Fallible`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an XML-RPC method's result",
+    label = "the method returns this",
+    note = "return a type that implements serde's `Serialize` (i32, String, Vec<T>, Value, a #[derive(Serialize)] struct...), or `Result<T, Fault>` to send a fault"
+)]
 pub trait IntoReply<Marker> {
     /// The value to send, or the fault.
     fn into_reply(self) -> Result<Value, Fault>;
@@ -39,8 +44,19 @@ impl<T: Serialize> IntoReply<Fallible> for Result<T, Fault> {
 }
 
 /// A function the registry can call with a parameter list: implemented for
-/// closures and functions of up to six parameters whose types are
+/// closures and functions of up to twelve parameters whose types are
 /// `DeserializeOwned` and whose result is [`IntoReply`].
+///
+/// Twelve, as std stops at for tuples: an API with more positional
+/// parameters is better served by one struct parameter (an XML-RPC
+/// struct, `#[derive(Deserialize)]`), or by `register_raw`, which takes any
+/// number.
+#[diagnostic::on_unimplemented(
+    message = "this closure cannot be registered as an XML-RPC method",
+    label = "not a method the registry can call",
+    note = "a method takes at most 12 parameters, each a type that implements serde's `DeserializeOwned` (i32, f64, String, Vec<T>, Option<T>, Value, a #[derive(Deserialize)] struct...), and returns something `Serialize` or `Result<T, Fault>`",
+    note = "annotate the closure's parameter types (`|a: i32, b: i32| ...`); for any number of untyped parameters use `register_raw`"
+)]
 pub trait Method<Args, Marker> {
     /// Converts the parameters, calls, converts the result.
     fn invoke(&mut self, params: Vec<Value>) -> Result<Value, Fault>;
@@ -94,6 +110,12 @@ impl_method!(3, A1, A2, A3);
 impl_method!(4, A1, A2, A3, A4);
 impl_method!(5, A1, A2, A3, A4, A5);
 impl_method!(6, A1, A2, A3, A4, A5, A6);
+impl_method!(7, A1, A2, A3, A4, A5, A6, A7);
+impl_method!(8, A1, A2, A3, A4, A5, A6, A7, A8);
+impl_method!(9, A1, A2, A3, A4, A5, A6, A7, A8, A9);
+impl_method!(10, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10);
+impl_method!(11, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11);
+impl_method!(12, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12);
 
 #[cfg(test)]
 mod tests {
@@ -124,6 +146,28 @@ mod tests {
         let xs = Value::Array(vec![Value::Double(0.5), Value::Int(2)]);
         assert_eq!(r.call("sum", vec![xs]), Ok(Value::Double(2.5)));
         assert_eq!(r.call("nothing", vec![]), Ok(Value::Nil));
+    }
+
+    #[test]
+    fn twelve_parameters() {
+        let mut r = Registry::new();
+        r.register(
+            "sum12",
+            |a: i32,
+             b: i32,
+             c: i32,
+             d: i32,
+             e: i32,
+             f: i32,
+             g: i32,
+             h: i32,
+             i: i32,
+             j: i32,
+             k: i32,
+             l: i32| { a + b + c + d + e + f + g + h + i + j + k + l },
+        );
+        let params = ints(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        assert_eq!(r.call("sum12", params), Ok(Value::Int(78)));
     }
 
     #[test]
