@@ -1,6 +1,14 @@
 //! The flags as clap sees them: names, help, defaults, and which value
 //! parser (`values`) checks each. `--help` is generated from this.
 
+// The fields' doc comments are --help text, plain and as the user reads
+// it (`<nil/>`, `[::1]`, URLs), not markdown for rustdoc.
+#![allow(
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags
+)]
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 
