@@ -19,63 +19,46 @@
 //! Read `docs/async.md` for the walk-through.
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use clap::{Parser, ValueEnum};
 use medusa::handlers::XmlRpcHandler;
 use medusa::http::{HttpConfig, HttpServer};
 use medusa::reactor::Reactor;
 use medusa::xmlrpc::{AsyncClient, AsyncClientConfig, Fault, Registry, Value, XmlRpcResponder};
 
+/// Serves sum_of_squares(n) by calling several workers' ranges at once (or,
+/// with --role worker, serves one worker).
+#[derive(Parser)]
 struct Options {
-    addr: SocketAddr,
-    role_worker: bool,
-    workers: Vec<String>,
-    spawn: usize,
+    /// IP address to listen on (IPv6 as ::1)
+    #[arg(short = 'H', long, value_name = "ADDR", default_value = "127.0.0.1")]
+    host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one (the log says which)
+    #[arg(short, long, default_value_t = 8182)]
+    port: u16,
+
+    /// What to serve
+    #[arg(long, value_enum, default_value_t = Role::Coordinator)]
+    role: Role,
+
+    /// A worker to call, HOST:PORT (repeatable); without any, --workers are
+    /// started here, in threads
+    #[arg(long, value_name = "HOST:PORT")]
+    worker: Vec<String>,
+
+    /// Workers to start in threads when no --worker is given
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    workers: usize,
 }
 
-fn options() -> Options {
-    let mut host = "127.0.0.1".to_string();
-    let mut port: u16 = 8182;
-    let mut role_worker = false;
-    let mut workers = Vec::new();
-    let mut spawn = 4;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| usage(&flag));
-        match flag.as_str() {
-            "--host" => host = value,
-            "--port" => port = value.parse().unwrap_or_else(|_| usage(&flag)),
-            "--role" if value == "worker" => role_worker = true,
-            "--role" if value == "coordinator" => role_worker = false,
-            "--worker" => workers.push(value),
-            "--workers" => spawn = value.parse().unwrap_or_else(|_| usage(&flag)),
-            _ => usage(&flag),
-        }
-    }
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let addr = format!("{host}:{port}")
-        .parse()
-        .unwrap_or_else(|_| usage("--host"));
-    Options {
-        addr,
-        role_worker,
-        workers,
-        spawn,
-    }
-}
-
-fn usage(bad: &str) -> ! {
-    eprintln!(
-        "bad argument {bad:?}; usage: fanout [--host ADDR] [--port PORT] [--role coordinator|worker] \
-         [--worker HOST:PORT]... [--workers N]"
-    );
-    std::process::exit(2);
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    Coordinator,
+    Worker,
 }
 
 /// A worker's one method.
@@ -213,16 +196,17 @@ fn coordinator_registry(client: AsyncClient, workers: Vec<String>) -> Registry {
 
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let options = options();
+    let options = Options::parse();
+    let addr = SocketAddr::new(options.host, options.port);
     let mut reactor = Reactor::new()?;
     reactor.catch_signals(Duration::from_secs(5))?;
-    if options.role_worker {
-        serve(options.addr, worker_registry(), "worker", &mut reactor)?;
+    if options.role == Role::Worker {
+        serve(addr, worker_registry(), "worker", &mut reactor)?;
         return reactor.run();
     }
-    let mut workers = options.workers;
+    let mut workers = options.worker;
     if workers.is_empty() {
-        for _ in 0..options.spawn.max(1) {
+        for _ in 0..options.workers.max(1) {
             workers.push(spawn_worker()?);
         }
     }
@@ -233,7 +217,7 @@ fn main() -> std::io::Result<()> {
     };
     let client = AsyncClient::new(&mut reactor, config)?;
     serve(
-        options.addr,
+        addr,
         coordinator_registry(client, workers),
         "coordinator",
         &mut reactor,

@@ -16,62 +16,53 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use medusa::reactor::Reactor;
 use medusa::xmlrpc::{AsyncClient, AsyncClientConfig, Value};
 
+/// An XML-RPC load generator: keeps calls in flight against a server for a
+/// while, then prints throughput and latency percentiles.
+#[derive(Parser)]
 struct Options {
+    /// The XML-RPC endpoint
+    #[arg(long, default_value = "http://127.0.0.1:8182/RPC2")]
     url: String,
+
+    /// Calls in flight at once (one connection each)
+    #[arg(short, long, value_name = "N", default_value_t = 50)]
     connections: usize,
+
+    /// How long to keep calling
+    #[arg(short, long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     duration: Duration,
+
+    /// The method to call
+    #[arg(long, value_name = "NAME", default_value = "add")]
     method: String,
-    params: Vec<Value>,
+
+    /// Its integer parameters, comma-separated
+    #[arg(long, value_name = "1,2,...", default_value = "40,2", value_parser = int_params)]
+    params: Params,
 }
 
-fn options() -> Options {
-    let mut o = Options {
-        url: "http://127.0.0.1:8182/RPC2".to_string(),
-        connections: 50,
-        duration: Duration::from_secs(10),
-        method: "add".to_string(),
-        params: vec![Value::Int(40), Value::Int(2)],
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| usage(&flag));
-        match flag.as_str() {
-            "--url" => o.url = value,
-            "--connections" | "-c" => {
-                o.connections = value.parse().unwrap_or_else(|_| usage(&flag))
-            }
-            "--duration" | "-d" => {
-                let secs: f64 = value.parse().unwrap_or_else(|_| usage(&flag));
-                o.duration = Duration::try_from_secs_f64(secs).unwrap_or_else(|_| usage(&flag));
-            }
-            "--method" => o.method = value,
-            "--params" => {
-                o.params = value
-                    .split(',')
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        p.trim()
-                            .parse()
-                            .map(Value::Int)
-                            .unwrap_or_else(|_| usage(&flag))
-                    })
-                    .collect()
-            }
-            _ => usage(&flag),
-        }
-    }
-    o
+/// `--params`: one value for clap (a `Vec` field would mean a repeatable
+/// flag).
+#[derive(Clone)]
+struct Params(Vec<Value>);
+
+fn int_params(value: &str) -> Result<Params, String> {
+    value
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.trim().parse().map(Value::Int))
+        .collect::<Result<_, _>>()
+        .map(Params)
+        .map_err(|e| format!("integers, comma-separated: {e}"))
 }
 
-fn usage(bad: &str) -> ! {
-    eprintln!(
-        "bad argument {bad:?}; usage: loadgen [--url URL] [--connections N] [--duration SECS] \
-         [--method NAME] [--params 1,2,...]"
-    );
-    std::process::exit(2);
+fn seconds(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value.parse().map_err(|_| "not a number".to_string())?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| "not a finite number >= 0".to_string())
 }
 
 /// What the run has seen so far.
@@ -89,7 +80,7 @@ fn issue(client: AsyncClient, tally: Rc<RefCell<Tally>>, o: Rc<Options>) {
     tally.borrow_mut().in_flight += 1;
     let started = Instant::now();
     let (c, t, opts) = (client.clone(), tally.clone(), o.clone());
-    client.call(&o.url, &o.method, o.params.clone(), move |result| {
+    client.call(&o.url, &o.method, o.params.0.clone(), move |result| {
         let more = {
             let mut tally = t.borrow_mut();
             tally.in_flight -= 1;
@@ -127,7 +118,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let o = Rc::new(options());
+    let o = Rc::new(Options::parse());
     let mut reactor = Reactor::new()?;
     let config = AsyncClientConfig {
         max_connections_per_server: o.connections.max(1),

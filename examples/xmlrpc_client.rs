@@ -34,6 +34,7 @@
 //! - `dumps` can fail (a NaN, a string XML cannot carry); Python raises,
 //!   here `remote` returns the error.
 
+use clap::Parser;
 use medusa::xmlrpc::{dumps, ClientError, Transport, Value};
 
 /// The recipe's `xmlrpc_connection`: a transport and the server it talks to.
@@ -68,7 +69,7 @@ impl XmlrpcConnection {
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let (host, port) = options_from_args(8182);
+    let Options { host, port } = Options::parse();
 
     let mut connection = XmlrpcConnection::new(&host, port);
     let values = match connection.remote("add", &[Value::from(40), Value::from(2)]) {
@@ -91,22 +92,16 @@ fn fail(message: &str) -> ! {
     std::process::exit(1);
 }
 
-/// `--host H` (default 127.0.0.1), `--port P` (default 8182).
-fn options_from_args(default_port: u16) -> (String, u16) {
-    let mut host = "127.0.0.1".to_string();
-    let mut port = default_port;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--host", Some(h)) if !h.is_empty() => host = h,
-            ("--port", Some(p)) => port = p.parse().unwrap_or_else(|_| usage(&arg)),
-            _ => usage(&arg),
-        }
-    }
-    (host, port)
-}
+/// The recipe's client: calls add(40, 2) on the recipe's server and prints
+/// the answer.
+#[derive(Parser)]
+struct Options {
+    /// The server's host name or IP address (IPv6 as ::1)
+    #[arg(short = 'H', long, default_value = "127.0.0.1")]
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    host: String,
 
-fn usage(bad: &str) -> ! {
-    eprintln!("bad argument {bad:?}; usage: xmlrpc_client [--host HOST] [--port PORT]");
-    std::process::exit(2);
+    /// The server's port
+    #[arg(short, long, default_value_t = 8182)]
+    port: u16,
 }

@@ -87,3 +87,24 @@ fn chat_server_example_relays_lines_between_callers() {
     assert_eq!(read_to_end(&mut alice), b"", "closed after goodbye");
     read_until(&mut bob, "alice: [left]\r\n");
 }
+
+/// `--help` prints the flags, with the example's own default port, and
+/// exits 0; a bad flag exits 2.
+#[test]
+fn example_help_exits_zero() {
+    let run = |arg: &str| {
+        std::process::Command::new(example_path("echo_server"))
+            .arg(arg)
+            .output()
+            .expect("echo_server runs")
+    };
+    let help = run("--help");
+    assert!(help.status.success(), "{}", help.status);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("--grace <SECONDS>"), "{text}");
+    assert!(text.contains("[default: 8007]"), "{text}");
+    let bad = run("--no-such-flag");
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("unexpected argument"), "{stderr}");
+}

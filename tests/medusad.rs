@@ -186,23 +186,134 @@ fn sigterm_finishes_the_download_in_flight_then_exits_zero() {
     assert!(status.success(), "exit status {status}");
 }
 
-/// `--help` and `--version` print and exit 0; a bad flag exits 2.
+/// Runs medusad with `args` to its exit (for those that never serve).
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_medusad"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `--help` and `--version` print and exit 0; a bad command line exits 2
+/// with a message naming the flag, and without the whole usage text.
 #[test]
 fn help_version_and_bad_flags() {
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_medusad"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let help = run(&["--help"]);
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--max-connections"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for needle in [
+        "--max-connections",
+        "--tls-cert",
+        "-p, --port",
+        "Exit status",
+    ] {
+        assert!(text.contains(needle), "{needle} not in {text}");
+    }
     let version = run(&["--version"]);
-    assert!(String::from_utf8_lossy(&version.stdout).starts_with("medusad "));
-    let bad = run(&["--no-such-flag", "1"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown option"));
+    assert!(version.status.success());
+    let text = String::from_utf8_lossy(&version.stdout);
+    assert_eq!(
+        text.trim(),
+        format!("medusad {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    for (args, message) in [
+        (
+            &["--no-such-flag", "1"][..],
+            "unexpected argument '--no-such-flag'",
+        ),
+        (
+            &["--port", "70000"],
+            "'--port <PORT>': 70000 is out of range 0-65535",
+        ),
+        (&["--workers", "0"], "at least 1"),
+        (
+            &["--auth-file", "/nonexistent"],
+            "'/nonexistent' for '--auth-file <FILE>'",
+        ),
+    ] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("--max-body-bytes"),
+            "the usage text: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// `--port=0` (the `=` form) and `--host localhost` (a name, resolved to
+/// 127.0.0.1) serve.
+#[test]
+fn equals_form_and_host_names_serve() {
+    let daemon = Daemon::start(&["--port=0", "--host", "localhost"]);
+    assert_eq!(daemon.addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(daemon.addr.port(), 0);
+    assert!(get(daemon.addr, "/status").starts_with("HTTP/1.0 200"));
+    daemon.terminate("medusad --host localhost");
+}
+
+/// A port in use is a runtime error (exit 1) that names the address.
+#[test]
+fn a_port_in_use_exits_1_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(&["--port", &port]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let message = format!("cannot listen on 127.0.0.1:{port}: address already in use");
+    assert!(stderr.contains(&message), "{stderr}");
+}
+
+/// Starts medusad with `grace` and a connection holding half a request
+/// (its body is still owed), so a graceful shutdown has to wait for it.
+fn daemon_with_a_request_in_flight(grace: &str) -> (Daemon, TcpStream) {
+    let mut daemon = Daemon::start(&["--grace", grace]);
+    let mut stream = connect(daemon.addr);
+    stream
+        .write_all(b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n<?xml")
+        .unwrap();
+    // Until the daemon has read it (a request begun is not idle); then
+    // the first signal starts a drain that this connection holds open.
+    std::thread::sleep(Duration::from_millis(200));
+    daemon.signal(libc::SIGTERM);
+    daemon.wait_for("shutting down gracefully");
+    (daemon, stream)
+}
+
+/// A second SIGTERM during the drain drops the connection: the log says
+/// so, not "all connections closed", and the exit status is 1.
+#[test]
+fn a_second_signal_is_a_forced_shutdown_exit_1() {
+    let (mut daemon, _stream) = daemon_with_a_request_in_flight("60");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(daemon.child.try_wait().unwrap().is_none(), "did not wait");
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    let log = daemon.rest_of_log().join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("forced shutdown (signal 15 during the shutdown): 1 connection(s) dropped"),
+        "{log}"
+    );
+    assert!(!log.contains("all connections closed"), "{log}");
+}
+
+/// The grace period running out with the connection still open is a
+/// forced shutdown as well.
+#[test]
+fn the_grace_period_over_is_a_forced_shutdown_exit_1() {
+    let (mut daemon, _stream) = daemon_with_a_request_in_flight("0.3");
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    let log = daemon.rest_of_log().join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("forced shutdown (--grace 300ms over): 1 connection(s) dropped"),
+        "{log}"
+    );
 }
 
 /// CPU seconds (user + system) the process `pid` has used.

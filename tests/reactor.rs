@@ -19,7 +19,9 @@ use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use medusa::chat::{AsyncChat, Chat, ChatHandler, EchoHandler, Terminator};
-use medusa::reactor::{Context, DispatchError, Dispatcher, Listener, Reactor, TimerId};
+use medusa::reactor::{
+    Context, DispatchError, Dispatcher, ForceCause, ForcedShutdown, Listener, Reactor, TimerId,
+};
 use mio::event::Source;
 use mio::Token;
 
@@ -1424,6 +1426,14 @@ fn shutdown_tells_everyone_then_force_closes_after_grace() {
     assert!(elapsed >= grace, "force-closed before the grace ran out");
     assert!(elapsed < grace + Duration::from_secs(2), "took {elapsed:?}");
     assert_eq!(told.borrow().len(), 3, "handle_shutdown once each");
+    // The one that ignored the shutdown was closed by force, and it says so.
+    assert_eq!(
+        reactor.forced_shutdown(),
+        Some(ForcedShutdown {
+            cause: ForceCause::GraceExpired,
+            closed: 1
+        })
+    );
 }
 
 /// When every dispatcher finishes before the grace period, `run()` returns
@@ -1449,4 +1459,5 @@ fn shutdown_returns_early_when_everyone_finishes() {
     reactor.run().unwrap();
     assert!(began.elapsed() < Duration::from_secs(5));
     assert_eq!(reactor.dispatcher_count(), 0);
+    assert_eq!(reactor.forced_shutdown(), None, "nothing was forced");
 }

@@ -202,7 +202,7 @@ fn a_second_instance_on_the_same_port_fails() {
         let case = format!("first --workers: {first_workers}, second: {second_workers}");
         assert!(!status.success(), "{case}: second exited {status}\n{log}");
         assert!(
-            log.contains(&format!("bind {addr}: ")) && log.contains("in use"),
+            log.contains(&format!("cannot listen on {addr}: address already in use")),
             "{case}: {log}"
         );
         for i in 0..50 {

@@ -3,42 +3,41 @@
 //! `--grace SECONDS` (time allowed to finish on SIGINT/SIGTERM, default 5).
 //! Included by each example with `#[path = "common/args.rs"] mod args;`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-/// Parses the command line of the example `name`; exits 2 on a bad argument.
-pub fn server_options(name: &str, default_port: u16) -> (SocketAddr, Duration) {
-    let usage = |bad: &str| -> ! {
-        eprintln!(
-            "bad argument {bad:?}; usage: {name} [--host ADDR] [--port PORT] [--grace SECONDS]"
-        );
-        std::process::exit(2);
-    };
-    let mut host = "127.0.0.1".to_string();
-    let mut port = default_port;
-    let mut grace = Duration::from_secs(5);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--host", Some(h)) => host = h,
-            ("--port", Some(p)) => port = p.parse().unwrap_or_else(|_| usage(&arg)),
-            ("--grace", Some(g)) => {
-                grace = g
-                    .parse()
-                    .ok()
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .unwrap_or_else(|| usage(&arg))
-            }
-            _ => usage(&arg),
-        }
-    }
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let addr = format!("{host}:{port}")
-        .parse()
-        .unwrap_or_else(|_| usage("--host"));
-    (addr, grace)
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+#[derive(Parser)]
+struct ServerArgs {
+    /// IP address to listen on (IPv6 as ::1)
+    #[arg(short = 'H', long, value_name = "ADDR", default_value = "127.0.0.1")]
+    host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one (the log says which)
+    #[arg(short, long)]
+    port: Option<u16>,
+
+    /// On SIGINT/SIGTERM, time allowed to finish
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    grace: Duration,
+}
+
+/// Parses the command line of the example `name`: `--help` prints the
+/// flags and exits 0, a bad argument says why and exits 2.
+pub fn server_options(name: &'static str, default_port: u16) -> (SocketAddr, Duration) {
+    // The name and the port's default are each example's own.
+    let command = ServerArgs::command().name(name).mut_arg("port", |port| {
+        let help = port.get_help().map(ToString::to_string).unwrap_or_default();
+        port.help(format!("{help} [default: {default_port}]"))
+    });
+    let args = ServerArgs::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    let port = args.port.unwrap_or(default_port);
+    (SocketAddr::new(args.host, port), args.grace)
+}
+
+/// Seconds, fractions allowed, not negative.
+fn seconds(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value.parse().map_err(|_| "not a number".to_string())?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| "not a finite number >= 0".to_string())
 }

@@ -166,23 +166,43 @@ where
 /// A non-blocking listening socket on `addr` with `SO_REUSEADDR` (not
 /// `SO_REUSEPORT`: no other socket can bind the port while this one
 /// listens) and a backlog of [`BACKLOG`]: the socket [`Listener::bind`]
-/// and `HttpServer::bind` serve on. A bind error names the address, kind
-/// unchanged.
+/// and `HttpServer::bind` serve on. An error reads `cannot listen on
+/// 127.0.0.1:8182: address already in use`, kind unchanged.
 ///
 /// For a program that must hold the socket before a server takes it, e.g.
 /// to hand it to child processes as `medusad --workers` does; serve on it
 /// with [`Listener::from_listener`] or `HttpServer::from_listener` (via
 /// `std::net::TcpListener::from`).
 pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = bind_and_listen(addr).map_err(|e| cannot_listen(&addr, &e))?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+fn bind_and_listen(addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Restarting a server must not wait out TIME_WAIT on the old port.
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
+    socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
-    Ok(TcpListener::from_std(socket.into()))
+    Ok(socket)
+}
+
+/// `e` as "cannot listen on WHERE: REASON", kind unchanged. The reason is
+/// the system's message as a clause ("address already in use"), without
+/// std's "(os error 98)" suffix: a line meant for whoever runs the server.
+pub(crate) fn cannot_listen(place: &dyn std::fmt::Display, e: &io::Error) -> io::Error {
+    let text = e.to_string();
+    let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => &text[..at],
+        _ => &text,
+    };
+    let mut chars = text.chars();
+    let reason: String = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    io::Error::new(e.kind(), format!("cannot listen on {place}: {reason}"))
 }
 
 fn out_of_resources(e: &io::Error) -> bool {

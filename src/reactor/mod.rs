@@ -43,6 +43,7 @@ mod waker;
 pub use context::Context;
 pub use dispatcher::{DispatchError, Dispatcher};
 pub use listener::{listen, Listener, BACKLOG};
+pub use shutdown::{ForceCause, ForcedShutdown};
 #[cfg(unix)]
 pub use socket::{listen_unix, send_without_sigpipe};
 pub use socket::{Credentials, ListenSocket, Peer, Stream};
@@ -84,6 +85,7 @@ pub struct Reactor {
     signals: Option<Signals>,
     shutdown_grace: Duration,
     last_signal: Option<i32>,
+    forced: Option<ForcedShutdown>,
 }
 
 impl Reactor {
@@ -102,6 +104,7 @@ impl Reactor {
             signals: None,
             shutdown_grace: Duration::from_secs(10),
             last_signal: None,
+            forced: None,
         })
     }
 

@@ -7,6 +7,8 @@
 //! when the grace period ends. [`Reactor::catch_signals`] makes SIGINT and
 //! SIGTERM start that from inside the loop (nothing runs in the signal
 //! handler but a pipe write); a second signal closes everything at once.
+//! [`Reactor::forced_shutdown`] tells afterwards whether anything had to
+//! be closed by force, so a program can say so in its exit status.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -18,6 +20,25 @@ use signal_hook_mio::v1_0::Signals;
 use super::socket_map::SIGNALS;
 use super::Reactor;
 
+/// A graceful shutdown cut short: what [`Reactor::forced_shutdown`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForcedShutdown {
+    /// What ended the grace period.
+    pub cause: ForceCause,
+    /// Dispatchers still open then, closed by force (for a server, the
+    /// connections whose requests or replies were cut off).
+    pub closed: usize,
+}
+
+/// Why a graceful shutdown was cut short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForceCause {
+    /// A second SIGINT/SIGTERM (this one) during the shutdown.
+    Signal(i32),
+    /// The grace period ran out.
+    GraceExpired,
+}
+
 impl Reactor {
     /// Whether a graceful shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
@@ -27,6 +48,15 @@ impl Reactor {
     /// The last SIGINT/SIGTERM caught, if any.
     pub fn last_signal(&self) -> Option<i32> {
         self.last_signal
+    }
+
+    /// `Some` once a graceful shutdown had to close dispatchers by force (a
+    /// second signal, or the grace period over with some still open);
+    /// `None` while every one closed by itself. Ask after
+    /// [`run`](Reactor::run) returns: "all connections closed" is true only
+    /// if this is `None`.
+    pub fn forced_shutdown(&self) -> Option<ForcedShutdown> {
+        self.forced
     }
 
     /// Begins a graceful shutdown: every dispatcher's `handle_shutdown` is
@@ -68,7 +98,7 @@ impl Reactor {
             self.last_signal = Some(signal);
             if self.is_shutting_down() {
                 log::warn!("signal {signal} during shutdown: closing everything now");
-                self.core.close_all();
+                self.force_close(ForceCause::Signal(signal));
             } else {
                 log::info!("signal {signal}: shutting down gracefully");
                 self.shutdown(self.shutdown_grace);
@@ -83,8 +113,22 @@ impl Reactor {
                     "shutdown grace period over: closing {} dispatcher(s)",
                     self.core.live
                 );
-                self.core.close_all();
+                self.force_close(ForceCause::GraceExpired);
             }
         }
+    }
+
+    /// Closes every dispatcher now, and records it if any was still open
+    /// (the first cause is kept; a later signal adds what it closed).
+    fn force_close(&mut self, cause: ForceCause) {
+        let closed = self.core.live;
+        self.core.close_all();
+        if closed == 0 {
+            return;
+        }
+        let forced = self
+            .forced
+            .get_or_insert(ForcedShutdown { cause, closed: 0 });
+        forced.closed += closed;
     }
 }

@@ -390,11 +390,14 @@ pub fn send_without_sigpipe(socket: impl AsFd, buf: &[u8]) -> io::Result<usize> 
     socket2::SockRef::from(&socket).send_with_flags(buf, flags)
 }
 
-/// Binds a Unix-domain listening socket at `path`.
+/// Binds a Unix-domain listening socket at `path`; an error reads `cannot
+/// listen on unix:PATH: REASON`, as [`listen`](super::listen)'s does.
 #[cfg(unix)]
 pub fn listen_unix(path: &Path) -> io::Result<UnixListener> {
-    UnixListener::bind(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("bind {}: {e}", path.display())))
+    UnixListener::bind(path).map_err(|e| {
+        let place = format!("unix:{}", path.display());
+        super::listener::cannot_listen(&place, &e)
+    })
 }
 
 #[cfg(unix)]

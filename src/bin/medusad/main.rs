@@ -7,7 +7,8 @@
 //! startup line with the bound address, then the access log (target
 //! `medusa::access`), unless `--access-log FILE` sends it to a file. On
 //! SIGINT/SIGTERM it stops accepting, finishes the requests in flight, and
-//! exits 0.
+//! exits 0; if it has to drop connections to stop (a second signal, or
+//! `--grace` over), it says so and exits 1. A bad command line exits 2.
 //!
 //! One reactor serves one core. To use more, `medusad --workers N` runs N
 //! copies of itself, each a single-threaded reactor accepting on the
@@ -42,12 +43,12 @@ use std::process::{Command, ExitCode};
 
 use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcHandler};
 use medusa::http::{Handler, HandlerStatus, HttpServer, Outcome, Request, Response, ServerView};
-use medusa::reactor::Reactor;
+use medusa::reactor::{ForceCause, Reactor};
 
 use backoff::Backoff;
 use demo::demo_service;
 use listening::{Listener, Listening};
-use options::{parse_options, Options, Parsed, USAGE};
+use options::{parse_options, Options};
 use prefork::{Master, MasterExit};
 use unix::UnixSocket;
 use worker::Worker;
@@ -59,15 +60,13 @@ fn main() -> ExitCode {
         Some(_) => Ok(Vec::new()),
         None => activation::listen_fds(),
     };
-    let options = match parse_options(std::env::args().skip(1)) {
-        Ok(Parsed::Serve(options)) => options,
-        Ok(Parsed::Exit(text, code)) => {
-            println!("{text}");
-            return code;
-        }
-        Err(message) => {
-            eprintln!("medusad: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
+    let options = match parse_options(std::env::args_os()) {
+        Ok(options) => options,
+        // --help and --version too: clap prints each where it belongs
+        // (stdout, or stderr for an error) and knows its status (0 or 2).
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(USAGE_ERROR));
         }
     };
     init_logging(worker.is_some() || options.workers > 1);
@@ -113,8 +112,10 @@ fn main() -> ExitCode {
     };
     match serve(*options, listeners, files) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("medusad: {}", e.error());
+        // Logged by `serve`: some clients lost their requests.
+        Err(Failure::Forced) => ExitCode::FAILURE,
+        Err(Failure::Startup(e) | Failure::Running(e)) => {
+            eprintln!("medusad: {e}");
             ExitCode::FAILURE
         }
     }
@@ -141,18 +142,16 @@ fn init_logging(with_pid: bool) {
     builder.init();
 }
 
-/// Why `serve` failed: before serving (the configuration) or while.
+/// Exit status of a bad command line (clap says 2; the fallback is the same).
+/// 1 (`ExitCode::FAILURE`) is a runtime error or a forced shutdown.
+const USAGE_ERROR: u8 = 2;
+
+/// Why `serve` failed: before serving (the configuration) or while, or its
+/// graceful shutdown was cut short with connections still open.
 enum Failure {
     Startup(std::io::Error),
     Running(std::io::Error),
-}
-
-impl Failure {
-    fn error(&self) -> &std::io::Error {
-        match self {
-            Failure::Startup(e) | Failure::Running(e) => e,
-        }
-    }
+    Forced,
 }
 
 /// A worker: dies with the master, serves beside the other workers, and
@@ -186,6 +185,8 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
             eprintln!("medusad worker {pid}: {e}");
             ExitCode::FAILURE
         }
+        // Logged by `serve`; the master reports the worker's status.
+        Err(Failure::Forced) => ExitCode::FAILURE,
     }
 }
 
@@ -195,7 +196,8 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
 /// (`prefork::Master`).
 fn run_master(options: &Options, activated: Vec<Listener>) -> std::io::Result<MasterExit> {
     let exe = std::env::current_exe()?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // As given, not as UTF-8: a --root path need not be.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // Held by the master until it stops: the port (and socket files) stay
     // ours while workers restart.
     let (listeners, files) = if activated.is_empty() {
@@ -270,6 +272,17 @@ fn serve(
     reactor.run().map_err(Failure::Running)?;
     // The socket files go now, before the exit is announced.
     drop(files);
+    if let Some(forced) = reactor.forced_shutdown() {
+        let cause = match forced.cause {
+            ForceCause::Signal(signal) => format!("signal {signal} during the shutdown"),
+            ForceCause::GraceExpired => format!("--grace {:?} over", options.grace),
+        };
+        log::error!(
+            "medusad: forced shutdown ({cause}): {} connection(s) dropped, exiting",
+            forced.closed
+        );
+        return Err(Failure::Forced);
+    }
     log::info!("medusad: all connections closed, exiting");
     Ok(())
 }

@@ -20,14 +20,14 @@ pub struct UnixSocket {
 
 impl UnixSocket {
     /// Binds `path` with permissions `mode` (and `owner`, `(uid, gid)`),
-    /// replacing a stale socket file. Errors name the path.
+    /// replacing a stale socket file. Errors read `cannot listen on
+    /// unix:PATH: REASON`, as the library's do for TCP.
     pub fn bind(
         path: &Path,
         mode: u32,
         owner: Option<(u32, Option<u32>)>,
     ) -> io::Result<(UnixSocket, UnixListener)> {
-        let named =
-            |e: io::Error| io::Error::new(e.kind(), format!("--unix {}: {e}", path.display()));
+        let named = |e: io::Error| cannot_listen(path, &e);
         remove_if_stale(path).map_err(named)?;
         let listener = UnixListener::bind(path).map_err(named)?;
         // Bound first, then opened up: between the two the file has the
@@ -54,6 +54,24 @@ impl Drop for UnixSocket {
             }
         }
     }
+}
+
+/// `e` as "cannot listen on unix:PATH: REASON", worded as the library's
+/// TCP error is: the system's message as a clause, without std's "(os
+/// error N)".
+fn cannot_listen(path: &Path, e: &io::Error) -> io::Error {
+    let text = e.to_string();
+    let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => &text[..at],
+        _ => &text,
+    };
+    let mut chars = text.chars();
+    let reason: String = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    let message = format!("cannot listen on unix:{}: {reason}", path.display());
+    io::Error::new(e.kind(), message)
 }
 
 fn identity(meta: &fs::Metadata) -> (u64, u64, i64, i64) {
