@@ -112,7 +112,7 @@ impl FileHandler {
             }
         }
         let len = metadata.len();
-        let response = Response::new(200).with_header("Content-Type", content_type(&file_path));
+        let response = Response::new(200).with_header("Content-Type", &content_type(&file_path));
         let mut response = if len <= SMALL_FILE && request.method != "HEAD" {
             match read_small(file, len) {
                 Ok(body) => response.with_body(body),
@@ -260,33 +260,15 @@ fn whole_seconds(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `Content-Type` by file extension.
-pub fn content_type(path: &Path) -> &'static str {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    match extension.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "txt" | "text" => "text/plain; charset=utf-8",
-        "css" => "text/css",
-        "js" | "mjs" => "text/javascript",
-        "json" => "application/json",
-        "xml" => "text/xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "ico" => "image/x-icon",
-        "webp" => "image/webp",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        "tar" => "application/x-tar",
-        "wasm" => "application/wasm",
-        "md" => "text/markdown; charset=utf-8",
-        _ => "application/octet-stream",
+/// `Content-Type` by file extension, from `mime_guess`'s table; text
+/// types say UTF-8 (what a browser should assume of files we serve);
+/// unknown extensions are `application/octet-stream`.
+pub fn content_type(path: &Path) -> String {
+    let guessed = mime_guess::from_path(path).first_raw();
+    match guessed {
+        Some(text) if text.starts_with("text/") => format!("{text}; charset=utf-8"),
+        Some(other) => other.to_string(),
+        None => "application/octet-stream".to_string(),
     }
 }
 
@@ -301,6 +283,11 @@ mod tests {
             "text/html; charset=utf-8"
         );
         assert_eq!(content_type(Path::new("x.png")), "image/png");
+        assert_eq!(
+            content_type(Path::new("data.csv")),
+            "text/csv; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("app.wasm")), "application/wasm");
         assert_eq!(content_type(Path::new("noext")), "application/octet-stream");
     }
 }
