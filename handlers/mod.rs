@@ -9,12 +9,16 @@
 
 mod auth;
 mod beneath;
+mod favicon;
 mod file;
+mod landing;
 mod status;
 mod xmlrpc;
 
 pub use crate::http::percent_decode;
 pub use auth::AuthHandler;
+pub use favicon::FaviconHandler;
 pub use file::{content_type, FileHandler};
+pub use landing::LandingHandler;
 pub use status::StatusHandler;
 pub use xmlrpc::{XmlRpcConfig, XmlRpcHandler};

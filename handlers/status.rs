@@ -8,7 +8,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::http::{html_escape, Handler, HandlerStatus, Outcome, Request, Response, ServerView};
+use crate::http::{
+    html_escape, page_start, Handler, HandlerStatus, Outcome, Request, Response, ServerView,
+    PAGE_END,
+};
 
 /// Open connections listed on the page at most.
 const CHANNELS_SHOWN: usize = 100;
@@ -37,15 +40,10 @@ impl StatusHandler {
     fn page(&self, server: &ServerView<'_>) -> String {
         let stats = server.stats;
         let uptime = server.started.elapsed();
-        let mut html = String::with_capacity(4096);
-        html.push_str(concat!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>medusa status</title>\n",
-            "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em;color:#222}",
-            "table{border-collapse:collapse;margin-bottom:1.5em}",
-            "td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left}",
-            "th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}</style>",
-            "</head><body>\n<h1>medusa status</h1>\n"
-        ));
+        let mut html = page_start("medusa status");
+        html.push_str(
+            "<h1>medusa status</h1>\n<p><a href=\"/status/metrics\">Prometheus metrics</a></p>\n",
+        );
         // Counters are per process: with medusad --workers, the pid says
         // which worker this page describes.
         let _ = writeln!(
@@ -95,7 +93,8 @@ impl StatusHandler {
                 channel.requests
             );
         }
-        html.push_str("</table>\n</body></html>\n");
+        html.push_str("</table>\n");
+        html.push_str(PAGE_END);
         html
     }
 

@@ -20,7 +20,10 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::http::{html_escape, Handler, HandlerStatus, Outcome, Request, Response, ServerView};
+use crate::http::{
+    html_escape, page_start, Handler, HandlerStatus, Outcome, Request, Response, ServerView,
+    PAGE_END,
+};
 use crate::xmlrpc::{
     decode_call, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault, Reply,
     XmlRpcService,
@@ -125,12 +128,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
     /// signatures, or, for a service that does not list them, what to do.
     fn documentation(&self, request: &Request) -> Response {
         let methods = self.service.describe();
-        let mut html = String::from(concat!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>XML-RPC service</title>\n",
-            "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em;color:#222}",
-            "code{background:#f3f3f3;padding:0 .2em}dt{margin-top:1em;font-weight:bold}</style>",
-            "</head><body>\n"
-        ));
+        let mut html = page_start("XML-RPC service");
         html.push_str(&format!(
             "<h1>XML-RPC service at <code>{}</code></h1>\n",
             html_escape(&request.path)
@@ -138,8 +136,9 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         let Some(methods) = methods else {
             html.push_str(concat!(
                 "<p>POST a <code>methodCall</code> here. This service does not list its ",
-                "methods (it offers no introspection).</p>\n</body></html>\n"
+                "methods (it offers no introspection).</p>\n"
             ));
+            html.push_str(PAGE_END);
             return Response::ok("text/html; charset=utf-8", html);
         };
         html.push_str(&format!(
@@ -172,7 +171,8 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             }
             html.push_str(&format!("{}</dd>\n", html_escape(&method.help)));
         }
-        html.push_str("</dl>\n</body></html>\n");
+        html.push_str("</dl>\n");
+        html.push_str(PAGE_END);
         Response::ok("text/html; charset=utf-8", html)
     }
 }

@@ -79,11 +79,14 @@ impl Response {
     /// wrong.
     pub fn error(status: u16, detail: &str) -> Response {
         let reason = reason_phrase(status);
-        let body = format!(
-            "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\
-             <body><h1>{status} {reason}</h1><p>{}</p></body></html>\n",
+        let title = format!("{status} {reason}");
+        let mut body = super::page::page_start(&title);
+        body.push_str(&format!(
+            "<h1>{}</h1>\n<p class=\"detail\">{}</p>\n",
+            html_escape(&title),
             html_escape(detail)
-        );
+        ));
+        body.push_str(super::page::PAGE_END);
         Response::new(status)
             .with_header("Content-Type", "text/html; charset=utf-8")
             .with_body(body)

@@ -41,7 +41,9 @@ mod worker;
 use std::io::Write;
 use std::process::{Command, ExitCode};
 
-use medusa::handlers::{AuthHandler, FileHandler, StatusHandler, XmlRpcHandler};
+use medusa::handlers::{
+    AuthHandler, FaviconHandler, FileHandler, LandingHandler, StatusHandler, XmlRpcHandler,
+};
 use medusa::http::{Handler, HandlerStatus, HttpServer, Outcome, Request, Response, ServerView};
 use medusa::reactor::{ForceCause, Reactor};
 
@@ -355,6 +357,30 @@ fn setup(
             std::io::Error::new(e.kind(), format!("--root {}: {e}", root.display()))
         })?;
         guard(server, Box::new(files), false);
+    } else {
+        // Without files, `/` says what is here and the browser's icon
+        // request is answered (a root serves its own).
+        guard(server, Box::new(FaviconHandler::new()), false);
+        let mut links: Vec<(String, String)> = options
+            .rpc_paths
+            .iter()
+            .map(|path| {
+                (
+                    path.clone(),
+                    "XML-RPC endpoint (POST calls; GET lists the methods)".to_string(),
+                )
+            })
+            .collect();
+        links.push(("/status".to_string(), "status page".to_string()));
+        links.push((
+            "/status/metrics".to_string(),
+            "Prometheus metrics".to_string(),
+        ));
+        guard(
+            server,
+            Box::new(LandingHandler::new("medusad", links)),
+            false,
+        );
     }
     if !options.users.is_empty() {
         guard(server, Box::new(NotFound), false);
