@@ -333,11 +333,23 @@ impl Client {
         self.encode = options;
     }
 
+    /// Sends HTTP Basic credentials with every call (instead of any the
+    /// URL carried), taken as they are, without %-decoding.
+    pub fn set_credentials(&mut self, user: &str, password: &str) {
+        self.target.set_credentials(user, password);
+    }
+
     /// Calls `method` with `params`: the result, or why there is none.
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, ClientError> {
-        let body = encode_call(method, &params, &self.encode).map_err(ClientError::Encode)?;
-        let xml = self.transport.post_to(&self.target, &body)?;
+        let xml = self.call_raw(method, &params)?;
         decode_answer(&xml, self.transport.max_response_bytes)
+    }
+
+    /// Calls `method` and returns the `methodResponse` document as it came
+    /// (gunzipped), undecoded: for tools that show the wire.
+    pub fn call_raw(&mut self, method: &str, params: &[Value]) -> Result<Vec<u8>, ClientError> {
+        let body = encode_call(method, params, &self.encode).map_err(ClientError::Encode)?;
+        self.transport.post_to(&self.target, &body)
     }
 }
 

@@ -362,6 +362,18 @@ fn split_userinfo(authority: &str) -> Result<(Option<String>, &str), ClientError
     }
 }
 
+impl Target {
+    /// Sends `user`/`password` (as given, not %-decoded) as Basic
+    /// credentials, instead of any the URL had.
+    pub(crate) fn set_credentials(&mut self, user: &str, password: &str) {
+        let credentials = format!("{user}:{password}");
+        self.authorization = Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        ));
+    }
+}
+
 /// `user[:password]`, percent-decoded, as a Basic `Authorization` value. A
 /// user without a password gets an empty one (RFC 7617 wants the colon).
 fn basic_authorization(userinfo: &str) -> Result<String, ClientError> {
