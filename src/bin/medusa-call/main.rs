@@ -33,6 +33,13 @@ const FAULT: u8 = 1;
 /// Exit status of a transport error or a bad command line (clap's too).
 const FAILED: u8 = 2;
 
+// The fields' doc comments are --help text, as the user reads it
+// (`<nil/>`, JSON in brackets), not markdown for rustdoc.
+#[allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls
+)]
 #[derive(Parser, Debug)]
 #[command(
     name = "medusa-call",
