@@ -1,12 +1,13 @@
 //! Property tests of the XML-RPC codec: every value survives encoding and
-//! decoding exactly, and no input, however broken, makes the decoder panic.
+//! decoding exactly (and the JSON mapping of `xmlrpc::json`), and no input,
+//! however broken, makes the decoder panic.
 
 use std::collections::BTreeMap;
 
 use medusa::xmlrpc::{
     decode_call, decode_call_fast_only, decode_call_reference, decode_response,
-    decode_response_fast_only, decode_response_reference, encode_call, encode_response, from_value,
-    to_value, DateTime, DecodeLimits, EncodeOptions, Value,
+    decode_response_fast_only, decode_response_reference, encode_call, encode_response, from_json,
+    from_value, to_json, to_value, DateTime, DecodeLimits, EncodeOptions, Value,
 };
 use proptest::prelude::*;
 
@@ -114,22 +115,54 @@ fn datetime_spelling() -> impl Strategy<Value = (String, String)> {
 }
 
 fn value() -> impl Strategy<Value = Value> {
+    value_with(finite_double(), xml_text)
+}
+
+/// Any value whose doubles come from `doubles` and member names from
+/// `names()`.
+fn value_with<S: Strategy<Value = String> + 'static>(
+    doubles: impl Strategy<Value = f64> + 'static,
+    names: fn() -> S,
+) -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         any::<i32>().prop_map(Value::Int),
         any::<i64>().prop_map(Value::I8),
+        // Small <i8>s: JSON tags them.
+        any::<i32>().prop_map(|n| Value::I8(n.into())),
         any::<bool>().prop_map(Value::Bool),
         xml_text().prop_map(Value::String),
-        finite_double().prop_map(Value::Double),
+        doubles.prop_map(Value::Double),
         datetime().prop_map(Value::DateTime),
         prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::Base64),
         Just(Value::Nil),
     ];
-    leaf.prop_recursive(5, 64, 6, |inner| {
+    leaf.prop_recursive(5, 64, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(xml_text(), inner, 0..6).prop_map(Value::Struct),
+            prop::collection::btree_map(names(), inner.clone(), 0..6).prop_map(Value::Struct),
+            // One member: where JSON's tags and the $struct escape matter.
+            (names(), inner).prop_map(|(name, v)| Value::Struct([(name, v)].into())),
         ]
     })
+}
+
+/// Member names for the JSON mapping: often JSON's tags and other `$`
+/// names, which must stay plain member names.
+fn json_member_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => xml_text(),
+        1 => prop::sample::select(vec!["$base64", "$datetime", "$i8", "$double", "$struct", "$", "$x"])
+            .prop_map(str::to_string),
+        1 => xml_text().prop_map(|t| format!("${t}")),
+    ]
+}
+
+/// Every double, the ones JSON has no number for included.
+fn any_double() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => finite_double(),
+        1 => prop::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY]),
+    ]
 }
 
 /// Exact equality: doubles compared bit for bit, so `-0.0 != 0.0` here.
@@ -301,6 +334,19 @@ proptest! {
         let back: Value = from_value(v.clone()).unwrap();
         prop_assert!(same(&v, &back));
         let _ = v.to_string();
+    }
+
+    /// JSON loses nothing: Value → JSON → Value is the identity, in memory
+    /// and through JSON text (what a program reads and writes).
+    #[test]
+    fn json_round_trips(v in value_with(any_double(), json_member_name)) {
+        let json = to_json(&v);
+        let back = from_json(json.clone());
+        prop_assert!(matches!(&back, Ok(b) if same(&v, b)), "{v:?} came back as {back:?} from {json}");
+        let text = serde_json::to_string(&json).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let back = from_json(parsed);
+        prop_assert!(matches!(&back, Ok(b) if same(&v, b)), "{v:?} came back as {back:?} from {text}");
     }
 
     /// A date with an offset or a fraction, in any spelling peers use,

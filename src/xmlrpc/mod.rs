@@ -24,6 +24,7 @@
 //! | [`decode_call`], [`decode_response`], [`DecodeLimits`] | `loads` | `decode/` |
 //! | [`encode_call`], [`encode_response`], [`encode_fault`], [`EncodeOptions`] | `dumps` | `encode/` |
 //! | [`to_value`], [`from_value`] | (serde bridge, no Python counterpart) | `ser/`, `de/` |
+//! | [`to_json`], [`from_json`], [`JsonError`] (also as [`json`]`::…`) | (none: JSON ⇄ XML-RPC values, for program-backed methods) | `json.rs` |
 //! | [`XmlRpcService`], [`CallContext`], [`Reply`], [`XmlRpcResponder`] | `xmlrpc_handler.call` | `server/service.rs` |
 //! | [`Registry`], [`MethodDoc`] | `SimpleXMLRPCServer.register_function`, `system.*` | `server/registry.rs`, `server/system.rs` |
 //! | [`Method`], [`IntoReply`] | (the typed side of `register_function`) | `server/method.rs` |
@@ -65,6 +66,7 @@ mod de;
 mod decode;
 mod encode;
 mod fault;
+pub mod json;
 mod ser;
 mod server;
 mod value;
@@ -79,6 +81,7 @@ pub use decode::{
 };
 pub use encode::{encode_call, encode_fault, encode_response, EncodeError, EncodeOptions};
 pub use fault::Fault;
+pub use json::{from_json, to_json, JsonError};
 pub use ser::to_value;
 pub use value::{Bytes, Value, ValueError};
 
