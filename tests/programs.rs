@@ -661,8 +661,13 @@ fn shutting_down_kills_and_reaps_running_programs() {
 /// The fixtures' own check: `all_gone` sees a live process as alive.
 #[test]
 fn the_liveness_checks_see_a_live_process() {
-    let mut child = std::process::Command::new("/bin/sh")
-        .args(["-c", "sleep 1000"])
+    // `sleep` itself, not through a shell that might fork it and leave it
+    // holding the test's stdout; no stdio of ours either way.
+    let mut child = std::process::Command::new("sleep")
+        .arg("1000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let pid = child.id();
