@@ -11,7 +11,8 @@
 //! Read in this order: each row uses only rows above it (its last column
 //! says which). [`xmlrpc`] spans three rows, its folders being its layers:
 //! the codec at its top uses nothing else in the crate, `server/` sits on
-//! [`http`], and `client/` on [`http`]'s codec and the reactor.
+//! [`http`] (and the reactor, for program-backed methods' pipes), and
+//! `client/` on [`http`]'s codec and the reactor.
 //!
 //! | module | ports | concept | uses |
 //! | --- | --- | --- | --- |
@@ -20,7 +21,7 @@
 //! | [`chat`] | `asynchat` | buffered channels: terminators in, producers out | reactor, producers |
 //! | [`http`] | `http_server.py` | HTTP server, channel, request, response, `Handler` | reactor, producers, chat |
 //! | [`xmlrpc`], its codec | `xmlrpc.client` (`xmlrpclib`) | values, faults, decoding and encoding XML-RPC documents | — |
-//! | [`xmlrpc`], `server/` | Medusa's `xmlrpc_handler`, `SimpleXMLRPCServer` | the service trait, registries, worker threads, answering | codec, http |
+//! | [`xmlrpc`], `server/` | Medusa's `xmlrpc_handler`, `SimpleXMLRPCServer` | the service trait, registries, worker threads, program-backed methods, answering | codec, http, reactor |
 //! | [`xmlrpc`], `client/` | `xmlrpclib.ServerProxy` | the blocking client and the reactor client | reactor, chat, http (its codec), codec |
 //! | [`handlers`] | Medusa's `*_handler.py` | what gets installed on a server, the XML-RPC service among them | producers, http, xmlrpc (codec, server) |
 //!
@@ -67,6 +68,8 @@ mod docs {
     mod deploying {}
     #[doc = include_str!("../docs/http.md")]
     mod http {}
+    #[doc = include_str!("../docs/json.md")]
+    mod json {}
     #[doc = include_str!("../docs/readiness.md")]
     mod readiness {}
     #[doc = include_str!("../docs/security.md")]

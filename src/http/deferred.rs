@@ -83,6 +83,12 @@ impl Responder {
         self.fill(Box::new(make));
     }
 
+    /// The loop's waker: a deferred method that needs dispatchers of its
+    /// own (a program's pipes) adds them through it.
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
     fn fill(&mut self, make: MakeResponse) {
         self.answered = true;
         *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(make);

@@ -11,7 +11,8 @@
 //! struct, array), plus the common extensions `<nil/>` and `<i8>`.
 //!
 //! The codec, the files at the top of this folder, uses nothing else in
-//! the crate; `server/` uses the codec and [`http`](crate::http);
+//! the crate; `server/` uses the codec, [`http`](crate::http) and (for
+//! the pipes of program-backed methods) [`reactor`](crate::reactor);
 //! `client/` uses the codec, [`http`](crate::http)'s message codec,
 //! [`chat`](crate::chat) and [`reactor`](crate::reactor). Every
 //! public item is re-exported here: `medusa::xmlrpc::Client` is its name.
@@ -29,6 +30,7 @@
 //! | [`Registry`], [`MethodDoc`] | `SimpleXMLRPCServer.register_function`, `system.*` | `server/registry.rs`, `server/system.rs` |
 //! | [`Method`], [`IntoReply`] | (the typed side of `register_function`) | `server/method.rs` |
 //! | [`WorkerPool`] | (Medusa: none, a slow method stalls the loop) | `server/workers.rs` |
+//! | [`ProgramMethod`] | (none: a method run as a program, JSON on its stdin and stdout) | `server/program/` |
 //! | [`Client`], [`Transport`], [`dumps`], [`loads`] | `ServerProxy`, `Transport`, `dumps`, `loads` | `client/blocking.rs` |
 //! | [`AsyncClient`], [`AsyncClientConfig`] | (none: `xmlrpclib` only blocks) | `client/async_client/` |
 //!
@@ -87,6 +89,7 @@ pub use value::{Bytes, Value, ValueError};
 
 pub(crate) use server::answering::{Answering, Counters};
 pub use server::method::{Fallible, IntoReply, Method, Plain};
+pub use server::program::ProgramMethod;
 pub use server::registry::{MethodDoc, Registry};
 pub use server::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
 pub use server::workers::{Busy, WorkerPool};

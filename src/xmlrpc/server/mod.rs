@@ -15,10 +15,12 @@
 //! | `system.rs` | the registry's `system.*` methods: introspection, multicall |
 //! | `method.rs` | [`Method`](crate::xmlrpc::Method), [`IntoReply`](crate::xmlrpc::IntoReply): a typed function's parameters and result |
 //! | `workers.rs` | [`WorkerPool`](crate::xmlrpc::WorkerPool): threads for methods that block |
+//! | `program/` | [`ProgramMethod`](crate::xmlrpc::ProgramMethod): methods backed by programs, their pipes a dispatcher on the loop |
 //! | `answering.rs` | a result (now or later) to its HTTP response, and the handler's counters |
 
 pub(super) mod answering;
 pub(super) mod method;
+pub(super) mod program;
 pub(super) mod registry;
 pub(super) mod service;
 mod system;

@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::method::Method;
+use super::program::{Program, ProgramMethod};
 use super::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
 use super::system::SYSTEM_METHODS;
 use super::workers::WorkerPool;
@@ -207,6 +208,22 @@ impl Registry {
             .describe()?
             .into_iter()
             .find(|info| info.name == name)
+    }
+
+    /// Registers a method backed by a program: each call runs it, the
+    /// parameters as a JSON array on its stdin, its stdout (JSON) the
+    /// result; see [`ProgramMethod`] for the rules, limits and faults. The
+    /// program's help and signatures become the method's.
+    pub fn register_program(&mut self, name: &str, program: ProgramMethod) -> MethodDoc<'_> {
+        let help = program.help_text().to_string();
+        let signatures = program.signatures().to_vec();
+        let program = Program::new(name, program);
+        let doc = self.register_deferred(name, move |params, responder| {
+            program.call(params, responder)
+        });
+        doc.entry.help = help;
+        doc.entry.signatures = signatures;
+        doc
     }
 
     fn insert(&mut self, name: &str, callable: Callable) -> MethodDoc<'_> {

@@ -136,6 +136,12 @@ impl XmlRpcResponder {
         self.send(result);
     }
 
+    /// The waker of the loop that will send the answer (`None` once
+    /// answered).
+    pub(crate) fn waker(&self) -> Option<crate::reactor::Waker> {
+        self.responder.as_ref().map(|r| r.waker().clone())
+    }
+
     fn send(&mut self, result: Result<Value, Fault>) {
         let Some(responder) = self.responder.take() else {
             return;
