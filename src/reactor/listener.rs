@@ -191,7 +191,7 @@ fn bind_and_listen(addr: SocketAddr) -> io::Result<Socket> {
 /// `e` as "cannot listen on WHERE: REASON", kind unchanged. The reason is
 /// the system's message as a clause ("address already in use"), without
 /// std's "(os error 98)" suffix: a line meant for whoever runs the server.
-pub(crate) fn cannot_listen(place: &dyn std::fmt::Display, e: &io::Error) -> io::Error {
+pub fn cannot_listen(place: &dyn std::fmt::Display, e: &io::Error) -> io::Error {
     let text = e.to_string();
     let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
         (Some(_), Some(at)) => &text[..at],

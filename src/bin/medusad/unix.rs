@@ -27,7 +27,9 @@ impl UnixSocket {
         mode: u32,
         owner: Option<(u32, Option<u32>)>,
     ) -> io::Result<(UnixSocket, UnixListener)> {
-        let named = |e: io::Error| cannot_listen(path, &e);
+        // Worded as the library words a TCP port's error.
+        let place = format!("unix:{}", path.display());
+        let named = |e: io::Error| medusa::reactor::cannot_listen(&place, &e);
         remove_if_stale(path).map_err(named)?;
         let listener = UnixListener::bind(path).map_err(named)?;
         // Bound first, then opened up: between the two the file has the
@@ -54,24 +56,6 @@ impl Drop for UnixSocket {
             }
         }
     }
-}
-
-/// `e` as "cannot listen on unix:PATH: REASON", worded as the library's
-/// TCP error is: the system's message as a clause, without std's "(os
-/// error N)".
-fn cannot_listen(path: &Path, e: &io::Error) -> io::Error {
-    let text = e.to_string();
-    let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(at)) => &text[..at],
-        _ => &text,
-    };
-    let mut chars = text.chars();
-    let reason: String = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    let message = format!("cannot listen on unix:{}: {reason}", path.display());
-    io::Error::new(e.kind(), message)
 }
 
 fn identity(meta: &fs::Metadata) -> (u64, u64, i64, i64) {
