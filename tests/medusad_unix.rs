@@ -13,10 +13,8 @@ use std::time::Duration;
 
 use util::daemon::{listening_addr, Daemon};
 
-/// A supervisor-style `xmlrpc.client.Transport` over `AF_UNIX` (what
-/// supervisor's `SupervisorTransport` does), calling `add(40, 2)` and
-/// `system.listMethods`, and `http.client` fetching `/status`.
-const PYTHON_CLIENT: &str = r#"
+/// `http.client` over `AF_UNIX`: what each script below starts with.
+const UNIX_CONNECTION: &str = r#"
 import http.client, socket, sys, xmlrpc.client
 
 class UnixConnection(http.client.HTTPConnection):
@@ -26,7 +24,17 @@ class UnixConnection(http.client.HTTPConnection):
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(self.path)
+"#;
 
+/// Runs `script` after [`UNIX_CONNECTION`].
+fn python_unix(script: &str, args: &[&str]) -> Vec<String> {
+    util::python_lines(&format!("{UNIX_CONNECTION}{script}"), args)
+}
+
+/// A supervisor-style `xmlrpc.client.Transport` over `AF_UNIX` (what
+/// supervisor's `SupervisorTransport` does), calling `add(40, 2)` and
+/// `system.listMethods`, and `http.client` fetching `/status`.
+const PYTHON_CLIENT: &str = r#"
 class UnixTransport(xmlrpc.client.Transport):
     def __init__(self, path):
         super().__init__()
@@ -44,7 +52,7 @@ print(conn.getresponse().status)
 "#;
 
 fn python(path: &Path) -> Vec<String> {
-    util::python_lines(PYTHON_CLIENT, &[path.to_str().unwrap()])
+    python_unix(PYTHON_CLIENT, &[path.to_str().unwrap()])
 }
 
 fn curl_status(path: &Path) -> Option<String> {
@@ -156,16 +164,6 @@ fn a_unix_socket_beside_tcp_shares_the_server() {
 /// Fresh connections to the Unix socket at argv[1], each a POST of
 /// `add(i, 1)`: one line per call, `STATUS WORKER RESULT`.
 const PYTHON_WORKER_CALLS: &str = r#"
-import http.client, socket, sys, xmlrpc.client
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost")
-        self.path = path
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
 for i in range(int(sys.argv[2])):
     conn = UnixConnection(sys.argv[1])
     conn.request("POST", "/RPC2", xmlrpc.client.dumps((i, 1), "add"),
@@ -178,7 +176,7 @@ for i in range(int(sys.argv[2])):
 
 /// Calls `n` times over fresh connections; the workers that answered.
 fn worker_calls(sock: &Path, n: usize) -> Vec<u32> {
-    let lines = util::python_lines(
+    let lines = python_unix(
         PYTHON_WORKER_CALLS,
         &[sock.to_str().unwrap(), &n.to_string()],
     );
