@@ -1,8 +1,9 @@
 //! The file handler: Medusa's `default_handler`, serving a document root.
 //!
 //! GET and HEAD; `Content-Type` by extension; `Last-Modified` and
-//! `If-Modified-Since` (304); `index.html` for directories, and a redirect
-//! from `/dir` to `/dir/`. Only regular files and directories are served;
+//! `If-Modified-Since` (304); `index.html` for directories, else a listing
+//! of the directory (`listing.rs`; [`FileHandler::without_listings`] turns
+//! it off), and a redirect from `/dir` to `/dir/`. Only regular files and directories are served;
 //! a FIFO, socket or device is a 404 (see [`OPEN_FLAGS`] for why opening
 //! one cannot block the loop). A small file is read whole and leaves with its
 //! head in one write; a larger one is sent by a `SendfileProducer`
@@ -58,6 +59,7 @@ pub struct FileHandler {
     root_dir: Option<File>,
     hits: u64,
     misses: u64,
+    listings: bool,
 }
 
 impl FileHandler {
@@ -80,7 +82,15 @@ impl FileHandler {
             root,
             hits: 0,
             misses: 0,
+            listings: true,
         })
+    }
+
+    /// Answers a directory without `index.html` with 404 instead of a
+    /// listing of its files.
+    pub fn without_listings(mut self) -> FileHandler {
+        self.listings = false;
+        self
     }
 
     fn serve(&self, request: &Request) -> Response {
@@ -94,6 +104,9 @@ impl FileHandler {
             }
             (file, file_path, metadata) = match self.open(&format!("{}index.html", request.path)) {
                 Ok(opened) => opened,
+                Err(response) if response.status == 404 && self.listings => {
+                    return self.list(request);
+                }
                 Err(response) => return response,
             };
         }
@@ -161,6 +174,17 @@ impl FileHandler {
         {
             Ok(file) => Ok((file, real)),
             Err(_) => Err(Response::error(404, "no such file")),
+        }
+    }
+
+    /// The listing of the directory `request` names. Its path is
+    /// canonicalized and checked to lie under the root again (the portable
+    /// check), so a listing never leaves the root either.
+    fn list(&self, request: &Request) -> Response {
+        let real = relative_path(&request.path).and_then(|relative| self.resolve(&relative));
+        match real {
+            Ok(dir) => super::listing::listing(&dir, request),
+            Err(response) => response,
         }
     }
 

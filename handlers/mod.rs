@@ -12,6 +12,7 @@ mod beneath;
 mod favicon;
 mod file;
 mod landing;
+mod listing;
 mod status;
 mod xmlrpc;
 

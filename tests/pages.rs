@@ -73,3 +73,65 @@ fn a_root_serves_its_own_index_and_icon() {
     );
     daemon.terminate("medusad with a root");
 }
+
+/// A directory without `index.html` under `--root` is listed: names
+/// escaped and %-encoded (the links work), directories first, dot files
+/// left out, sortable; `--no-listings` makes it a 404.
+#[test]
+fn directories_are_listed_escaped_and_sortable() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(files.join("sub dir")).unwrap();
+    std::fs::write(files.join("a b&<c>.txt"), "tricky name\n").unwrap();
+    std::fs::write(files.join("big.bin"), vec![0u8; 5000]).unwrap();
+    std::fs::write(files.join("small.txt"), "x").unwrap();
+    std::fs::write(files.join(".secret"), "hidden").unwrap();
+    let daemon = Daemon::start(&["--root", dir.path().to_str().unwrap()]);
+    let base = format!("http://localhost:{}", daemon.addr.port());
+
+    let (status, headers, body) = curl(&[&format!("{base}/files/")]);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        header(&headers, "Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.contains("<h1>Index of /files/</h1>"), "{page}");
+    assert!(
+        page.contains("<a href=\"a%20b%26%3Cc%3E.txt\">a b&amp;&lt;c&gt;.txt</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<a href=\"sub%20dir/\">sub dir/</a>"),
+        "{page}"
+    );
+    assert!(page.contains("<td class=\"n\">5000</td>"), "{page}");
+    assert!(!page.contains("secret"), "dot files are not listed: {page}");
+    // Directories first, then by name.
+    let at = |name: &str| {
+        page.find(name)
+            .unwrap_or_else(|| panic!("{name} in {page}"))
+    };
+    assert!(at("sub dir/") < at("a b&amp;") && at("a b&amp;") < at("big.bin"));
+    // By size, largest first.
+    let (_, _, body) = curl(&[&format!("{base}/files/?sort=size&order=desc")]);
+    let sorted = String::from_utf8_lossy(&body);
+    let at = |name: &str| {
+        sorted
+            .find(name)
+            .unwrap_or_else(|| panic!("{name} in {sorted}"))
+    };
+    assert!(
+        at("big.bin") < at("a b&amp;") && at("a b&amp;") < at("small.txt"),
+        "{sorted}"
+    );
+    // The link as the page gives it reaches the file.
+    let (status, _, body) = curl(&[&format!("{base}/files/a%20b%26%3Cc%3E.txt")]);
+    assert_eq!((status, body.as_slice()), (200, &b"tricky name\n"[..]));
+    daemon.terminate("medusad with listings");
+
+    let daemon = Daemon::start(&["--root", dir.path().to_str().unwrap(), "--no-listings"]);
+    let base = format!("http://localhost:{}", daemon.addr.port());
+    assert_eq!(curl(&[&format!("{base}/files/")]).0, 404);
+    daemon.terminate("medusad without listings");
+}

@@ -353,9 +353,12 @@ fn setup(
         }
     };
     if let Some(root) = &options.root {
-        let files = FileHandler::new(root).map_err(|e| {
+        let mut files = FileHandler::new(root).map_err(|e| {
             std::io::Error::new(e.kind(), format!("--root {}: {e}", root.display()))
         })?;
+        if !options.listings {
+            files = files.without_listings();
+        }
         guard(server, Box::new(files), false);
     } else {
         // Without files, `/` says what is here and the browser's icon

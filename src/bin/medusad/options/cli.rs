@@ -100,6 +100,11 @@ pub struct Cli {
     #[arg(short, long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
+    /// With --root: answer a directory without index.html with 404
+    /// instead of a listing of its files
+    #[arg(long)]
+    pub no_listings: bool,
+
     /// Where the XML-RPC service answers (repeatable) [default: /RPC2]
     #[arg(long, value_name = "PATH", value_parser = values::url_path)]
     pub rpc_path: Vec<String>,
