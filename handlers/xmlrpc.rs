@@ -21,8 +21,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::http::{
-    html_escape, page_start, Handler, HandlerStatus, Outcome, Request, Response, ServerView,
-    PAGE_END,
+    content_length, html_escape, page_start, Handler, HandlerStatus, Outcome, Request, Response,
+    ServerView, PAGE_END,
 };
 use crate::xmlrpc::{
     decode_call, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault, Reply,
@@ -39,6 +39,12 @@ pub struct XmlRpcConfig {
     /// Responses larger than this are gzipped for clients that accept gzip
     /// (Python's threshold). Default 1400 bytes; `usize::MAX` disables.
     pub gzip_threshold: usize,
+    /// Largest request body this handler takes, as sent, below the server's
+    /// own `HttpConfig::max_body_bytes` (which every path shares): a
+    /// declared `Content-Length` over it is refused with 413 before the
+    /// body is read, a chunked body once it is in. `None` (the default):
+    /// the server's limit alone.
+    pub max_body_bytes: Option<u64>,
 }
 
 impl Default for XmlRpcConfig {
@@ -47,6 +53,7 @@ impl Default for XmlRpcConfig {
             decode: DecodeLimits::default(),
             encode: EncodeOptions::default(),
             gzip_threshold: 1400,
+            max_body_bytes: None,
         }
     }
 }
@@ -110,6 +117,9 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
     }
 
     fn post(&mut self, request: &Request, server: &ServerView<'_>) -> Outcome {
+        if let Err(refusal) = self.within_body_limit(request.body.len() as u64) {
+            return refusal.into();
+        }
         let body = match request.decoded_body(server.config) {
             Ok(body) => body,
             Err(error) => return Response::error(error.status, &error.detail).into(),
@@ -122,6 +132,17 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             started: Answering::clock(),
         };
         self.answer(&body, server, &answering)
+    }
+
+    /// 413 for a body (or a declared one) over `max_body_bytes`.
+    fn within_body_limit(&self, length: u64) -> Result<(), Response> {
+        match self.config.max_body_bytes {
+            Some(limit) if length > limit => Err(Response::error(
+                413,
+                &format!("the body is over this endpoint's limit of {limit} bytes"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The HTML page a browser sees: the methods, their help and
@@ -189,6 +210,13 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
             _ => Response::method_not_allowed(&["POST", "GET", "HEAD"]),
         };
         response.into()
+    }
+
+    fn admit(&mut self, request: &mut Request) -> Result<(), Response> {
+        match request.header("Content-Length").and_then(content_length) {
+            Some(length) => self.within_body_limit(length),
+            None => Ok(()),
+        }
     }
 
     fn status(&self) -> HandlerStatus {

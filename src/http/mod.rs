@@ -58,7 +58,7 @@ pub use handler::{Handler, HandlerStatus, ServerView};
 pub use page::{page_start, PAGE_END, PAGE_STYLE};
 pub use request::{Request, Version};
 pub use response::{html_escape, reason_phrase, Body, Response};
-pub use server::{ChannelInfo, HttpServer, HttpStats, TlsSetting};
+pub use server::{ChannelInfo, HandlerChain, HttpServer, HttpStats, TlsSetting};
 
 use std::fmt;
 

@@ -180,6 +180,46 @@ pub struct HttpServer {
     tls: Rc<RefCell<Option<Arc<rustls::ServerConfig>>>>,
 }
 
+/// The handlers of a running server, from [`HttpServer::handler_chain`].
+///
+/// A request is matched against the chain as it is when its head arrives
+/// (and again when its body is in), so a change applies to the requests
+/// that arrive after it; an answer already deferred is not affected.
+pub struct HandlerChain(Rc<Shared>);
+
+impl HandlerChain {
+    /// Replaces the handlers at `positions` (in match order, as
+    /// [`Vec::splice`] does) with `handlers`. Call it from a dispatcher or
+    /// a timer, not from inside a handler of this server (whose chain is
+    /// in use then: that is refused with an error).
+    pub fn splice(
+        &self,
+        positions: std::ops::Range<usize>,
+        handlers: Vec<Box<dyn Handler>>,
+    ) -> io::Result<()> {
+        let mut chain = self
+            .0
+            .handlers
+            .try_borrow_mut()
+            .map_err(|_| io::Error::other("the handler chain is in use"))?;
+        if positions.start > positions.end || positions.end > chain.len() {
+            return Err(io::Error::other("no such handler positions"));
+        }
+        chain.splice(positions, handlers);
+        Ok(())
+    }
+
+    /// How many handlers there are.
+    pub fn len(&self) -> usize {
+        self.0.handlers.borrow().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// How stale a buffered access log line may get.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
 
@@ -347,6 +387,13 @@ impl HttpServer {
     /// Puts `handler` at the back: asked after all others.
     pub fn add_handler(&self, handler: impl Handler + 'static) {
         self.shared.handlers.borrow_mut().push(Box::new(handler));
+    }
+
+    /// A handle on this server's handler chain that stays usable once the
+    /// server belongs to the reactor: to change the handlers while it
+    /// serves (a configuration reloaded on SIGHUP, say).
+    pub fn handler_chain(&self) -> HandlerChain {
+        HandlerChain(self.shared.clone())
     }
 
     /// The server's counters.

@@ -30,10 +30,13 @@
 
 mod activation;
 mod backoff;
+mod config;
 mod demo;
+mod endpoints;
 mod listening;
 mod options;
 mod prefork;
+mod reload;
 mod tls;
 mod unix;
 mod worker;
@@ -41,16 +44,13 @@ mod worker;
 use std::io::Write;
 use std::process::{Command, ExitCode};
 
-use medusa::handlers::{
-    AuthHandler, FaviconHandler, FileHandler, LandingHandler, StatusHandler, XmlRpcHandler,
-};
+use medusa::handlers::{AuthHandler, FaviconHandler, FileHandler, LandingHandler, StatusHandler};
 use medusa::http::{Handler, HandlerStatus, HttpServer, Outcome, Request, Response, ServerView};
 use medusa::reactor::{ForceCause, Reactor};
 
 use backoff::Backoff;
-use demo::demo_service;
 use listening::{Listener, Listening};
-use options::{parse_options, Options};
+use options::{parse_options, Options, OptionsError};
 use prefork::{Master, MasterExit};
 use unix::UnixSocket;
 use worker::Worker;
@@ -66,11 +66,19 @@ fn main() -> ExitCode {
         Ok(options) => options,
         // --help and --version too: clap prints each where it belongs
         // (stdout, or stderr for an error) and knows its status (0 or 2).
-        Err(e) => {
+        Err(OptionsError::Usage(e)) => {
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(USAGE_ERROR));
         }
+        Err(OptionsError::Config(e)) => {
+            eprintln!("medusad: {e}");
+            return ExitCode::from(USAGE_ERROR);
+        }
     };
+    if options.check_only {
+        print!("{}", config::report(&options));
+        return ExitCode::SUCCESS;
+    }
     init_logging(worker.is_some() || options.workers > 1);
     let activated = match activated {
         Ok(listeners) => listeners,
@@ -237,7 +245,7 @@ fn serve(
         Some(root) => format!(" (files from {})", root.display()),
         None => String::new(),
     };
-    let rpc = options.rpc_paths.join(", ");
+    let rpc = endpoints::paths(&options.endpoints).join(", ");
     let scheme = if options.tls.is_some() {
         "https"
     } else {
@@ -300,7 +308,7 @@ fn setup(
     // graceful shutdown, not the default action (death).
     reactor.catch_signals(options.grace)?;
     // As early: SIGHUP's default action would end the process.
-    let mut reloader = tls::Reloader::new()?;
+    let mut reloader = reload::Reloader::new()?;
 
     let http = options.http.clone();
     let mut listeners = listeners.into_iter();
@@ -332,7 +340,6 @@ fn setup(
             reloader.watch(files.clone(), server.tls_setting());
         }
     }
-    reactor.add(reloader)?;
     let server = &servers[0];
     // With credentials configured, every handler is behind them (and a
     // last one answers unknown paths, so they ask for credentials too)
@@ -364,8 +371,7 @@ fn setup(
         // Without files, `/` says what is here and the browser's icon
         // request is answered (a root serves its own).
         guard(server, Box::new(FaviconHandler::new()), false);
-        let mut links: Vec<(String, String)> = options
-            .rpc_paths
+        let mut links: Vec<(String, String)> = endpoints::paths(&options.endpoints)
             .iter()
             .map(|path| {
                 (
@@ -389,9 +395,23 @@ fn setup(
         guard(server, Box::new(NotFound), false);
     }
     guard(server, Box::new(StatusHandler::new()), true);
-    let paths: Vec<&str> = options.rpc_paths.iter().map(String::as_str).collect();
-    let rpc = XmlRpcHandler::with_paths(&paths, demo_service(), options.xmlrpc.clone());
-    guard(server, Box::new(rpc), true);
+    // The endpoints at the front of the chain, in the file's order: a
+    // reload replaces exactly these.
+    let defaults = endpoints::Defaults::new(options);
+    let built = endpoints::build(&options.endpoints, &defaults);
+    let count = built.len();
+    let chain = server.handler_chain();
+    chain.splice(0..0, built)?;
+    if let Some((file, keys)) = &options.config {
+        reloader.watch_endpoints(reload::Endpoints {
+            file: file.clone(),
+            keys: keys.clone(),
+            chain,
+            count,
+            defaults,
+        });
+    }
+    reactor.add(reloader)?;
     Ok((reactor, servers))
 }
 

@@ -31,7 +31,8 @@ Exit status:
   1  runtime error (cannot listen, a bad --root or TLS file...), or a \
 forced shutdown: a second signal, or --grace over with connections still \
 open (the log says how many were dropped)
-  2  bad command line (unknown flag, bad value, unreadable --auth-file)";
+  2  bad command line or configuration file (unknown flag or key, bad \
+value, unreadable --auth-file)";
 
 /// A Medusa-style HTTP and XML-RPC server: the demo service at /RPC2, the
 /// status page at /status and, with --root, a directory of files.
@@ -48,6 +49,17 @@ open (the log says how many were dropped)
     allow_negative_numbers = true
 )]
 pub struct Cli {
+    /// Read settings and XML-RPC endpoints from FILE (TOML; see
+    /// docs/config.md); flags given here override its [server] keys. Its
+    /// endpoints are read again on SIGHUP
+    #[arg(short, long, value_name = "FILE", conflicts_with = "check_config")]
+    pub config: Option<PathBuf>,
+
+    /// Check FILE as --config would read it, print what it would serve,
+    /// and exit (0: it is good, 2: it is not)
+    #[arg(long, value_name = "FILE")]
+    pub check_config: Option<PathBuf>,
+
     /// Address or host name to listen on (a name is resolved at startup:
     /// its first IPv4 address, else its first one); IPv6 as ::1 or [::1]
     #[arg(short = 'H', long, value_name = "ADDR", value_parser = values::host)]

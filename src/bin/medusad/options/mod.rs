@@ -1,10 +1,11 @@
 //! The command line: every flag, its default, and the checks made on it.
 //!
 //! `cli` declares the flags for clap (and so `--help`), `values` checks
-//! each value; here they become the `Options` the daemon runs with.
+//! each value; here they become the `Options` the daemon runs with, merged
+//! with a `--config` file's (`crate::config`) when one is given.
 
 mod cli;
-mod values;
+pub mod values;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -16,8 +17,9 @@ use clap::Parser;
 use medusa::handlers::XmlRpcConfig;
 use medusa::http::HttpConfig;
 
+use crate::config::{apply_server_keys, ConfigError, ConfigFile, EndpointSpec, ServerKeys};
 use crate::tls::TlsFiles;
-use cli::Cli;
+pub use cli::Cli;
 
 /// Everything the command line can set.
 pub struct Options {
@@ -32,21 +34,62 @@ pub struct Options {
     pub listings: bool,
     pub grace: Duration,
     pub http: HttpConfig,
-    pub rpc_paths: Vec<String>,
     pub users: HashMap<String, String>,
     pub public: Vec<String>,
     pub xmlrpc: XmlRpcConfig,
+    /// The XML-RPC endpoints: the file's, or the demo at `rpc_paths`.
+    pub endpoints: Vec<EndpointSpec>,
+    /// The `--config` (or `--check-config`) file and the `[server]` keys
+    /// read from it, to read it again on SIGHUP.
+    pub config: Option<(std::path::PathBuf, ServerKeys)>,
+    /// `--check-config`: print what would be served, and exit.
+    pub check_only: bool,
 }
 
-/// Parses the command line (`args` starts with the program name). The
-/// error is clap's, to be printed with its exit code: `--help` and
-/// `--version` (0, on stdout) or a usage error (2, on stderr).
-pub fn parse_options<I, T>(args: I) -> Result<Box<Options>, clap::Error>
+/// Why the options cannot be had: the command line (clap's error, which
+/// knows how to print itself and its exit status) or the file.
+#[derive(Debug)]
+pub enum OptionsError {
+    Usage(clap::Error),
+    Config(ConfigError),
+}
+
+impl From<clap::Error> for OptionsError {
+    fn from(e: clap::Error) -> OptionsError {
+        OptionsError::Usage(e)
+    }
+}
+
+impl From<ConfigError> for OptionsError {
+    fn from(e: ConfigError) -> OptionsError {
+        OptionsError::Config(e)
+    }
+}
+
+/// Parses the command line (`args` starts with the program name) and the
+/// `--config` file it names. A usage error is clap's, to be printed with
+/// its exit code: `--help` and `--version` (0, on stdout) or a usage error
+/// (2, on stderr).
+pub fn parse_options<I, T>(args: I) -> Result<Box<Options>, OptionsError>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    Ok(Box::new(Options::from(Cli::try_parse_from(args)?)))
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let alone = Cli::try_parse_from(&args)?;
+    let check_only = alone.check_config.is_some();
+    let Some(path) = alone.check_config.or(alone.config) else {
+        return Ok(Box::new(Options::from(Cli::try_parse_from(&args)?)));
+    };
+    let file = ConfigFile::read(&path)?;
+    let merged = apply_server_keys(args, &file.server)?;
+    let mut options = Options::from(Cli::try_parse_from(merged)?);
+    if let Some(endpoints) = file.endpoints {
+        options.endpoints = endpoints;
+    }
+    options.config = Some((path, file.server));
+    options.check_only = check_only;
+    Ok(Box::new(options))
 }
 
 impl From<Cli> for Options {
@@ -98,6 +141,7 @@ impl From<Cli> for Options {
         // --auth-user's.
         let files = cli.auth_file.into_iter().flat_map(|file| file.0);
         let users = cli.auth_user.into_iter().chain(files).collect();
+        let endpoints = vec![EndpointSpec::demo(rpc_paths)];
         Options {
             addr: (!cli.no_tcp).then_some(addr),
             unix: cli.unix,
@@ -109,10 +153,12 @@ impl From<Cli> for Options {
             listings: !cli.no_listings,
             grace: cli.grace.0,
             http,
-            rpc_paths,
             users,
             public: cli.public,
             xmlrpc,
+            endpoints,
+            config: None,
+            check_only: false,
         }
     }
 }

@@ -6,7 +6,11 @@ use medusa::http::AccessLog;
 use super::*;
 
 fn parse(args: &[&str]) -> Result<Box<Options>, clap::Error> {
-    parse_options(std::iter::once("medusad").chain(args.iter().copied()))
+    match parse_options(std::iter::once("medusad").chain(args.iter().copied())) {
+        Ok(options) => Ok(options),
+        Err(OptionsError::Usage(e)) => Err(e),
+        Err(OptionsError::Config(e)) => panic!("{args:?}: no file here, yet {e}"),
+    }
 }
 
 fn serves(args: &[&str]) -> Box<Options> {
@@ -137,14 +141,14 @@ fn xmlrpc_flags() {
         "10",
         "--no-extensions",
     ]);
-    assert_eq!(o.rpc_paths, ["/a", "/b"]);
+    assert_eq!(o.endpoints[0].paths, ["/a", "/b"]);
     assert_eq!(o.users.get("u").map(String::as_str), Some("p:w"));
     assert_eq!(
         (o.xmlrpc.decode.max_depth, o.xmlrpc.gzip_threshold),
         (9, 10)
     );
     assert!(!o.xmlrpc.encode.nil && !o.xmlrpc.encode.i8);
-    assert_eq!(serves(&[]).rpc_paths, ["/RPC2"]);
+    assert_eq!(serves(&[]).endpoints[0].paths, ["/RPC2"]);
     assert!(refused(&["--rpc-path", "RPC2"]).contains("must start with '/'"));
     assert!(refused(&["--auth-user", "nopassword"]).contains("NAME:PASSWORD"));
     assert!(refused(&["--public", "status"]).contains("must start with '/'"));

@@ -1,0 +1,200 @@
+//! `medusad --config FILE` against the real daemon: endpoints with program
+//! methods and their own credentials and limits, flags over the file's
+//! keys, `--check-config`, errors that name the file, line and key, and
+//! SIGHUP reloading the endpoints (a file with an error keeps the old
+//! ones). Python's `xmlrpc.client` is the caller.
+
+mod util;
+
+use std::path::Path;
+
+use tempfile::TempDir;
+use util::daemon::Daemon;
+use util::python_lines;
+
+/// Writes `text` as `medusad.toml` in `dir`, with a script `sum.py` beside
+/// it (a program method: sums its parameters).
+fn write_config(dir: &Path, text: &str) -> String {
+    let script = dir.join("sum.py");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nexec python3 -c 'import json,sys; print(json.dumps(sum(json.load(sys.stdin))))'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.join("medusad.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const CONFIG: &str = r#"
+[server]
+access-log = "off"
+max-depth = 40
+
+[[endpoint]]
+path = "/RPC2"
+demo = true
+
+[[endpoint]]
+path = "/ops"
+auth-user = ["ops:secret"]
+max-body-bytes = 2000
+
+[[endpoint.method]]
+name = "math.sum"
+command = ["./sum.py"]
+help = "Sums its parameters."
+signature = ["int", "int", "int"]
+timeout = 5
+"#;
+
+/// Runs a Python snippet with `url` as argv[1]; its printed lines.
+fn py(script: &str, url: &str) -> Vec<String> {
+    python_lines(
+        &format!("import sys, xmlrpc.client as x\nu = sys.argv[1]\n{script}"),
+        &[url],
+    )
+}
+
+#[test]
+fn endpoints_from_a_file_serve_programs_with_their_own_credentials() {
+    let dir = TempDir::new().unwrap();
+    let file = write_config(dir.path(), CONFIG);
+    let daemon = Daemon::start(&["--config", &file]);
+    let base = format!("http://{}", daemon.addr);
+
+    let demo = py(
+        "print(x.ServerProxy(u).add(40, 2))",
+        &format!("{base}/RPC2"),
+    );
+    assert_eq!(demo, ["42"]);
+
+    let ops = format!("http://ops:secret@{}/ops", daemon.addr);
+    let lines = py(
+        concat!(
+            "p = x.ServerProxy(u)\n",
+            "print(p.math.sum(1, 2, 39))\n",
+            "print(p.system.methodHelp('math.sum'))\n",
+            "print(p.system.methodSignature('math.sum'))\n",
+            "print(sorted(p.system.listMethods()))\n",
+        ),
+        &ops,
+    );
+    assert_eq!(lines[0], "42");
+    assert_eq!(lines[1], "Sums its parameters.");
+    assert_eq!(lines[2], "[['int', 'int', 'int']]");
+    assert!(
+        lines[3].contains("'math.sum'") && !lines[3].contains("'add'"),
+        "{lines:?}"
+    );
+
+    // Without the endpoint's credentials: 401; the demo's names are not here.
+    let refused = py(
+        "try:\n  x.ServerProxy(u).math.sum(1)\nexcept x.ProtocolError as e:\n  print(e.errcode)",
+        &format!("{base}/ops"),
+    );
+    assert_eq!(refused, ["401"]);
+    // The endpoint's own body limit: a call over 2000 bytes is 413.
+    let big = py(
+        "try:\n  x.ServerProxy(u).math.sum(*range(500))\nexcept x.ProtocolError as e:\n  print(e.errcode)",
+        &ops,
+    );
+    assert_eq!(big, ["413"]);
+    daemon.terminate("medusad --config");
+}
+
+#[test]
+fn flags_override_the_file_and_check_config_says_what_is_served() {
+    let dir = TempDir::new().unwrap();
+    let file = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nport = 1\nhost = \"127.0.0.1\"\n{}",
+            &CONFIG[CONFIG.find("[[endpoint]]").unwrap()..]
+        ),
+    );
+    // --port 0 (Daemon's) wins over the file's port 1.
+    let daemon = Daemon::start(&["--config", &file]);
+    assert_ne!(daemon.addr.port(), 1);
+    daemon.terminate("medusad --config with --port");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medusad"))
+        .args(["--check-config", &file])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("listen: http://127.0.0.1:1"), "{text}");
+    assert!(text.contains("endpoint /ops"), "{text}");
+    assert!(text.contains("its own: users ops"), "{text}");
+    assert!(
+        text.contains("method math.sum -> program [\"./sum.py\"]"),
+        "{text}"
+    );
+    assert!(!text.contains("secret"), "a password in the report: {text}");
+}
+
+#[test]
+fn errors_name_the_file_line_and_key() {
+    let dir = TempDir::new().unwrap();
+    let cases = [
+        ("[server]\nport = 70000\n", ":2: server.port: 70000"),
+        ("\n[server]\nbogus = 1\n", ":3: server.bogus: no such key"),
+        ("[[endpoint]]\npath = \"/x\"\nmystery = 1\n", ":3: unknown field `mystery`"),
+        (
+            "[[endpoint]]\npath = \"/x\"\n[[endpoint.method]]\nname = \"a\"\ncommand = [\"no-such-program-here\"]\n",
+            ":5: endpoint.method.command: no-such-program-here: not found in PATH",
+        ),
+        (
+            "[[endpoint]]\npath = \"/x\"\n[[endpoint]]\npath = \"/x\"\n",
+            ":4: endpoint.path: /x is served by an earlier endpoint",
+        ),
+    ];
+    for (text, expected) in cases {
+        let file = write_config(dir.path(), text);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_medusad"))
+            .args(["--config", &file])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{file}{expected}")),
+            "{text}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn sighup_reloads_endpoints_and_keeps_them_when_the_file_is_broken() {
+    let dir = TempDir::new().unwrap();
+    let file = write_config(dir.path(), CONFIG);
+    let mut daemon = Daemon::start(&["--config", &file]);
+    let ops = format!("http://ops:secret@{}/ops", daemon.addr);
+    let list = "print(sorted(x.ServerProxy(u).system.listMethods()))";
+    assert!(py(list, &ops)[0].contains("'math.sum'"));
+
+    // A new method name: served after SIGHUP.
+    write_config(dir.path(), &CONFIG.replace("math.sum", "math.total"));
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("reloaded: 2 endpoint(s)");
+    let after = py(list, &ops);
+    assert!(
+        after[0].contains("'math.total'") && !after[0].contains("'math.sum'"),
+        "{after:?}"
+    );
+    assert_eq!(py("print(x.ServerProxy(u).math.total(2, 3))", &ops), ["5"]);
+
+    // A broken file: the error is logged and the endpoints stay.
+    write_config(
+        dir.path(),
+        &format!("{CONFIG}\n[[endpoint]]\npath = \"no-slash\"\n"),
+    );
+    daemon.signal(libc::SIGHUP);
+    let line = daemon.wait_for("keeping the configuration that is running");
+    assert!(line.contains("endpoint.path"), "{line}");
+    assert_eq!(py("print(x.ServerProxy(u).math.total(2, 3))", &ops), ["5"]);
+    daemon.terminate("medusad after reloads");
+}
