@@ -49,7 +49,7 @@ pub(crate) struct Answering {
     pub(crate) gzip_above: Option<usize>,
     pub(crate) counters: Arc<Counters>,
     /// When the request arrived: the method's latency counts from here
-    /// (reading the clock costs some 20 ns a call).
+    /// (a clock read: about 35 ns measured here, a release build).
     pub(crate) started: Instant,
 }
 
