@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 
-use crate::http::{Handler, HandlerStatus, Outcome, Request, Response, ServerView};
+use crate::http::{Handler, HandlerMetrics, HandlerStatus, Outcome, Request, Response, ServerView};
 
 /// Medusa's `auth_handler`: wraps `inner`, admitting only known users.
 #[doc(alias = "auth_handler")]
@@ -151,6 +151,10 @@ impl<H: Handler> Handler for AuthHandler<H> {
             .facts
             .push(("refused".to_string(), self.refused.to_string()));
         status
+    }
+
+    fn metrics(&self) -> Option<HandlerMetrics> {
+        self.inner.metrics()
     }
 }
 

@@ -10,35 +10,10 @@
 
 mod util;
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
+use util::browser::{chromium, headless};
 use util::daemon::{add_call, Daemon};
-
-/// The browser's binary: `$CHROMIUM` if set, else `chromium` or
-/// `chromium-browser` on `PATH`. If none, the test is skipped with a note,
-/// or fails under `CI=1`.
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(path.into());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is missing and CI is set: .ci/run should have installed it"
-        );
-        eprintln!("\n!!! SKIPPED: chromium is not installed. This test checked nothing.\n");
-    }
-    found
-}
 
 /// The page: POSTs `add(40, 2)` to `rpc_url` and sets the title to
 /// `result:N` (the `<int>` answered), `answer:BODY` (no `<int>`) or
@@ -78,54 +53,18 @@ struct Visit {
 /// `--virtual-time-budget` lets the page run (network included) until it
 /// is idle, at most 5 s of page time, before `--dump-dom` prints it.
 fn browser_visit(chromium: &Path, dir: &Path, url: &str) -> Visit {
-    let profile = dir.join("profile");
-    let (out, err) = (dir.join("dom.html"), dir.join("chromium.log"));
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless=new",
-            "--disable-gpu",
-            // Needed as root (CI containers); harmless otherwise.
-            "--no-sandbox",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--disable-dev-shm-usage",
+    let run = headless(
+        chromium,
+        dir,
+        &[
             "--virtual-time-budget=5000",
             // The console (CORS errors) into the log.
             "--enable-logging=stderr",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", url])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        // Its own process group, so a hung browser goes with all its helpers.
-        .process_group(0)
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            // SAFETY: kill(2) on the group we created; touches no memory.
-            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-            let _ = child.wait();
-            panic!(
-                "chromium did not finish within 30 s; its log:\n{}",
-                std::fs::read_to_string(&err).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let dom = std::fs::read_to_string(&out).unwrap();
-    let log = std::fs::read_to_string(&err).unwrap_or_default();
-    assert!(
-        status.success(),
-        "chromium exited with {status}; log:\n{log}"
+            "--dump-dom",
+        ],
+        url,
     );
+    let (dom, log) = (run.stdout, run.log);
     let title = dom
         .split("<title>")
         .nth(1)

@@ -13,6 +13,7 @@ use mio::Token;
 use slab::Slab;
 
 use super::deferred::{Later, Outcome, Responder, Slot};
+use super::metrics::HandlerMetrics;
 use super::server::{ChannelInfo, HttpStats};
 use super::{HttpConfig, Request, Response};
 use crate::reactor::Waker;
@@ -67,6 +68,16 @@ impl ServerView<'_> {
             .iter()
             .flat_map(|hs| hs.iter())
             .map(|h| h.status())
+            .collect()
+    }
+
+    /// Metrics of the other installed handlers that keep them, in match
+    /// order (computed on demand: only the status handler asks).
+    pub fn handler_metrics(&self) -> Vec<HandlerMetrics> {
+        self.others
+            .iter()
+            .flat_map(|hs| hs.iter())
+            .filter_map(|h| h.metrics())
             .collect()
     }
 
@@ -128,6 +139,13 @@ pub trait Handler {
             facts: Vec::new(),
         }
     }
+
+    /// Per-operation counts and latencies for the status page and
+    /// `/status/metrics`, for a handler that keeps them (the XML-RPC
+    /// handler does, per method). The default keeps none.
+    fn metrics(&self) -> Option<HandlerMetrics> {
+        None
+    }
 }
 
 /// A boxed handler is a handler, so wrappers such as the auth handler can
@@ -147,5 +165,9 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 
     fn status(&self) -> HandlerStatus {
         (**self).status()
+    }
+
+    fn metrics(&self) -> Option<HandlerMetrics> {
+        (**self).metrics()
     }
 }

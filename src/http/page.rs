@@ -19,8 +19,15 @@ pub const PAGE_STYLE: &str = concat!(
 /// The start of a page titled `title` (escaped here), up to and including
 /// `<body>`; the caller appends the body, then [`PAGE_END`].
 pub fn page_start(title: &str) -> String {
+    page_start_with(title, "")
+}
+
+/// [`page_start`] with `head` (markup, not escaped: the caller's own, never
+/// a peer's) added to the `<head>`, e.g. a `<meta http-equiv="refresh">`.
+pub fn page_start_with(title: &str, head: &str) -> String {
     let mut html = String::with_capacity(4096);
     html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">");
+    html.push_str(head);
     html.push_str("<meta name=\"viewport\" content=\"width=device-width\"><title>");
     html.push_str(&html_escape(title));
     html.push_str("</title>\n<style>");

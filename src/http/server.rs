@@ -12,7 +12,7 @@ use mio::Token;
 use slab::Slab;
 
 use super::access_log::AccessLogger;
-use super::{Handler, HttpChannel, HttpConfig};
+use super::{Handler, HttpChannel, HttpConfig, RateHistory};
 use crate::chat::AsyncChat;
 use crate::reactor::{
     listener, Context, Dispatcher, ListenSocket, Listener, Peer, Stream, TimerId, TlsStream,
@@ -48,6 +48,11 @@ pub struct HttpStats {
     /// TLS handshakes that failed (a bad or plain-HTTP client, an
     /// unacceptable version or cipher).
     pub tls_handshake_failures: Cell<u64>,
+    /// Requests answered per interval over the last minutes (the status
+    /// page's load graph).
+    pub request_history: RateHistory,
+    /// Responses with a 4xx or 5xx status per interval, likewise.
+    pub error_history: RateHistory,
 }
 
 impl HttpStats {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use medusa::chat::{AsyncChat, ChatHandler};
 use medusa::reactor::{Listener, Reactor, Waker};
 
+pub mod browser;
 pub mod curl;
 pub mod daemon;
 pub mod http;

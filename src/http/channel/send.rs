@@ -57,11 +57,13 @@ impl HttpChannel {
         };
         let stats = &self.shared.stats;
         HttpStats::add(&stats.requests, 1);
+        stats.request_history.record();
         if let Some(info) = self.shared.channels.borrow_mut().get_mut(self.slot) {
             info.requests = info.requests.saturating_add(1);
         }
         if response.status >= 400 {
             HttpStats::add(&stats.errors, 1);
+            stats.error_history.record();
         }
         // Room for the head and a body in memory: the body is copied once,
         // behind the head, and the whole moves into the output buffer.

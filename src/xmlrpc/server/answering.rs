@@ -1,14 +1,17 @@
 //! From a call's result to its HTTP response, once, for replies given at
 //! once and replies given later through an
 //! [`XmlRpcResponder`](crate::xmlrpc::XmlRpcResponder) alike: encode (a
-//! result that cannot be encoded becomes fault -32603), count faults, gzip
-//! when the client accepts it and the answer is large.
+//! result that cannot be encoded becomes fault -32603), gzip when the
+//! client accepts it and the answer is large, and count it: faults, and
+//! the method's calls, faults and latency
+//! ([`MethodStats`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::http::{gzip, Response};
+use super::method_stats::MethodStats;
+use crate::http::{gzip, RateHistory, Response};
 use crate::xmlrpc::encode::{encode_fault, encode_response, EncodeOptions};
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
@@ -20,6 +23,10 @@ pub(crate) struct Counters {
     pub(crate) calls: AtomicU64,
     pub(crate) faults: AtomicU64,
     pub(crate) panics: AtomicU64,
+    /// Per method name (bounded).
+    pub(crate) methods: MethodStats,
+    /// Faults per interval, for the status page's load graph.
+    pub(crate) fault_history: RateHistory,
 }
 
 impl Counters {
@@ -41,18 +48,12 @@ pub(crate) struct Answering {
     /// accept gzip.
     pub(crate) gzip_above: Option<usize>,
     pub(crate) counters: Arc<Counters>,
-    /// When the request arrived, if calls are logged (debug level): then
-    /// the answer's line says how long it took. `None` costs nothing.
-    pub(crate) started: Option<Instant>,
+    /// When the request arrived: the method's latency counts from here
+    /// (a clock read: about 35 ns measured here, a release build).
+    pub(crate) started: Instant,
 }
 
 impl Answering {
-    /// `started` for a request arriving now: the time only if debug lines
-    /// are wanted.
-    pub(crate) fn clock() -> Option<Instant> {
-        log::log_enabled!(log::Level::Debug).then(Instant::now)
-    }
-
     /// The `text/xml` response carrying `result`, the method's name (for
     /// the fault an unencodable result gets).
     pub(crate) fn response(&self, result: Result<Value, Fault>, method: &str) -> Response {
@@ -61,24 +62,15 @@ impl Answering {
                 Fault::internal_error(format!("cannot encode the result of {method}: {e}"))
             })
         });
-        let xml = match encoded {
-            Ok(xml) => {
-                if let Some(started) = self.started {
-                    // {:?}: the name is the peer's, escaped for the log.
-                    log::debug!("xmlrpc: {method:?} answered in {:?}", started.elapsed());
-                }
-                xml
-            }
+        let (xml, fault) = match encoded {
+            Ok(xml) => (xml, None),
             Err(fault) => {
                 Counters::add(&self.counters.faults);
-                if let Some(started) = self.started {
-                    let code = fault.code;
-                    log::debug!("xmlrpc: {method:?} fault {code} in {:?}", started.elapsed());
-                }
-                encode_fault(&fault)
+                self.counters.fault_history.record();
+                (encode_fault(&fault), Some(fault.code))
             }
         };
-        match self.gzip_above {
+        let response = match self.gzip_above {
             Some(threshold) if xml.len() > threshold => match gzip(&xml) {
                 Ok(compressed) => {
                     Response::ok("text/xml", compressed).with_header("Content-Encoding", "gzip")
@@ -86,6 +78,14 @@ impl Answering {
                 Err(_) => Response::ok("text/xml", xml),
             },
             _ => Response::ok("text/xml", xml),
+        };
+        let elapsed = self.started.elapsed();
+        self.counters.methods.record(method, fault, elapsed);
+        // {:?}: the name is the peer's, escaped for the log.
+        match fault {
+            None => log::debug!("xmlrpc: {method:?} answered in {elapsed:?}"),
+            Some(code) => log::debug!("xmlrpc: {method:?} fault {code} in {elapsed:?}"),
         }
+        response
     }
 }

@@ -17,9 +17,11 @@
 //! | `workers.rs` | [`WorkerPool`](crate::xmlrpc::WorkerPool): threads for methods that block |
 //! | `program/` | [`ProgramMethod`](crate::xmlrpc::ProgramMethod): methods backed by programs, their pipes a dispatcher on the loop |
 //! | `answering.rs` | a result (now or later) to its HTTP response, and the handler's counters |
+//! | `method_stats.rs` | calls, faults and latency per method name, the names bounded |
 
 pub(super) mod answering;
 pub(super) mod method;
+mod method_stats;
 pub(super) mod program;
 pub(super) mod registry;
 pub(super) mod service;

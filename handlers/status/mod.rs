@@ -1,17 +1,32 @@
 //! The status handler: Medusa's `status_handler`, at `/status`.
 //!
-//! `/status` is a self-contained HTML page (no external assets) with uptime,
-//! the server's counters, every installed handler's own status, and the open
-//! connections. `/status/metrics` has the same numbers in the Prometheus
-//! text format, for monitoring to scrape.
+//! `/status` is a self-contained HTML page (no script, nothing loaded from
+//! elsewhere) that reloads itself every [`REFRESH_SECONDS`]: uptime, a
+//! graph of the load over the last minutes, the server's counters, per
+//! method calls, faults and latencies, every installed handler's own
+//! status, and the open connections. `/status/metrics` has the same
+//! numbers in the Prometheus text format, for monitoring to scrape.
+//!
+//! | file | concept |
+//! | --- | --- |
+//! | `mod.rs` | the handler and its page |
+//! | `exposition.rs` | the Prometheus text |
+//! | `graph.rs` | the load graph (SVG) |
+
+mod exposition;
+mod graph;
 
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::http::{
-    html_escape, page_start, Handler, HandlerStatus, Outcome, Request, Response, ServerView,
-    PAGE_END,
+    html_escape, page_start_with, Handler, HandlerMetrics, HandlerStatus, Outcome, Request,
+    Response, ServerView, PAGE_END,
 };
+use graph::{load_graph, Series};
+
+/// The page reloads itself this often (a `<meta http-equiv="refresh">`).
+const REFRESH_SECONDS: u32 = 5;
 
 /// Open connections listed on the page at most.
 const CHANNELS_SHOWN: usize = 100;
@@ -40,9 +55,12 @@ impl StatusHandler {
     fn page(&self, server: &ServerView<'_>) -> String {
         let stats = server.stats;
         let uptime = server.started.elapsed();
-        let mut html = page_start("medusa status");
-        html.push_str(
-            "<h1>medusa status</h1>\n<p><a href=\"/status/metrics\">Prometheus metrics</a></p>\n",
+        let refresh = format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">");
+        let mut html = page_start_with("medusa status", &refresh);
+        let _ = writeln!(
+            html,
+            "<h1>medusa status</h1>\n<p><a href=\"{}/metrics\">Prometheus metrics</a></p>",
+            html_escape(&self.prefix)
         );
         // Counters are per process: with medusad --workers, the pid says
         // which worker this page describes.
@@ -53,6 +71,8 @@ impl StatusHandler {
             std::process::id(),
             human_duration(uptime)
         );
+        let metrics = server.handler_metrics();
+        load_section(&mut html, server, &metrics);
         html.push_str("<h2>Server</h2>\n<table>\n");
         for (name, value) in counters(server) {
             let _ = writeln!(
@@ -61,9 +81,9 @@ impl StatusHandler {
                 html_escape(name)
             );
         }
-        html.push_str(
-            "</table>\n<h2>Handlers</h2>\n<table>\n<tr><th>handler</th><th>status</th></tr>\n",
-        );
+        html.push_str("</table>\n");
+        operations_section(&mut html, &metrics);
+        html.push_str("<h2>Handlers</h2>\n<table>\n<tr><th>handler</th><th>status</th></tr>\n");
         let own = self.status();
         for handler in std::iter::once(own).chain(server.handler_statuses()) {
             let facts: Vec<String> = handler
@@ -97,100 +117,6 @@ impl StatusHandler {
         html.push_str(PAGE_END);
         html
     }
-
-    fn metrics(&self, server: &ServerView<'_>) -> String {
-        let stats = server.stats;
-        let mut text = String::with_capacity(1024);
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = write!(
-                text,
-                "# HELP medusa_{name} {help}\n# TYPE medusa_{name} {kind}\nmedusa_{name} {value}\n"
-            );
-        };
-        metric(
-            "uptime_seconds",
-            "gauge",
-            "Seconds since the server started.",
-            server.started.elapsed().as_secs(),
-        );
-        metric(
-            "worker_pid",
-            "gauge",
-            "Process id of the worker these counters belong to (they are per process).",
-            u64::from(std::process::id()),
-        );
-        metric(
-            "connections_total",
-            "counter",
-            "Connections accepted.",
-            stats.connections_total.get(),
-        );
-        metric(
-            "connections_open",
-            "gauge",
-            "Connections open now.",
-            stats.connections_open.get(),
-        );
-        metric(
-            "connections_refused_total",
-            "counter",
-            "Connections closed at once because max_connections were open.",
-            stats.connections_refused.get(),
-        );
-        metric(
-            "connections_evicted_total",
-            "counter",
-            "Idle keep-alive connections closed to make room at max_connections.",
-            stats.connections_evicted.get(),
-        );
-        metric(
-            "requests_total",
-            "counter",
-            "Requests answered.",
-            stats.requests.get(),
-        );
-        metric(
-            "errors_total",
-            "counter",
-            "Responses with a 4xx or 5xx status.",
-            stats.errors.get(),
-        );
-        metric(
-            "handler_panics_total",
-            "counter",
-            "Handler panics turned into 500s.",
-            stats.panics.get(),
-        );
-        metric(
-            "received_bytes_total",
-            "counter",
-            "Request bytes received.",
-            stats.bytes_in.get(),
-        );
-        metric(
-            "sent_bytes_total",
-            "counter",
-            "Response bytes sent.",
-            stats.bytes_out.get(),
-        );
-        metric(
-            "tls_handshake_failures_total",
-            "counter",
-            "TLS handshakes that failed.",
-            stats.tls_handshake_failures.get(),
-        );
-        // Labelled by version, so not through `metric`.
-        let _ = write!(
-            text,
-            "# HELP medusa_tls_handshakes_total TLS handshakes completed.\n\
-             # TYPE medusa_tls_handshakes_total counter\n\
-             medusa_tls_handshakes_total{{version=\"1.3\"}} {}\n\
-             medusa_tls_handshakes_total{{version=\"1.2\"}} {}\n",
-            stats.tls13_handshakes.get(),
-            stats.tls12_handshakes.get()
-        );
-        text
-    }
 }
 
 impl Default for StatusHandler {
@@ -213,7 +139,7 @@ impl Handler for StatusHandler {
         let response = if request.path.ends_with("/metrics") {
             Response::ok(
                 "text/plain; version=0.0.4; charset=utf-8",
-                self.metrics(server),
+                exposition::metrics_text(server),
             )
         } else {
             Response::ok("text/html; charset=utf-8", self.page(server))
@@ -226,6 +152,79 @@ impl Handler for StatusHandler {
             name: format!("status handler ({})", self.prefix),
             facts: vec![("hits".to_string(), self.hits.to_string())],
         }
+    }
+}
+
+/// The load graph: requests, HTTP errors and XML-RPC faults (all
+/// handlers' added up) per second, over the last minutes.
+fn load_section(html: &mut String, server: &ServerView<'_>, metrics: &[HandlerMetrics]) {
+    let now = Instant::now();
+    let requests = server.stats.request_history.per_interval(now);
+    let errors = server.stats.error_history.per_interval(now);
+    let mut faults = vec![0u64; requests.len()];
+    for handler in metrics {
+        for (sum, &n) in faults.iter_mut().zip(&handler.fault_history) {
+            *sum = sum.saturating_add(n);
+        }
+    }
+    html.push_str("<h2>Load</h2>\n");
+    html.push_str(&load_graph(&[
+        Series {
+            name: "requests/s",
+            color: "#1f5f7a",
+            counts: &requests,
+        },
+        Series {
+            name: "HTTP errors/s",
+            color: "#d08a00",
+            counts: &errors,
+        },
+        Series {
+            name: "faults/s",
+            color: "#b3261e",
+            counts: &faults,
+        },
+    ]));
+}
+
+/// Per operation of every handler that keeps metrics (the XML-RPC
+/// handlers' methods): calls, faults, and latencies estimated from the
+/// histogram's buckets.
+fn operations_section(html: &mut String, metrics: &[HandlerMetrics]) {
+    if metrics.is_empty() {
+        return;
+    }
+    html.push_str(concat!(
+        "<h2>Methods</h2>\n<table id=\"methods\">\n<tr><th>handler</th><th>method</th>",
+        "<th>calls</th><th>faults</th><th>mean</th><th>p50</th><th>p99</th></tr>\n"
+    ));
+    for handler in metrics {
+        let labels: Vec<String> = handler.labels.iter().map(|(_, v)| v.clone()).collect();
+        let labels = html_escape(&labels.join(" "));
+        for op in &handler.operations {
+            let latency = &op.latency;
+            let _ = writeln!(
+                html,
+                "<tr><td>{labels}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                html_escape(&op.name),
+                op.calls,
+                op.faults,
+                seconds(latency.mean()),
+                seconds(latency.quantile(0.5)),
+                seconds(latency.quantile(0.99)),
+            );
+        }
+    }
+    html.push_str("</table>\n");
+}
+
+/// A latency for the table: milliseconds below a second; a dash for none.
+fn seconds(value: Option<f64>) -> String {
+    match value {
+        None => "&mdash;".to_string(),
+        Some(s) if s < 1.0 => format!("{:.3} ms", s * 1000.0),
+        Some(s) => format!("{s:.3} s"),
     }
 }
 
