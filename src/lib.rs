@@ -64,6 +64,8 @@ mod docs {
     mod async_ {}
     #[doc = include_str!("../docs/benchmarks.md")]
     mod benchmarks {}
+    #[doc = include_str!("../docs/config.md")]
+    mod config {}
     #[doc = include_str!("../docs/deploying.md")]
     mod deploying {}
     #[doc = include_str!("../docs/http.md")]

@@ -198,3 +198,30 @@ fn sighup_reloads_endpoints_and_keeps_them_when_the_file_is_broken() {
     assert_eq!(py("print(x.ServerProxy(u).math.total(2, 3))", &ops), ["5"]);
     daemon.terminate("medusad after reloads");
 }
+
+#[test]
+fn the_example_in_the_docs_is_served() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/config.md")).unwrap();
+    let start = doc.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let dir = TempDir::new().unwrap();
+    let file = write_config(dir.path(), example);
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_medusad"))
+        .args(["--check-config", &file])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let daemon = Daemon::start(&["--config", &file]);
+    let ops = format!("http://ops:change-me@{}/ops", daemon.addr);
+    let lines = py(
+        "p = x.ServerProxy(u)\nprint(len(p.host.date()))\nprint(p.host.uptime() > 0)",
+        &ops,
+    );
+    assert_eq!(lines, ["19", "True"]);
+    daemon.terminate("medusad with the docs' example");
+}

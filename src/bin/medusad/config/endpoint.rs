@@ -295,6 +295,14 @@ fn check(source: &Source<'_>, raw: RawEndpoint) -> Result<EndpointSpec, ConfigEr
                 ),
             ));
         }
+        // Checked in full, but not served yet: refused rather than
+        // silently left out.
+        if !remote.url.is_empty() {
+            return Err(source.error_at(
+                at,
+                "endpoint.remote: remote servers cannot be mounted by this medusad yet",
+            ));
+        }
         prefixes.push(remote.prefix.clone());
         remotes.push(remote);
     }
