@@ -224,13 +224,16 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
 
     fn status(&self) -> HandlerStatus {
         let c = &self.counters;
+        let mut facts = vec![
+            ("calls".to_string(), Counters::get(&c.calls).to_string()),
+            ("faults".to_string(), Counters::get(&c.faults).to_string()),
+            ("panics".to_string(), Counters::get(&c.panics).to_string()),
+        ];
+        // The service's own: a registry's remotes and their health.
+        facts.extend(self.service.facts());
         HandlerStatus {
             name: format!("xml-rpc handler ({})", self.paths.join(", ")),
-            facts: vec![
-                ("calls".to_string(), Counters::get(&c.calls).to_string()),
-                ("faults".to_string(), Counters::get(&c.faults).to_string()),
-                ("panics".to_string(), Counters::get(&c.panics).to_string()),
-            ],
+            facts,
         }
     }
 

@@ -131,3 +131,34 @@ impl<'a> Context<'a> {
         self.core.read_buffer = buffer;
     }
 }
+
+/// Where new dispatchers can be put: the [`Reactor`](super::Reactor) before
+/// or between runs, or a [`Context`] inside a hook (asyncore had one global
+/// socket map for both). Code that sets up dispatchers of its own, such as
+/// the reactor client's hub, takes either.
+pub trait AddDispatcher {
+    /// Puts `dispatcher` in the socket map.
+    fn add_dispatcher(&mut self, dispatcher: Box<dyn Dispatcher>) -> io::Result<Token>;
+    /// The loop's waker.
+    fn loop_waker(&self) -> Waker;
+}
+
+impl AddDispatcher for Context<'_> {
+    fn add_dispatcher(&mut self, dispatcher: Box<dyn Dispatcher>) -> io::Result<Token> {
+        self.core.add(dispatcher)
+    }
+
+    fn loop_waker(&self) -> Waker {
+        self.waker()
+    }
+}
+
+impl AddDispatcher for super::Reactor {
+    fn add_dispatcher(&mut self, dispatcher: Box<dyn Dispatcher>) -> io::Result<Token> {
+        self.core.add(dispatcher)
+    }
+
+    fn loop_waker(&self) -> Waker {
+        self.waker()
+    }
+}

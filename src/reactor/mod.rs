@@ -40,7 +40,7 @@ mod timers;
 pub mod tls;
 mod waker;
 
-pub use context::Context;
+pub use context::{AddDispatcher, Context};
 pub use dispatcher::{DispatchError, Dispatcher};
 pub use listener::{cannot_listen, listen, Listener, BACKLOG};
 pub use shutdown::{ForceCause, ForcedShutdown};

@@ -53,6 +53,14 @@ impl Fault {
     pub const INTERNAL_ERROR: i32 = -32603;
     /// -32500: the method ran and reported an error of its own.
     pub const APPLICATION_ERROR: i32 = -32500;
+    /// -32300: the call could not be carried to where it runs (a mounted
+    /// remote server that is down, too slow, or answers garbage).
+    pub const TRANSPORT_ERROR: i32 = -32300;
+
+    /// A -32300 fault ([`Fault::TRANSPORT_ERROR`]).
+    pub fn transport_error(message: impl Into<String>) -> Fault {
+        Fault::new(Fault::TRANSPORT_ERROR, message)
+    }
 
     /// A fault with any code.
     pub fn new(code: i32, message: impl Into<String>) -> Fault {

@@ -91,6 +91,7 @@ pub(crate) use server::answering::{Answering, Counters};
 pub use server::method::{Fallible, IntoReply, Method, Plain};
 pub use server::program::ProgramMethod;
 pub use server::registry::{MethodDoc, Registry};
+pub use server::remote::{Remote, RemoteConfig};
 pub use server::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
 pub use server::workers::{Busy, WorkerPool};
 

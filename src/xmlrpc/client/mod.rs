@@ -22,4 +22,4 @@ pub(super) mod blocking;
 pub(super) mod error;
 pub(super) mod socket;
 pub(super) mod tls;
-mod url;
+pub(crate) mod url;

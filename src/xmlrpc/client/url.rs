@@ -100,6 +100,16 @@ fn bad(problem: &str) -> ClientError {
 }
 
 impl Target {
+    /// The URL as logs and faults may show it: the server and path, never
+    /// the user info.
+    pub(crate) fn shown(&self) -> String {
+        if self.secure || self.key.starts_with("unix:") {
+            format!("{}{}", self.key, self.path)
+        } else {
+            format!("http://{}{}", self.key, self.path)
+        }
+    }
+
     /// Parses a URL of any of the three forms (see the module docs). For
     /// `http://` and `http+unix://` the path defaults to `/RPC2`, a query
     /// is kept and a fragment dropped; `http://`'s port defaults to 80.

@@ -12,7 +12,9 @@
 //! | --- | --- |
 //! | `service.rs` | [`XmlRpcService`](crate::xmlrpc::XmlRpcService), its context and deferred replies |
 //! | `registry.rs` | [`Registry`](crate::xmlrpc::Registry): typed methods by name |
-//! | `system.rs` | the registry's `system.*` methods: introspection, multicall |
+//! | `system.rs` | the registry's `system.*` methods: introspection |
+//! | `multicall.rs` | `system.multicall`, its deferred calls gathered back in order |
+//! | `remote/` | [`Remote`](crate::xmlrpc::Remote): another XML-RPC server mounted behind a prefix, its method list kept |
 //! | `method.rs` | [`Method`](crate::xmlrpc::Method), [`IntoReply`](crate::xmlrpc::IntoReply): a typed function's parameters and result |
 //! | `workers.rs` | [`WorkerPool`](crate::xmlrpc::WorkerPool): threads for methods that block |
 //! | `program/` | [`ProgramMethod`](crate::xmlrpc::ProgramMethod): methods backed by programs, their pipes a dispatcher on the loop |
@@ -22,8 +24,10 @@
 pub(super) mod answering;
 pub(super) mod method;
 mod method_stats;
+mod multicall;
 pub(super) mod program;
 pub(super) mod registry;
+pub(super) mod remote;
 pub(super) mod service;
 mod system;
 pub(super) mod workers;

@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::method::Method;
 use super::program::{Program, ProgramMethod};
+use super::remote::Remote;
 use super::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
 use super::system::SYSTEM_METHODS;
 use super::workers::WorkerPool;
@@ -67,6 +68,8 @@ pub struct Registry {
     methods: BTreeMap<String, Entry>,
     /// Where names nobody registered go (Python's `register_instance`).
     fallback: Option<Box<dyn XmlRpcService>>,
+    /// Remote servers by prefix, the longest prefix first.
+    mounts: Vec<(String, Remote)>,
 }
 
 /// Returned by [`Registry::register`] to attach help and signatures.
@@ -201,6 +204,65 @@ impl Registry {
         self.fallback = Some(Box::new(service));
     }
 
+    /// Sends every call to a name under `prefix` (say `inventory.`) to
+    /// `remote`, without the prefix (`inventory.count` is sent as
+    /// `count`): see [`Remote`] for timeouts, limits, retries and faults.
+    /// The remote's methods, as its introspection lists them, appear under
+    /// the prefix in `system.listMethods`, `methodHelp` and
+    /// `methodSignature`; `system.multicall` may mix them with local
+    /// methods. A registered method wins over a mount, and the longest
+    /// matching prefix over a shorter one. Replaces an earlier mount at
+    /// the same prefix.
+    pub fn mount(&mut self, prefix: &str, remote: Remote) {
+        remote.set_prefix(prefix);
+        self.mounts.retain(|(p, _)| p != prefix);
+        self.mounts.push((prefix.to_string(), remote));
+        self.mounts
+            .sort_by(|(a, _), (b, _)| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    }
+
+    /// The remote serving `name`, and the name it knows the method by.
+    fn mount_for<'n>(&self, name: &'n str) -> Option<(&Remote, &'n str)> {
+        if name.starts_with("system.") {
+            return None;
+        }
+        self.mounts
+            .iter()
+            .find_map(|(prefix, remote)| Some((remote, name.strip_prefix(prefix.as_str())?)))
+    }
+
+    /// Whether a call to `name` answers later (a deferred method, or one
+    /// on a remote server); run it with [`Registry::start_later`].
+    pub(super) fn answers_later(&self, name: &str) -> bool {
+        match self.methods.get(name) {
+            Some(entry) => matches!(entry.callable, Callable::Later(_)),
+            None => self.mount_for(name).is_some(),
+        }
+    }
+
+    /// Starts a call for which [`Registry::answers_later`] holds; its
+    /// answer goes to `responder`.
+    pub(super) fn start_later(
+        &mut self,
+        name: &str,
+        params: Vec<Value>,
+        responder: XmlRpcResponder,
+    ) {
+        if let Some(Entry {
+            callable: Callable::Later(f),
+            ..
+        }) = self.methods.get_mut(name)
+        {
+            return f(params, responder);
+        }
+        match self.mount_for(name) {
+            Some((remote, method)) => remote.forward(method, params, responder),
+            None => responder.respond(Err(Fault::internal_error(format!(
+                "{name} does not answer later"
+            )))),
+        }
+    }
+
     /// The fallback's own description of a method, if it gives one.
     fn fallback_info(&self, name: &str) -> Option<MethodInfo> {
         self.fallback
@@ -245,6 +307,9 @@ impl Registry {
         if let Some(described) = self.fallback.as_ref().and_then(|f| f.describe()) {
             names.extend(described.into_iter().map(|info| info.name));
         }
+        for (prefix, remote) in &self.mounts {
+            names.extend(remote.methods().into_iter().map(|m| format!("{prefix}{}", m.name)));
+        }
         names.sort();
         names.dedup();
         names
@@ -258,7 +323,14 @@ impl Registry {
             .iter()
             .find(|(n, _, _)| *n == name)
             .map(|(_, help, _)| help.to_string())
+            .or_else(|| self.remote_info(name).map(|info| info.help))
             .or_else(|| self.fallback_info(name).map(|info| info.help))
+    }
+
+    /// What a mounted remote's introspection says of `name`.
+    fn remote_info(&self, name: &str) -> Option<MethodInfo> {
+        let (remote, method) = self.mount_for(name)?;
+        remote.info(method)
     }
 
     pub(super) fn signatures_of(&self, name: &str) -> Option<Vec<Vec<String>>> {
@@ -269,8 +341,17 @@ impl Registry {
             .iter()
             .find(|(n, _, _)| *n == name)
             .map(|(_, _, sig)| vec![sig.iter().map(|t| t.to_string()).collect()])
+            .or_else(|| self.remote_info(name).map(|info| info.signatures))
             .or_else(|| self.fallback_info(name).map(|info| info.signatures))
     }
+}
+
+/// The fault for a method that answers later, called where only an answer
+/// now will do (`Registry::call` used directly).
+fn later_here(method: &str) -> Fault {
+    Fault::invalid_xmlrpc(format!(
+        "{method} answers later and cannot be called here (only through a server, or in its system.multicall)"
+    ))
 }
 
 impl XmlRpcService for Registry {
@@ -280,13 +361,14 @@ impl XmlRpcService for Registry {
                 Callable::Now(f) => f(params),
                 // Reached only through system.multicall, which must answer
                 // in one go.
-                Callable::Later(_) => Err(Fault::invalid_xmlrpc(format!(
-                    "{method} answers later and cannot be called inside system.multicall"
-                ))),
+                Callable::Later(_) => Err(later_here(method)),
             };
         }
         if method.starts_with("system.") {
             return self.system(method, params);
+        }
+        if self.mount_for(method).is_some() {
+            return Err(later_here(method));
         }
         match &mut self.fallback {
             Some(fallback) => fallback.call(method, params),
@@ -300,22 +382,29 @@ impl XmlRpcService for Registry {
         params: Vec<Value>,
         cx: &mut CallContext<'_>,
     ) -> Reply {
-        match self.methods.get_mut(method) {
-            Some(Entry {
-                callable: Callable::Later(f),
-                ..
-            }) => {
-                let (responder, later) = cx.defer();
-                f(params, responder);
-                Reply::Later(later)
-            }
+        if self.answers_later(method) {
+            let (responder, later) = cx.defer();
+            self.start_later(method, params, responder);
+            return Reply::Later(later);
+        }
+        if method == "system.multicall" {
+            return self.multicall(params, cx);
+        }
+        match &mut self.fallback {
             // The fallback may answer later too.
-            None if !method.starts_with("system.") => match &mut self.fallback {
-                Some(fallback) => fallback.call_or_defer(method, params, cx),
-                None => Reply::Now(self.call(method, params)),
-            },
+            Some(fallback) if !self.methods.contains_key(method) && !method.starts_with("system.") => {
+                fallback.call_or_defer(method, params, cx)
+            }
             _ => Reply::Now(self.call(method, params)),
         }
+    }
+
+    /// Each mounted remote's health.
+    fn facts(&self) -> Vec<(String, String)> {
+        self.mounts
+            .iter()
+            .map(|(prefix, remote)| (format!("remote {prefix}"), remote.health()))
+            .collect()
     }
 
     fn describe(&self) -> Option<Vec<MethodInfo>> {

@@ -32,7 +32,10 @@
 //!   `system.*` introspection and the handler's HTML page; the registry
 //!   implements it for you.
 
+use std::sync::Arc;
+
 use super::answering::Answering;
+use super::multicall::Gather;
 use crate::http::{Later, Responder, ServerView};
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
@@ -60,6 +63,13 @@ pub trait XmlRpcService {
     /// page a GET shows). `None`: no introspection.
     fn describe(&self) -> Option<Vec<MethodInfo>> {
         None
+    }
+
+    /// What the status page shows of this service beyond the handler's
+    /// counters, as (name, value) pairs: the registry reports each mounted
+    /// remote server's health. The default shows nothing.
+    fn facts(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
 
     /// Like `call`, but may answer later: [`CallContext::defer`] gives a
@@ -111,11 +121,11 @@ impl<'a> CallContext<'a> {
     /// `Reply::Later` with the [`Later`] from `call_or_defer`.
     pub fn defer(&mut self) -> (XmlRpcResponder, Later) {
         let (responder, later) = self.server.defer();
-        let responder = XmlRpcResponder {
-            responder: Some(responder),
+        let responder = XmlRpcResponder::new(Sink::Request {
+            responder,
             answering: self.answering.clone(),
             method: self.method.to_string(),
-        };
+        });
         (responder, later)
     }
 }
@@ -123,14 +133,27 @@ impl<'a> CallContext<'a> {
 /// Completes a deferred XML-RPC call; `Send`, so a worker thread can answer.
 /// Dropping it unanswered answers fault -32603.
 pub struct XmlRpcResponder {
-    responder: Option<Responder>,
-    /// The same path to a response as an immediate reply: gzipped and
-    /// counted alike.
-    answering: Answering,
-    method: String,
+    sink: Option<Sink>,
+}
+
+/// Where a deferred call's answer goes.
+pub(super) enum Sink {
+    /// The HTTP response to the request, made by the same path as an
+    /// immediate reply's: gzipped and counted alike.
+    Request {
+        responder: Responder,
+        answering: Answering,
+        method: String,
+    },
+    /// Its place among the answers of a `system.multicall`.
+    Part { gather: Arc<Gather>, index: usize },
 }
 
 impl XmlRpcResponder {
+    pub(super) fn new(sink: Sink) -> XmlRpcResponder {
+        XmlRpcResponder { sink: Some(sink) }
+    }
+
     /// Sends the call's result or fault.
     pub fn respond(mut self, result: Result<Value, Fault>) {
         self.send(result);
@@ -139,16 +162,22 @@ impl XmlRpcResponder {
     /// The waker of the loop that will send the answer (`None` once
     /// answered).
     pub(crate) fn waker(&self) -> Option<crate::reactor::Waker> {
-        self.responder.as_ref().map(|r| r.waker().clone())
+        match self.sink.as_ref()? {
+            Sink::Request { responder, .. } => Some(responder.waker().clone()),
+            Sink::Part { gather, .. } => Some(gather.waker().clone()),
+        }
     }
 
     fn send(&mut self, result: Result<Value, Fault>) {
-        let Some(responder) = self.responder.take() else {
-            return;
-        };
-        let answering = self.answering.clone();
-        let method = std::mem::take(&mut self.method);
-        responder.respond(move || answering.response(result, &method));
+        match self.sink.take() {
+            None => {}
+            Some(Sink::Request {
+                responder,
+                answering,
+                method,
+            }) => responder.respond(move || answering.response(result, &method)),
+            Some(Sink::Part { gather, index }) => gather.fill(index, result),
+        }
     }
 }
 
@@ -167,6 +196,10 @@ impl<S: XmlRpcService + ?Sized> XmlRpcService for Box<S> {
 
     fn describe(&self) -> Option<Vec<MethodInfo>> {
         (**self).describe()
+    }
+
+    fn facts(&self) -> Vec<(String, String)> {
+        (**self).facts()
     }
 
     fn call_or_defer(

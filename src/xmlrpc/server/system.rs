@@ -1,57 +1,16 @@
 //! The `system.*` methods every registry answers: `listMethods`,
 //! `methodHelp`, `methodSignature` (Python's
 //! `register_introspection_functions`), `multicall`
-//! (`register_multicall_functions`) and `getCapabilities`.
+//! (`register_multicall_functions`, in `multicall.rs`) and
+//! `getCapabilities`.
 
 use std::collections::BTreeMap;
 
 use super::registry::Registry;
-use super::service::XmlRpcService;
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
 
 impl Registry {
-    fn multicall(&mut self, params: Vec<Value>) -> Result<Value, Fault> {
-        let [Value::Array(calls)] = <[Value; 1]>::try_from(params)
-            .map_err(|_| Fault::invalid_params("system.multicall takes one array of calls"))?
-        else {
-            return Err(Fault::invalid_params(
-                "system.multicall takes one array of calls",
-            ));
-        };
-        let results = calls
-            .into_iter()
-            .map(|call| {
-                let outcome = match call {
-                    Value::Struct(mut members) => {
-                        match (members.remove("methodName"), members.remove("params")) {
-                            (Some(Value::String(name)), params) if name != "system.multicall" => {
-                                let params = match params {
-                                    Some(Value::Array(p)) => Ok(p),
-                                    None => Ok(Vec::new()),
-                                    Some(_) => {
-                                        Err(Fault::invalid_params("params must be an array"))
-                                    }
-                                };
-                                params.and_then(|p| self.call(&name, p))
-                            }
-                            (Some(Value::String(_)), _) => Err(Fault::invalid_xmlrpc(
-                                "system.multicall may not call itself",
-                            )),
-                            _ => Err(Fault::invalid_params("each call needs a string methodName")),
-                        }
-                    }
-                    _ => Err(Fault::invalid_params("each call must be a struct")),
-                };
-                match outcome {
-                    Ok(value) => Value::Array(vec![value]),
-                    Err(fault) => fault_struct(&fault),
-                }
-            })
-            .collect();
-        Ok(Value::Array(results))
-    }
-
     pub(super) fn system(&mut self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
         let one_name = |params: &[Value]| match params {
             [Value::String(name)] => Ok(name.clone()),
@@ -85,7 +44,7 @@ impl Registry {
                         .collect(),
                 ))
             }
-            "system.multicall" => self.multicall(params),
+            "system.multicall" => self.multicall_now(params),
             "system.getCapabilities" => Ok(capabilities()),
             _ => Err(Fault::method_not_found(format!("no method {method}"))),
         }
@@ -152,24 +111,10 @@ fn capabilities() -> Value {
     ]))
 }
 
-/// A fault as `system.multicall` reports it: `{faultCode, faultString}`.
-fn fault_struct(fault: &Fault) -> Value {
-    Value::Struct(BTreeMap::from([
-        ("faultCode".to_string(), Value::Int(fault.code)),
-        (
-            "faultString".to_string(),
-            Value::String(fault.message.clone()),
-        ),
-    ]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ints(values: &[i32]) -> Vec<Value> {
-        values.iter().map(|&v| Value::Int(v)).collect()
-    }
+    use crate::xmlrpc::server::service::XmlRpcService;
 
     #[test]
     fn introspection() {
@@ -214,34 +159,5 @@ mod tests {
         for key in ["faults_interop", "introspect", "multicall", "nil"] {
             assert!(caps.contains_key(key), "{key}");
         }
-    }
-
-    #[test]
-    fn multicall_returns_results_and_faults_without_recursion() {
-        let mut r = Registry::new();
-        r.register("add", |a: i32, b: i32| a + b);
-        let call = |name: &str, params: Vec<Value>| {
-            Value::Struct(BTreeMap::from([
-                ("methodName".into(), Value::from(name)),
-                ("params".into(), Value::Array(params)),
-            ]))
-        };
-        let calls = Value::Array(vec![
-            call("add", ints(&[1, 2])),
-            call("nope", vec![]),
-            call("system.multicall", vec![Value::Array(vec![])]),
-            Value::Int(5),
-        ]);
-        let Ok(Value::Array(results)) = r.call("system.multicall", vec![calls]) else {
-            panic!("array")
-        };
-        assert_eq!(results[0], Value::Array(vec![Value::Int(3)]));
-        let code = |v: &Value| match v {
-            Value::Struct(m) => m.get("faultCode").cloned(),
-            _ => None,
-        };
-        assert_eq!(code(&results[1]), Some(Value::Int(Fault::METHOD_NOT_FOUND)));
-        assert_eq!(code(&results[2]), Some(Value::Int(Fault::INVALID_XMLRPC)));
-        assert_eq!(code(&results[3]), Some(Value::Int(Fault::INVALID_PARAMS)));
     }
 }

@@ -72,7 +72,7 @@ use super::error::ClientError;
 use super::tls::TlsConfig;
 use super::url::{Address, Target};
 use crate::chat::{AsyncChat, ChatConfig};
-use crate::reactor::{Context, Dispatcher, Reactor, TimerId, Waker};
+use crate::reactor::{AddDispatcher, Context, Dispatcher, TimerId, Waker};
 use crate::xmlrpc::encode::{encode_call, EncodeOptions};
 use crate::xmlrpc::value::Value;
 use rustls::pki_types::ServerName;
@@ -258,8 +258,13 @@ impl std::fmt::Debug for AsyncClient {
 }
 
 impl AsyncClient {
-    /// A client whose connections live on `reactor`.
-    pub fn new(reactor: &mut Reactor, config: AsyncClientConfig) -> io::Result<AsyncClient> {
+    /// A client whose connections live on `reactor`'s loop (a
+    /// [`Reactor`](crate::reactor::Reactor), or the [`Context`] of a hook
+    /// running on it).
+    pub fn new(
+        reactor: &mut impl AddDispatcher,
+        config: AsyncClientConfig,
+    ) -> io::Result<AsyncClient> {
         // The system's roots are files: read them off the loop's thread,
         // before a first https:// call could need them.
         config.tls.warm_up();
@@ -268,16 +273,16 @@ impl AsyncClient {
             servers: HashMap::new(),
             handed: HashMap::new(),
             hub: None,
-            waker: reactor.waker(),
+            waker: reactor.loop_waker(),
             hub_woken: false,
             closed: false,
             resolved: Arc::default(),
             lookups: 0,
         }));
-        let hub = reactor.add(Hub {
+        let hub = reactor.add_dispatcher(Box::new(Hub {
             pool: pool.clone(),
             timer: None,
-        })?;
+        }))?;
         pool.borrow_mut().hub = Some(hub);
         Ok(AsyncClient { pool })
     }
