@@ -282,7 +282,10 @@ fn multicall_gathers_deferred_methods_in_order() {
     // Side by side: run in turn, the waits alone would add up to 1,650 ms;
     // together they take about the longest, 600 ms. (Not a speed claim:
     // the margin is a second.)
-    assert!(took < Duration::from_millis(1650), "took {took:?}: run in turn?");
+    assert!(
+        took < Duration::from_millis(1650),
+        "took {took:?}: run in turn?"
+    );
 }
 
 /// A deferred reply takes the same path to its response as an immediate

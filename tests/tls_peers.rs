@@ -11,11 +11,11 @@
 mod util;
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use medusa::reactor::Reactor;
 use medusa::xmlrpc::{AsyncClient, AsyncClientConfig, CallResult, Client, ClientError, Value};
 
 use util::daemon::Daemon;
+use util::python::PythonServer;
 use util::tls::TestPki;
 
 /// Python's `SimpleXMLRPCServer` with its listening socket wrapped by
@@ -44,43 +45,9 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-/// A Python server in a child process, killed when dropped.
-struct PythonServer {
-    child: Child,
-    port: u16,
-}
-
 impl PythonServer {
-    /// Runs `script` with `args`; its first line of output is its port.
-    fn start(script: &str, args: &[&Path]) -> PythonServer {
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs (it is required for these tests)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the Python server did not start: {line:?}"));
-        PythonServer { child, port }
-    }
-
     fn url(&self) -> String {
         format!("https://localhost:{}/RPC2", self.port)
-    }
-}
-
-impl Drop for PythonServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -5,9 +5,11 @@
 
 use medusa::handlers::{AuthHandler, XmlRpcConfig, XmlRpcHandler};
 use medusa::http::Handler;
-use medusa::xmlrpc::Registry;
+use medusa::reactor::AddDispatcher;
+use medusa::xmlrpc::{Registry, Remote};
 
 use std::collections::HashMap;
+use std::io;
 
 use crate::config::EndpointSpec;
 use crate::demo::demo_service;
@@ -33,15 +35,24 @@ impl Defaults {
 }
 
 /// The handlers for `endpoints`, one each, in order: the first match wins,
-/// and no two endpoints share a path (the config check made sure).
-pub fn build(endpoints: &[EndpointSpec], defaults: &Defaults) -> Vec<Box<dyn Handler>> {
+/// and no two endpoints share a path (the config check made sure). Their
+/// remotes' clients live on `reactor`'s loop.
+pub fn build(
+    endpoints: &[EndpointSpec],
+    defaults: &Defaults,
+    reactor: &mut impl AddDispatcher,
+) -> io::Result<Vec<Box<dyn Handler>>> {
     endpoints
         .iter()
-        .map(|endpoint| build_one(endpoint, defaults))
+        .map(|endpoint| build_one(endpoint, defaults, reactor))
         .collect()
 }
 
-fn build_one(endpoint: &EndpointSpec, options: &Defaults) -> Box<dyn Handler> {
+fn build_one(
+    endpoint: &EndpointSpec,
+    options: &Defaults,
+    reactor: &mut impl AddDispatcher,
+) -> io::Result<Box<dyn Handler>> {
     let mut registry = match endpoint.demo {
         true => demo_service(),
         false => Registry::new(),
@@ -49,10 +60,19 @@ fn build_one(endpoint: &EndpointSpec, options: &Defaults) -> Box<dyn Handler> {
     for method in &endpoint.methods {
         registry.register_program(&method.name, method.program.clone());
     }
+    for spec in &endpoint.remotes {
+        let remote = Remote::new(reactor, &spec.url, spec.config.clone()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("remote {} ({}): {e}", spec.prefix, spec.shown),
+            )
+        })?;
+        registry.mount(&spec.prefix, remote);
+    }
     let paths: Vec<&str> = endpoint.paths.iter().map(String::as_str).collect();
     let handler = XmlRpcHandler::with_paths(&paths, registry, xmlrpc_config(endpoint, options));
     // Its own users replace the server's; `public` opts out of them.
-    if !endpoint.users.is_empty() {
+    Ok(if !endpoint.users.is_empty() {
         Box::new(AuthHandler::new("medusad", endpoint.users.clone(), handler))
     } else if endpoint.public || options.users.is_empty() {
         Box::new(handler)
@@ -61,7 +81,7 @@ fn build_one(endpoint: &EndpointSpec, options: &Defaults) -> Box<dyn Handler> {
             AuthHandler::new("medusad", options.users.clone(), handler)
                 .with_public(&options.public),
         )
-    }
+    })
 }
 
 /// The server's XML-RPC settings with the endpoint's own over them.

@@ -398,7 +398,7 @@ fn setup(
     // The endpoints at the front of the chain, in the file's order: a
     // reload replaces exactly these.
     let defaults = endpoints::Defaults::new(options);
-    let built = endpoints::build(&options.endpoints, &defaults);
+    let built = endpoints::build(&options.endpoints, &defaults, &mut reactor)?;
     let count = built.len();
     let chain = server.handler_chain();
     chain.splice(0..0, built)?;

@@ -80,7 +80,7 @@ impl Reloader {
         }
     }
 
-    fn reload_endpoints(&mut self) {
+    fn reload_endpoints(&mut self, cx: &mut Context<'_>) {
         let Some(watched) = &mut self.endpoints else {
             return;
         };
@@ -104,7 +104,13 @@ impl Reloader {
             );
             return;
         };
-        let handlers = endpoints::build(&specs, &watched.defaults);
+        let handlers = match endpoints::build(&specs, &watched.defaults, cx) {
+            Ok(handlers) => handlers,
+            Err(e) => {
+                log::error!("SIGHUP: {e}; keeping the configuration that is running");
+                return;
+            }
+        };
         let count = handlers.len();
         match watched.chain.splice(0..watched.count, handlers) {
             Ok(()) => {
@@ -125,7 +131,7 @@ impl Dispatcher for Reloader {
         Some(&mut self.signals)
     }
 
-    fn handle_read(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
+    fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         if self.signals.pending().next().is_none() {
             return Ok(());
         }
@@ -133,7 +139,7 @@ impl Dispatcher for Reloader {
             log::info!("SIGHUP: nothing to reload");
         }
         self.reload_tls();
-        self.reload_endpoints();
+        self.reload_endpoints(cx);
         Ok(())
     }
 

@@ -74,9 +74,9 @@ fn parse_part(call: Value) -> Part {
         return Err(Fault::invalid_params("each call must be a struct"));
     };
     match (members.remove("methodName"), members.remove("params")) {
-        (Some(Value::String(name)), _) if name == "system.multicall" => Err(
-            Fault::invalid_xmlrpc("system.multicall may not call itself"),
-        ),
+        (Some(Value::String(name)), _) if name == "system.multicall" => Err(Fault::invalid_xmlrpc(
+            "system.multicall may not call itself",
+        )),
         (Some(Value::String(name)), None) => Ok((name, Vec::new())),
         (Some(Value::String(name)), Some(Value::Array(params))) => Ok((name, params)),
         (Some(Value::String(_)), Some(_)) => Err(Fault::invalid_params("params must be an array")),

@@ -308,7 +308,12 @@ impl Registry {
             names.extend(described.into_iter().map(|info| info.name));
         }
         for (prefix, remote) in &self.mounts {
-            names.extend(remote.methods().into_iter().map(|m| format!("{prefix}{}", m.name)));
+            names.extend(
+                remote
+                    .methods()
+                    .into_iter()
+                    .map(|m| format!("{prefix}{}", m.name)),
+            );
         }
         names.sort();
         names.dedup();
@@ -392,7 +397,9 @@ impl XmlRpcService for Registry {
         }
         match &mut self.fallback {
             // The fallback may answer later too.
-            Some(fallback) if !self.methods.contains_key(method) && !method.starts_with("system.") => {
+            Some(fallback)
+                if !self.methods.contains_key(method) && !method.starts_with("system.") =>
+            {
                 fallback.call_or_defer(method, params, cx)
             }
             _ => Reply::Now(self.call(method, params)),

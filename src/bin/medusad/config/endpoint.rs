@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use medusa::xmlrpc::{Fault, ProgramMethod};
+use medusa::xmlrpc::{Fault, ProgramMethod, Remote, RemoteConfig};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -103,7 +103,9 @@ struct RawRemote {
     url: Spanned<String>,
     timeout: Option<Spanned<f64>>,
     max_concurrent: Option<Spanned<usize>>,
+    max_waiting: Option<Spanned<usize>>,
     idempotent: Option<Idempotent>,
+    retries: Option<u32>,
     refresh: Option<Spanned<f64>>,
 }
 
@@ -152,15 +154,17 @@ pub struct MethodSpec {
 }
 
 /// A remote XML-RPC server mounted under a prefix.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RemoteSpec {
     pub prefix: String,
+    /// As given: it may hold credentials.
     pub url: String,
-    pub timeout: Option<Duration>,
-    pub max_concurrent: Option<usize>,
-    /// Which methods may be sent again after a transport failure.
+    /// Without user info, for `--check-config`.
+    pub shown: String,
+    /// Which methods may be sent again after a transport failure (also in
+    /// `config`, as the library takes it).
     pub idempotent: Retries,
-    pub refresh: Option<Duration>,
+    pub config: RemoteConfig,
 }
 
 /// Which calls to a remote may be retried.
@@ -293,14 +297,6 @@ fn check(source: &Source<'_>, raw: RawEndpoint) -> Result<EndpointSpec, ConfigEr
                     "endpoint.remote.prefix: {:?} would hide the method {name}",
                     remote.prefix
                 ),
-            ));
-        }
-        // Checked in full, but not served yet: refused rather than
-        // silently left out.
-        if !remote.url.is_empty() {
-            return Err(source.error_at(
-                at,
-                "endpoint.remote: remote servers cannot be mounted by this medusad yet",
             ));
         }
         prefixes.push(remote.prefix.clone());
@@ -511,42 +507,45 @@ fn check_remote(source: &Source<'_>, raw: RawRemote) -> Result<RemoteSpec, Confi
     }
     let url_at = raw.url.span().start;
     let url = raw.url.into_inner();
-    if !["http://", "https://", "unix://"]
-        .iter()
-        .any(|scheme| url.starts_with(scheme))
-    {
-        return Err(source.error_at(
-            url_at,
-            format!("endpoint.remote.url: {url:?}: http://, https:// or unix:// URLs"),
-        ));
-    }
+    let shown = Remote::shown_url(&url)
+        .map_err(|e| source.error_at(url_at, format!("endpoint.remote.url: {e}")))?;
     let day = Duration::from_secs(24 * 60 * 60);
-    let timeout = raw
-        .timeout
-        .as_ref()
-        .map(|t| seconds(source, "endpoint.remote.timeout", t, day))
-        .transpose()?;
-    let refresh = raw
-        .refresh
-        .as_ref()
-        .map(|t| seconds(source, "endpoint.remote.refresh", t, day))
-        .transpose()?;
-    let max_concurrent = raw
-        .max_concurrent
-        .as_ref()
-        .map(|n| count(source, "endpoint.remote.max-concurrent", n))
-        .transpose()?;
+    let mut config = RemoteConfig::default();
+    if let Some(t) = &raw.timeout {
+        config.timeout = seconds(source, "endpoint.remote.timeout", t, day)?;
+    }
+    if let Some(t) = &raw.refresh {
+        config.refresh = seconds(source, "endpoint.remote.refresh", t, day)?;
+        if config.refresh < Duration::from_secs(1) {
+            return Err(
+                source.error_at(t.span().start, "endpoint.remote.refresh: at least 1 second")
+            );
+        }
+    }
+    if let Some(n) = &raw.max_concurrent {
+        config.max_concurrent = count(source, "endpoint.remote.max-concurrent", n)?;
+    }
+    if let Some(n) = &raw.max_waiting {
+        config.max_waiting = *n.get_ref();
+    }
+    if let Some(n) = raw.retries {
+        config.retries = n;
+    }
     let idempotent = match raw.idempotent {
         None | Some(Idempotent::All(false)) => Retries::None,
         Some(Idempotent::All(true)) => Retries::All,
         Some(Idempotent::Some(names)) => Retries::Only(names),
     };
+    config.idempotent = match &idempotent {
+        Retries::None => Vec::new(),
+        Retries::All => vec!["*".to_string()],
+        Retries::Only(names) => names.clone(),
+    };
     Ok(RemoteSpec {
         prefix,
         url,
-        timeout,
-        max_concurrent,
+        shown,
         idempotent,
-        refresh,
+        config,
     })
 }

@@ -81,13 +81,21 @@ pub fn report(options: &Options) -> String {
         for remote in &endpoint.remotes {
             let retries = match &remote.idempotent {
                 Retries::None => String::new(),
-                Retries::All => ", retried: all".to_string(),
-                Retries::Only(names) => format!(", retried: {}", names.join(" ")),
+                Retries::All => format!(", retried {}x: all", remote.config.retries),
+                Retries::Only(names) => {
+                    format!(", retried {}x: {}", remote.config.retries, names.join(" "))
+                }
             };
+            let c = &remote.config;
             let _ = writeln!(
                 out,
-                "  remote {}* -> {}{retries}",
-                remote.prefix, remote.url
+                "  remote {}* -> {} (timeout {} s, {} at once, {} waiting, refresh {} s{retries})",
+                remote.prefix,
+                remote.shown,
+                c.timeout.as_secs_f64(),
+                c.max_concurrent,
+                c.max_waiting,
+                c.refresh.as_secs_f64()
             );
         }
         let _ = writeln!(

@@ -308,7 +308,21 @@ impl AsyncClient {
         params: Vec<Value>,
         callback: impl FnOnce(CallResult) + 'static,
     ) {
-        self.call_resolving(url, method, params, callback, Target::lookup);
+        self.call_resolving(url, method, params, callback, Target::lookup, false);
+    }
+
+    /// [`call`](AsyncClient::call), but never sent twice: a kept-alive
+    /// connection that closes without an answer fails the call instead of
+    /// sending it again on a fresh one (the server may have run it before
+    /// it closed). For calls that are not safe to repeat.
+    pub fn call_at_most_once(
+        &self,
+        url: &str,
+        method: &str,
+        params: Vec<Value>,
+        callback: impl FnOnce(CallResult) + 'static,
+    ) {
+        self.call_resolving(url, method, params, callback, Target::lookup, true);
     }
 
     /// [`call`](AsyncClient::call) with `resolve` looking up a new server's
@@ -321,6 +335,7 @@ impl AsyncClient {
         params: Vec<Value>,
         callback: impl FnOnce(CallResult) + 'static,
         resolve: impl FnOnce(&Target) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+        once: bool,
     ) {
         let mut pool = self.pool.borrow_mut();
         let callback: Callback = Box::new(callback);
@@ -343,6 +358,8 @@ impl AsyncClient {
             }
         };
         let mut call = Call::new(target.request(USER_AGENT, &body), callback);
+        // Marked as retried already: a stale connection is then not retried.
+        call.retried = once;
         let timeout = pool.config.request_timeout;
         match pool.server_for(&target, resolve) {
             Ok(server) => {

@@ -108,6 +108,7 @@ fn add_resolving(
         vec![Value::Int(40), Value::Int(2)],
         move |r| sink.borrow_mut().push(r),
         resolver,
+        false,
     );
 }
 
@@ -130,6 +131,7 @@ fn calls(
             vec![Value::Int(40), Value::Int(2)],
             move |r| sink.borrow_mut().push(r),
             counting(&resolved, Ok(addrs.to_vec())),
+            false,
         );
         run_until(reactor, "an answer", || results.borrow().len() > i);
     }

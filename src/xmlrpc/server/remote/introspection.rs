@@ -115,7 +115,11 @@ fn listed(weak: &Weak<std::cell::RefCell<State>>, result: CallResult) {
         Err(error) => {
             let mut s = state.borrow_mut();
             let what = super::describe(&error, s.config.timeout);
-            log::warn!("remote {} ({}): listing its methods: {what}", s.prefix, s.shown);
+            log::warn!(
+                "remote {} ({}): listing its methods: {what}",
+                s.prefix,
+                s.shown
+            );
             s.note_failure(&what);
             s.refreshing = false;
             return;

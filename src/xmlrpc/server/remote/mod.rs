@@ -18,7 +18,9 @@
 //! (never its user info); a remote with too many calls waiting gives
 //! -32500 at once. Only calls the operator marks idempotent are tried
 //! again, and only after a failure to get any answer (a fault is an
-//! answer).
+//! answer); the others are sent at most once, so not even the client's
+//! usual second try on a kept-alive connection that closed unanswered is
+//! made for them.
 //!
 //! [`Registry`]: crate::xmlrpc::Registry
 
@@ -30,7 +32,9 @@ use std::time::{Duration, Instant};
 use super::service::{MethodInfo, XmlRpcResponder};
 use crate::reactor::AddDispatcher;
 use crate::xmlrpc::client::url::Target;
-use crate::xmlrpc::{AsyncClient, AsyncClientConfig, ClientError, Fault, TlsConfig, Value};
+use crate::xmlrpc::{
+    AsyncClient, AsyncClientConfig, CallResult, ClientError, Fault, TlsConfig, Value,
+};
 
 mod introspection;
 
@@ -173,6 +177,13 @@ impl Remote {
         Ok(Remote { state })
     }
 
+    /// `url` as faults, logs and the status page show a remote: the
+    /// server and path, never the user info; or why a remote cannot be
+    /// called at that URL.
+    pub fn shown_url(url: &str) -> Result<String, ClientError> {
+        Target::parse(url).map(|target| target.shown())
+    }
+
     pub(crate) fn set_prefix(&self, prefix: &str) {
         self.state.borrow_mut().prefix = prefix.to_string();
     }
@@ -200,6 +211,7 @@ impl Remote {
                 url: state.url.clone(),
                 name: format!("remote {} ({})", state.prefix, state.shown),
                 method: method.to_string(),
+                idempotent,
                 retries: if idempotent { state.config.retries } else { 0 },
                 timeout: state.config.timeout,
             };
@@ -248,11 +260,9 @@ impl Remote {
                 state.shown,
                 ago(at)
             ),
-            Health::Down { since, error } => format!(
-                "DOWN for {} s, {}: {error}",
-                ago(since),
-                state.shown
-            ),
+            Health::Down { since, error } => {
+                format!("DOWN for {} s, {}: {error}", ago(since), state.shown)
+            }
         }
     }
 }
@@ -265,6 +275,8 @@ struct Call {
     /// `remote PREFIX (URL)`, as faults and logs name it.
     name: String,
     method: String,
+    /// Whether it may be sent more than once.
+    idempotent: bool,
     /// Tries left after this one.
     retries: u32,
     timeout: Duration,
@@ -277,7 +289,8 @@ impl Call {
         let client = self.client.clone();
         let url = self.url.clone();
         let method = self.method.clone();
-        client.call(&url, &method, params, move |result| {
+        let idempotent = self.idempotent;
+        let answer = move |result: CallResult| {
             let error = match result {
                 Ok(value) => {
                     self.answered();
@@ -292,7 +305,11 @@ impl Call {
             };
             match again {
                 Some(params) if unanswered(&error) => {
-                    log::info!("{}: {:?} failed ({error}); trying again", self.name, self.method);
+                    log::info!(
+                        "{}: {:?} failed ({error}); trying again",
+                        self.name,
+                        self.method
+                    );
                     let retry = Call {
                         retries: self.retries.saturating_sub(1),
                         ..self
@@ -304,7 +321,13 @@ impl Call {
                     responder.respond(Err(fault));
                 }
             }
-        });
+        };
+        // Not idempotent: not even the client's own second try on a
+        // kept-alive connection that closed without answering.
+        match idempotent {
+            true => client.call(&url, &method, params, answer),
+            false => client.call_at_most_once(&url, &method, params, answer),
+        }
     }
 
     fn answered(&self) {
