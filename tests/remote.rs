@@ -306,7 +306,7 @@ print(fault(lambda: p.raw.put("a")))
         "the hanging call ended before its timeout"
     );
     let timeout = format!("-32300 {name}: no answer within 1.5 s");
-    assert_eq!(first.join().unwrap(), [timeout.clone()]);
+    assert_eq!(first.join().unwrap(), std::slice::from_ref(&timeout));
     assert_eq!(second.join().unwrap(), [timeout]);
 }
 
