@@ -14,6 +14,7 @@
 //! | `registry.rs` | [`Registry`](crate::xmlrpc::Registry): typed methods by name |
 //! | `system.rs` | the registry's `system.*` methods: introspection, multicall |
 //! | `method.rs` | [`Method`](crate::xmlrpc::Method), [`IntoReply`](crate::xmlrpc::IntoReply): a typed function's parameters and result |
+//! | `signature.rs` | a typed function's signature, inferred from its Rust types |
 //! | `workers.rs` | [`WorkerPool`](crate::xmlrpc::WorkerPool): threads for methods that block |
 //! | `program/` | [`ProgramMethod`](crate::xmlrpc::ProgramMethod): methods backed by programs, their pipes a dispatcher on the loop |
 //! | `answering.rs` | a result (now or later) to its HTTP response, and the handler's counters |
@@ -25,5 +26,6 @@ mod method_stats;
 pub(super) mod program;
 pub(super) mod registry;
 pub(super) mod service;
+mod signature;
 mod system;
 pub(super) mod workers;
