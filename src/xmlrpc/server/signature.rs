@@ -21,7 +21,7 @@
 //! A signature is inferred only when every type in it is known; otherwise
 //! the method has none, as before (`system.methodSignature` answers
 //! `"undef"`), and `.signature(...)` can say it. An explicit signature
-//! replaces the inferred one. Names never guessed: a type that takes any
+//! replaces the inferred one. No name is guessed: a type that takes any
 //! value (`Value`, an untagged enum) or whose form depends on the value
 //! (an enum: a string or a one-member struct; `u32` as a result: `int` or
 //! `i8` by size) is unknown.
