@@ -35,9 +35,10 @@ fn registry() -> Registry {
             format!("failed on purpose with code {code}"),
         ))
     });
-    // Beyond 32 bits: only <i8> can carry these.
+    // Beyond 32 bits: only <i8> can carry these. A Value result: no
+    // signature can be inferred (the "no signature" check).
     registry.register("big", || {
-        vec![Value::I8(1 << 40), Value::I8(-(1 << 40) - 1)]
+        Value::Array(vec![Value::I8(1 << 40), Value::I8(-(1 << 40) - 1)])
     });
     // A server-made string with carriage returns (we send them as &#13;).
     registry.register("crlf", || "line1\r\nline2\rend");

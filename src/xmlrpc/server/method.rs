@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::signature::{param_type, result_type};
 use crate::xmlrpc::de::from_value;
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::ser::to_value;
@@ -23,6 +24,16 @@ use crate::xmlrpc::value::Value;
 pub trait IntoReply<Marker> {
     /// The value to send, or the fault.
     fn into_reply(self) -> Result<Value, Fault>;
+
+    /// The XML-RPC type every value of this type is sent as, if that is
+    /// fixed by the type (see `signature.rs` for which are); a fault's
+    /// type is not part of a signature.
+    fn reply_type() -> Option<&'static str>
+    where
+        Self: Sized + 'static,
+    {
+        None
+    }
 }
 
 /// Marker: the function returns a plain value.
@@ -35,11 +46,25 @@ impl<T: Serialize> IntoReply<Plain> for T {
         to_value(&self)
             .map_err(|e| Fault::internal_error(format!("cannot convert the result: {e}")))
     }
+
+    fn reply_type() -> Option<&'static str>
+    where
+        T: 'static,
+    {
+        result_type::<T>()
+    }
 }
 
 impl<T: Serialize> IntoReply<Fallible> for Result<T, Fault> {
     fn into_reply(self) -> Result<Value, Fault> {
         self.and_then(|value| value.into_reply())
+    }
+
+    fn reply_type() -> Option<&'static str>
+    where
+        Self: 'static,
+    {
+        result_type::<T>()
     }
 }
 
@@ -60,6 +85,12 @@ impl<T: Serialize> IntoReply<Fallible> for Result<T, Fault> {
 pub trait Method<Args, Marker> {
     /// Converts the parameters, calls, converts the result.
     fn invoke(&mut self, params: Vec<Value>) -> Result<Value, Fault>;
+
+    /// The signature inferred from the types, result first, if every one
+    /// of them is known (`signature.rs` says how, and which are).
+    fn signature(&self) -> Option<Vec<&'static str>> {
+        None
+    }
 }
 
 /// One parameter, converted; a mismatch is -32602 naming its position.
@@ -80,7 +111,9 @@ macro_rules! impl_method {
         impl<F, R, M, $($arg,)*> Method<($($arg,)*), (M, PhantomData<R>)> for F
         where
             F: FnMut($($arg),*) -> R,
-            R: IntoReply<M>,
+            // 'static: to name the result type by its TypeId. A closure
+            // the registry keeps is 'static, and so its result type.
+            R: IntoReply<M> + 'static,
             $($arg: DeserializeOwned,)*
         {
             #[allow(non_snake_case, unused_variables, unused_mut)]
@@ -98,6 +131,10 @@ macro_rules! impl_method {
                 )*
                 let _ = index;
                 self($($arg),*).into_reply()
+            }
+
+            fn signature(&self) -> Option<Vec<&'static str>> {
+                Some(vec![R::reply_type()?, $(param_type::<$arg>()?,)*])
             }
         }
     };

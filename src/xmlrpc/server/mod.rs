@@ -16,6 +16,7 @@
 //! | `multicall.rs` | `system.multicall`, its deferred calls gathered back in order |
 //! | `remote/` | [`Remote`](crate::xmlrpc::Remote): another XML-RPC server mounted behind a prefix, its method list kept |
 //! | `method.rs` | [`Method`](crate::xmlrpc::Method), [`IntoReply`](crate::xmlrpc::IntoReply): a typed function's parameters and result |
+//! | `signature.rs` | a typed function's signature, inferred from its Rust types |
 //! | `workers.rs` | [`WorkerPool`](crate::xmlrpc::WorkerPool): threads for methods that block |
 //! | `program/` | [`ProgramMethod`](crate::xmlrpc::ProgramMethod): methods backed by programs, their pipes a dispatcher on the loop |
 //! | `answering.rs` | a result (now or later) to its HTTP response, and the handler's counters |
@@ -29,5 +30,6 @@ pub(super) mod program;
 pub(super) mod registry;
 pub(super) mod remote;
 pub(super) mod service;
+mod signature;
 mod system;
 pub(super) mod workers;

@@ -59,6 +59,8 @@ struct Entry {
     callable: Callable,
     help: String,
     signatures: Vec<Vec<String>>,
+    /// From the Rust types (`register` only); `signatures` replace it.
+    inferred: Option<Vec<String>>,
 }
 
 /// Methods by name, plus the `system.*` methods.
@@ -85,7 +87,8 @@ impl MethodDoc<'_> {
     }
 
     /// Adds a signature for `system.methodSignature`: the return type, then
-    /// the parameter types (`["int", "int", "int"]` for `add`).
+    /// the parameter types (`["int", "int", "int"]` for `add`). Signatures
+    /// given here replace the one `register` infers from the types.
     pub fn signature(self, types: &[&str]) -> Self {
         self.entry
             .signatures
@@ -101,14 +104,19 @@ impl Registry {
     }
 
     /// Registers a typed function under `name` (Python's
-    /// `register_function`). Replaces an earlier method of that name.
+    /// `register_function`). Replaces an earlier method of that name. Its
+    /// signature is inferred from its types where they say it
+    /// (`signature.rs`: `|a: i32, b: i32| a + b` is `int, int, int`).
     pub fn register<Args, Marker>(
         &mut self,
         name: &str,
         method: impl Method<Args, Marker> + 'static,
     ) -> MethodDoc<'_> {
         let mut method = method;
-        self.register_raw(name, move |params| method.invoke(params))
+        let inferred = method.signature();
+        let doc = self.register_raw(name, move |params| method.invoke(params));
+        doc.entry.inferred = inferred.map(|types| types.iter().map(|t| t.to_string()).collect());
+        doc
     }
 
     /// Registers a function over the raw parameter list.
@@ -293,6 +301,7 @@ impl Registry {
             callable,
             help: String::new(),
             signatures: Vec::new(),
+            inferred: None,
         };
         self.methods.insert(name.to_string(), entry);
         MethodDoc {
@@ -340,7 +349,10 @@ impl Registry {
 
     pub(super) fn signatures_of(&self, name: &str) -> Option<Vec<Vec<String>>> {
         if let Some(entry) = self.methods.get(name) {
-            return Some(entry.signatures.clone());
+            return Some(match (&entry.inferred, entry.signatures.is_empty()) {
+                (Some(inferred), true) => vec![inferred.clone()],
+                _ => entry.signatures.clone(),
+            });
         }
         SYSTEM_METHODS
             .iter()
