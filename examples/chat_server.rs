@@ -13,16 +13,24 @@
 //! thread); a line for another caller goes into that caller's outbox and the
 //! loop is asked to `notify` its channel, whose `handle_wake` pushes it.
 //!
+//! Ctrl-C (SIGINT) or SIGTERM stops accepting and closes the callers'
+//! connections once what they are owed is sent, then exits 0; if it has to
+//! drop some to stop (a second signal, or `--grace` over), it logs "forced
+//! shutdown" and exits 1.
+//!
 //! Differences from Medusa: lines may end in `\n` or `\r\n` (so plain `nc`
 //! works), and over-long lines (4 KiB) are refused rather than buffered
 //! without bound.
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/shutdown.rs"]
+mod shutdown;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
+use std::process::ExitCode;
 use std::rc::Rc;
 
 use medusa::chat::{AsyncChat, Chat, ChatHandler, Terminator};
@@ -177,7 +185,7 @@ impl Drop for ChatChannel {
     }
 }
 
-fn main() -> io::Result<()> {
+fn main() -> io::Result<ExitCode> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("chat_server", 8518);
 
@@ -200,5 +208,5 @@ fn main() -> io::Result<()> {
     })?;
     log::info!("chat server listening on {}", listener.local_addr()?);
     reactor.add(listener)?;
-    reactor.run()
+    shutdown::run_to_exit("chat server", &mut reactor, grace)
 }

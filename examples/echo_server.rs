@@ -6,15 +6,21 @@
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops accepting, lets connections finish
-//! sending what they owe, and exits 0.
+//! sending what they owe, and exits 0; if it has to drop connections to
+//! stop (a second signal, or `--grace` over), it logs "forced shutdown"
+//! and exits 1.
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/shutdown.rs"]
+mod shutdown;
+
+use std::process::ExitCode;
 
 use medusa::chat::{AsyncChat, EchoHandler};
 use medusa::reactor::{Listener, Reactor};
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<ExitCode> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("echo_server", 8007);
 
@@ -28,7 +34,5 @@ fn main() -> std::io::Result<()> {
     })?;
     log::info!("echo server listening on {}", listener.local_addr()?);
     reactor.add(listener)?;
-    reactor.run()?;
-    log::info!("echo server: all connections closed, exiting");
-    Ok(())
+    shutdown::run_to_exit("echo server", &mut reactor, grace)
 }

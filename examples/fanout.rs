@@ -16,10 +16,17 @@
 //! python3 -c 'import xmlrpc.client as x; print(x.ServerProxy("http://127.0.0.1:8182/RPC2").sum_of_squares(1000))'
 //! ```
 //!
+//! Ctrl-C (SIGINT) or SIGTERM stops it as the other example servers stop
+//! (`--grace`, exit 1 on a forced shutdown: `examples/common/shutdown.rs`).
+//!
 //! Read `docs/async.md` for the walk-through.
+
+#[path = "common/shutdown.rs"]
+mod shutdown;
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -53,6 +60,9 @@ struct Options {
     /// Workers to start in threads when no --worker is given
     #[arg(long, value_name = "N", default_value_t = 4)]
     workers: usize,
+
+    #[command(flatten)]
+    grace: shutdown::Grace,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,15 +204,16 @@ fn coordinator_registry(client: AsyncClient, workers: Vec<String>) -> Registry {
     registry
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<ExitCode> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let options = Options::parse();
     let addr = SocketAddr::new(options.host, options.port);
     let mut reactor = Reactor::new()?;
-    reactor.catch_signals(Duration::from_secs(5))?;
+    let grace = options.grace.grace;
+    reactor.catch_signals(grace)?;
     if options.role == Role::Worker {
         serve(addr, worker_registry(), "worker", &mut reactor)?;
-        return reactor.run();
+        return shutdown::run_to_exit("worker", &mut reactor, grace);
     }
     let mut workers = options.worker;
     if workers.is_empty() {
@@ -222,5 +233,5 @@ fn main() -> std::io::Result<()> {
         "coordinator",
         &mut reactor,
     )?;
-    reactor.run()
+    shutdown::run_to_exit("coordinator", &mut reactor, grace)
 }

@@ -23,12 +23,17 @@
 //! such input).
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops accepting, lets calls in flight finish,
-//! and exits 0.
+//! and exits 0; if it has to drop connections to stop (a second signal, or
+//! `--grace` over), it logs "forced shutdown" and exits 1.
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/shutdown.rs"]
+mod shutdown;
 
 use std::collections::BTreeMap;
+
+use std::process::ExitCode;
 
 use medusa::handlers::XmlRpcHandler;
 use medusa::http::{HttpConfig, HttpServer};
@@ -227,7 +232,7 @@ fn validator1() -> Registry {
     registry
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<ExitCode> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("validator1", 8182);
 
@@ -241,7 +246,5 @@ fn main() -> std::io::Result<()> {
     log::info!("validator1 listening on {local}");
     log::info!("POST XML-RPC calls to http://{local}/RPC2 (GET it for the method list)");
     reactor.add(server)?;
-    reactor.run()?;
-    log::info!("validator1: all connections closed, exiting");
-    Ok(())
+    shutdown::run_to_exit("validator1", &mut reactor, grace)
 }

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops accepting, lets calls in flight finish,
-//! and exits 0.
+//! and exits 0; if it has to drop connections to stop (a second signal, or
+//! `--grace` over), it logs "forced shutdown" and exits 1.
 //!
 //! # The recipe, line by line
 //!
@@ -49,6 +50,10 @@
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/shutdown.rs"]
+mod shutdown;
+
+use std::process::ExitCode;
 
 use medusa::handlers::XmlRpcHandler;
 use medusa::http::{HttpConfig, HttpServer};
@@ -126,7 +131,7 @@ impl XmlRpcService for XmlrpcServer {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<ExitCode> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("xmlrpc_server", 8182);
 
@@ -140,7 +145,5 @@ fn main() -> std::io::Result<()> {
     log::info!("xmlrpc server listening on {local}");
     log::info!("POST XML-RPC calls to http://{local}/RPC2");
     reactor.add(server)?;
-    reactor.run()?;
-    log::info!("xmlrpc server: all connections closed, exiting");
-    Ok(())
+    shutdown::run_to_exit("xmlrpc server", &mut reactor, grace)
 }

@@ -108,3 +108,111 @@ fn example_help_exits_zero() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("unexpected argument"), "{stderr}");
 }
+
+/// Starts example `name` with `args` and a connection holding half a
+/// request head (a request begun is not idle), then sends SIGTERM: a
+/// graceful shutdown that this connection holds open.
+fn example_with_a_request_in_flight(name: &str, args: &[&str]) -> (Daemon, TcpStream) {
+    let mut example = Daemon::start_example_with(name, args);
+    let mut stream = connect(example.addr);
+    send(&mut stream, b"POST /RPC2 HTTP/1.1\r\nHost: local");
+    // Until the server has read it; then the signal finds it mid-request.
+    std::thread::sleep(Duration::from_millis(200));
+    example.signal(libc::SIGTERM);
+    example.wait_for("shutting down gracefully");
+    (example, stream)
+}
+
+/// `--grace` over with a request still arriving: every HTTP example (and
+/// fanout's worker) closes it by force, says so as medusad does, and
+/// exits 1, not "all connections closed" and 0.
+#[test]
+fn a_forced_shutdown_is_logged_and_exits_1() {
+    for (example, args, name) in [
+        ("xmlrpc_server", &[][..], "xmlrpc server"),
+        ("validator1", &[], "validator1"),
+        ("fanout", &["--role", "worker"], "worker"),
+    ] {
+        let args = [args, &["--grace", "0.2"]].concat();
+        let (mut daemon, mut stream) = example_with_a_request_in_flight(example, &args);
+        let status = daemon.wait_exit(Duration::from_secs(10));
+        let log = daemon.rest_of_log().join("\n");
+        assert_eq!(status.code(), Some(1), "{example}: {log}");
+        let line = format!(
+            "{name}: forced shutdown (--grace 200ms over): 1 connection(s) dropped, exiting"
+        );
+        assert!(log.contains(&line), "{example}: {log}");
+        assert!(!log.contains("all connections closed"), "{example}: {log}");
+        // The half request got no answer: the connection was cut.
+        assert_eq!(read_to_end(&mut stream), b"", "{example}");
+    }
+}
+
+/// A second SIGTERM during the drain is a forced shutdown too.
+#[test]
+fn a_second_signal_is_a_forced_shutdown_exit_1() {
+    let (mut example, _stream) =
+        example_with_a_request_in_flight("xmlrpc_server", &["--grace", "60"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        example.child.try_wait().unwrap().is_none(),
+        "it waits for the request"
+    );
+    example.signal(libc::SIGTERM);
+    let status = example.wait_exit(Duration::from_secs(10));
+    let log = example.rest_of_log().join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("xmlrpc server: forced shutdown (signal 15 during the shutdown): 1 connection(s) dropped, exiting"),
+        "{log}"
+    );
+}
+
+/// With only idle connections open, SIGTERM closes them and the example
+/// exits 0 saying so, well within `--grace`: a keep-alive HTTP client after
+/// its answer, an echo client, a chat caller at the nickname prompt.
+#[test]
+fn a_clean_shutdown_is_logged_and_exits_0() {
+    let call = "<?xml version=\"1.0\"?><methodCall><methodName>add</methodName><params>\
+                <param><value><int>40</int></value></param>\
+                <param><value><int>2</int></value></param></params></methodCall>";
+    for (example, name) in [
+        ("xmlrpc_server", "xmlrpc server"),
+        ("echo_server", "echo server"),
+        ("chat_server", "chat server"),
+    ] {
+        let mut daemon = Daemon::start_example_with(example, &["--grace", "0.2"]);
+        let mut stream = connect(daemon.addr);
+        match example {
+            "xmlrpc_server" => {
+                let request = format!(
+                    "POST /RPC2 HTTP/1.1\r\nHost: local\r\nContent-Type: text/xml\r\n\
+                     Content-Length: {}\r\n\r\n{call}",
+                    call.len()
+                );
+                send(&mut stream, request.as_bytes());
+                read_until(&mut stream, "</methodResponse>");
+            }
+            "echo_server" => {
+                send(&mut stream, b"hello\n");
+                read_until(&mut stream, "hello\n");
+            }
+            _ => {
+                read_until(&mut stream, "nickname?: ");
+            }
+        }
+        daemon.signal(libc::SIGTERM);
+        // The server half-closes and lingers until the peer closes too (a
+        // client reading on would see the end): that is this client's part.
+        assert_eq!(read_to_end(&mut stream), b"", "{example}: closed");
+        drop(stream);
+        let status = daemon.wait_exit(Duration::from_secs(10));
+        let log = daemon.rest_of_log().join("\n");
+        assert_eq!(status.code(), Some(0), "{example}: {log}");
+        assert!(
+            log.contains(&format!("{name}: all connections closed, exiting")),
+            "{example}: {log}"
+        );
+        assert!(!log.contains("forced shutdown"), "{example}: {log}");
+    }
+}

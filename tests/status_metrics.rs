@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use medusa::handlers::{StatusHandler, XmlRpcHandler};
 use medusa::http::{HttpConfig, HttpServer};
 use medusa::xmlrpc::{Fault, Registry, Value, WorkerPool, XmlRpcService};
-use util::browser::{chromium, headless};
+use util::browser::{chromium, headless, screenshot};
 use util::curl::curl;
 use util::daemon::Daemon;
 use util::{localhost, python_lines, TestServer};
@@ -445,20 +445,6 @@ print("done")
         "the method table: {dom}"
     );
     assert!(dom.contains("<code>add</code>"), "{dom}");
-    let shot = dir.path().join("status_page.png");
-    headless(
-        &chromium,
-        dir.path(),
-        &[
-            "--window-size=1100,1500",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        &url,
-    );
-    let png = std::fs::read(&shot).expect("the screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status_page.png");
-    std::fs::copy(&shot, &kept).unwrap();
-    eprintln!("screenshot: {}", kept.display());
+    screenshot(&chromium, dir.path(), "1100,1500", &url, "status_page.png");
     daemon.terminate("medusad");
 }

@@ -1,7 +1,8 @@
 //! The command line every example server shares: `--host ADDR` (default
 //! 127.0.0.1), `--port PORT` (0 picks a free port; the log says which) and
 //! `--grace SECONDS` (time allowed to finish on SIGINT/SIGTERM, default 5).
-//! Included by each example with `#[path = "common/args.rs"] mod args;`.
+//! Included by each example with `#[path = "common/args.rs"] mod args;`,
+//! beside `common/shutdown.rs` (which has `--grace`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -18,9 +19,8 @@ struct ServerArgs {
     #[arg(short, long)]
     port: Option<u16>,
 
-    /// On SIGINT/SIGTERM, time allowed to finish
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
-    grace: Duration,
+    #[command(flatten)]
+    grace: crate::shutdown::Grace,
 }
 
 /// Parses the command line of the example `name`: `--help` prints the
@@ -33,11 +33,5 @@ pub fn server_options(name: &'static str, default_port: u16) -> (SocketAddr, Dur
     });
     let args = ServerArgs::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let port = args.port.unwrap_or(default_port);
-    (SocketAddr::new(args.host, port), args.grace)
-}
-
-/// Seconds, fractions allowed, not negative.
-fn seconds(value: &str) -> Result<Duration, String> {
-    let seconds: f64 = value.parse().map_err(|_| "not a number".to_string())?;
-    Duration::try_from_secs_f64(seconds).map_err(|_| "not a finite number >= 0".to_string())
+    (SocketAddr::new(args.host, port), args.grace.grace)
 }

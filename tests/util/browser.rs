@@ -89,3 +89,30 @@ pub fn headless(chromium: &Path, dir: &Path, args: &[&str], url: &str) -> Headle
     );
     Headless { stdout, log }
 }
+
+/// Loads `url` and saves a screenshot of a `window` (`"1100,1500"`) sized
+/// page as `dir/name`, checking it is a non-empty PNG; a copy is kept in
+/// the target's temporary directory for a person to look at (the test's
+/// own `dir` goes when the test ends). Returns the path under `dir`.
+pub fn screenshot(chromium: &Path, dir: &Path, window: &str, url: &str, name: &str) -> PathBuf {
+    let shot = dir.join(name);
+    headless(
+        chromium,
+        dir,
+        &[
+            &format!("--window-size={window}"),
+            &format!("--screenshot={}", shot.display()),
+        ],
+        url,
+    );
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.len() > 8 && png.starts_with(b"\x89PNG"),
+        "a non-empty PNG: {}",
+        shot.display()
+    );
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::copy(&shot, &kept).expect("keep the screenshot");
+    eprintln!("screenshot: {}", kept.display());
+    shot
+}

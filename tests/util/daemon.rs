@@ -29,8 +29,15 @@ impl Daemon {
     /// Starts the example program `name` on a free port (built on demand,
     /// see `example_path`) and waits for the address it logs.
     pub fn start_example(name: &str) -> Daemon {
+        Daemon::start_example_with(name, &[])
+    }
+
+    /// [`start_example`](Daemon::start_example) with more arguments.
+    pub fn start_example_with(name: &str, args: &[&str]) -> Daemon {
         let mut command = Command::new(super::example_path(name));
-        command.args(["--host", "127.0.0.1", "--port", "0"]);
+        command
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args);
         let mut daemon = Daemon::spawn_command(command);
         let line = daemon.wait_for("listening on ");
         daemon.addr = listening_addr(&line);

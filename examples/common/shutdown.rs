@@ -1,0 +1,50 @@
+//! How an example server stops: `--grace SECONDS`, the time allowed to
+//! finish on SIGINT/SIGTERM (default 5), and [`run_to_exit`], which runs
+//! the loop and then says how it ended, with the exit status to match.
+//! The log lines are medusad's (`src/bin/medusad/main.rs`), so a server's
+//! log reads the same whichever program it is. Included by each example
+//! with `#[path = "common/shutdown.rs"] mod shutdown;` (`args.rs` needs it
+//! too).
+
+use std::io;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use medusa::reactor::{ForceCause, Reactor};
+
+/// The `--grace` flag, for a program's own clap options to flatten.
+#[derive(clap::Args)]
+pub struct Grace {
+    /// On SIGINT/SIGTERM, time allowed to finish
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    pub grace: Duration,
+}
+
+/// Runs `reactor` until its socket map is empty (after SIGINT/SIGTERM, if
+/// [`Reactor::catch_signals`] was called with `grace`), then logs as
+/// `name` how the run ended: every connection closed by itself is exit
+/// status 0; some closed by force (a second signal, or `grace` over) is
+/// "forced shutdown" with how many, and 1, so that whoever stopped the
+/// server can tell replies were cut off.
+pub fn run_to_exit(name: &str, reactor: &mut Reactor, grace: Duration) -> io::Result<ExitCode> {
+    reactor.run()?;
+    let Some(forced) = reactor.forced_shutdown() else {
+        log::info!("{name}: all connections closed, exiting");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let cause = match forced.cause {
+        ForceCause::Signal(signal) => format!("signal {signal} during the shutdown"),
+        ForceCause::GraceExpired => format!("--grace {grace:?} over"),
+    };
+    log::error!(
+        "{name}: forced shutdown ({cause}): {} connection(s) dropped, exiting",
+        forced.closed
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// Seconds, fractions allowed, not negative.
+fn seconds(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value.parse().map_err(|_| "not a number".to_string())?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| "not a finite number >= 0".to_string())
+}
