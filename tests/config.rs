@@ -10,6 +10,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 use util::daemon::Daemon;
+use util::python::PythonServer;
 use util::python_lines;
 
 /// Writes `text` as `medusad.toml` in `dir`, with a script `sum.py` beside
@@ -203,10 +204,25 @@ fn sighup_reloads_endpoints_and_keeps_them_when_the_file_is_broken() {
 fn the_example_in_the_docs_is_served() {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/config.md")).unwrap();
-    let start = doc.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let section = doc.find("## A complete example").expect("the example's section");
+    let start = section + doc[section..].find("```toml\n").expect("a toml example") + "```toml\n".len();
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    // The example's remote, a Python server, where the example says.
+    let legacy = PythonServer::start(
+        r#"
+from xmlrpc.server import SimpleXMLRPCServer
+server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False)
+server.register_function(lambda name: name.upper(), "lookup")
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#,
+        &[] as &[&str],
+    );
+    let url = "http://127.0.0.1:9000/RPC2";
+    assert!(example.contains(url));
+    let example = example.replace(url, &format!("http://127.0.0.1:{}/RPC2", legacy.port));
     let dir = TempDir::new().unwrap();
-    let file = write_config(dir.path(), example);
+    let file = write_config(dir.path(), &example);
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_medusad"))
         .args(["--check-config", &file])
         .output()
@@ -219,9 +235,9 @@ fn the_example_in_the_docs_is_served() {
     let daemon = Daemon::start(&["--config", &file]);
     let ops = format!("http://ops:change-me@{}/ops", daemon.addr);
     let lines = py(
-        "p = x.ServerProxy(u)\nprint(len(p.host.date()))\nprint(p.host.uptime() > 0)",
+        "p = x.ServerProxy(u)\nprint(len(p.host.date()))\nprint(p.host.uptime() > 0)\nprint(p.legacy.lookup('abc'))",
         &ops,
     );
-    assert_eq!(lines, ["19", "True"]);
+    assert_eq!(lines, ["19", "True", "ABC"]);
     daemon.terminate("medusad with the docs' example");
 }
