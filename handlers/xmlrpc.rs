@@ -247,6 +247,7 @@ impl<S: XmlRpcService> Handler for XmlRpcHandler<S> {
             labels: vec![("path".to_string(), self.paths.join(","))],
             operations: c.methods.snapshot(),
             fault_history: c.fault_history.per_interval(Instant::now()),
+            gauges: self.service.gauges(),
         })
     }
 }

@@ -204,8 +204,11 @@ fn sighup_reloads_endpoints_and_keeps_them_when_the_file_is_broken() {
 fn the_example_in_the_docs_is_served() {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/config.md")).unwrap();
-    let section = doc.find("## A complete example").expect("the example's section");
-    let start = section + doc[section..].find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let section = doc
+        .find("## A complete example")
+        .expect("the example's section");
+    let start =
+        section + doc[section..].find("```toml\n").expect("a toml example") + "```toml\n".len();
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
     // The example's remote, a Python server, where the example says.
     let legacy = PythonServer::start(

@@ -126,7 +126,12 @@ fn py(script: &str, front: &Daemon) -> Vec<String> {
 
 /// The status page's text.
 fn status(front: &Daemon) -> String {
-    let url = format!("http://{}/status", front.addr);
+    fetch(front, "/status")
+}
+
+/// A page of the front's, as text.
+fn fetch(front: &Daemon, path: &str) -> String {
+    let url = format!("http://{}{path}", front.addr);
     python_lines(
         "import sys, urllib.request\nprint(urllib.request.urlopen(sys.argv[1]).read().decode())",
         &[&url],
@@ -166,6 +171,19 @@ fn python_and_medusad_remotes_behind_prefixes() {
     let front = Daemon::start(&["--config", &config]);
     let page = wait_for_status(&front, "3 methods");
     assert!(page.contains("remote py.: up"), "{page}");
+    let metrics = fetch(&front, "/status/metrics");
+    let labels = format!(
+        "path=\"/RPC2\",prefix=\"py.\",url=\"http://127.0.0.1:{}/RPC2\"",
+        python.port
+    );
+    for line in [
+        "# TYPE medusa_xmlrpc_remote_up gauge".to_string(),
+        format!("medusa_xmlrpc_remote_up{{{labels}}} 1"),
+        format!("medusa_xmlrpc_remote_methods{{{labels}}} 3"),
+        format!("medusa_xmlrpc_remote_down_seconds{{{labels}}} 0"),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 
     let out = py(
         r#"
@@ -223,6 +241,10 @@ fn a_remote_killed_and_started_again() {
     assert_eq!(out[1], "4 10");
     let page = status(&front);
     assert!(page.contains("remote back.: DOWN"), "{page}");
+    let metrics = fetch(&front, "/status/metrics");
+    let down =
+        format!("medusa_xmlrpc_remote_up{{path=\"/RPC2\",prefix=\"back.\",url=\"{url}\"}} 0");
+    assert!(metrics.lines().any(|l| l == down), "{down} in\n{metrics}");
 
     let again = Daemon::start(&["--access-log", "off", "--port", &port]);
     assert_eq!(py("print(p.back.add(20, 22))", &front), ["42"]);

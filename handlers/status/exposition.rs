@@ -97,7 +97,9 @@ pub(super) fn metrics_text(server: &ServerView<'_>) -> String {
         stats.tls13_handshakes.get(),
         stats.tls12_handshakes.get()
     );
-    handler_metrics(&mut text, &server.handler_metrics());
+    let handlers = server.handler_metrics();
+    handler_metrics(&mut text, &handlers);
+    gauges(&mut text, &handlers);
     text
 }
 
@@ -155,6 +157,39 @@ fn handler_metrics(text: &mut String, all: &[HandlerMetrics]) {
                 latency.sum_seconds,
                 latency.count()
             );
+        }
+    }
+}
+
+/// The handlers' gauges, those of one name together under one `# TYPE`,
+/// each labelled with its handler's labels then its own.
+fn gauges(text: &mut String, all: &[HandlerMetrics]) {
+    let mut names: Vec<(&'static str, &'static str)> = all
+        .iter()
+        .flat_map(|m| m.gauges.iter().map(|g| (g.name, g.help)))
+        .collect();
+    names.sort_unstable();
+    names.dedup_by_key(|(name, _)| *name);
+    for (name, help) in names {
+        let _ = write!(
+            text,
+            "# HELP medusa_{name} {help}\n# TYPE medusa_{name} gauge\n"
+        );
+        for handler in all {
+            for gauge in handler.gauges.iter().filter(|g| g.name == name) {
+                let labels: Vec<String> = handler
+                    .labels
+                    .iter()
+                    .chain(&gauge.labels)
+                    .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+                    .collect();
+                let _ = writeln!(
+                    text,
+                    "medusa_{name}{{{}}} {}",
+                    labels.join(","),
+                    gauge.value
+                );
+            }
         }
     }
 }

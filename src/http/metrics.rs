@@ -34,4 +34,20 @@ pub struct HandlerMetrics {
     /// [`HISTORY_SLOTS`](super::HISTORY_SLOTS) intervals, oldest first
     /// ([`RateHistory::per_interval`](super::RateHistory::per_interval)).
     pub fault_history: Vec<u64>,
+    /// Values of the moment beyond the operations', such as whether each
+    /// mounted remote server answers.
+    pub gauges: Vec<Gauge>,
+}
+
+/// One value of the moment, exposed as `medusa_NAME{LABELS} VALUE`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauge {
+    /// The metric's name after `medusa_`, e.g. `xmlrpc_remote_up`.
+    pub name: &'static str,
+    /// Its `# HELP` text.
+    pub help: &'static str,
+    /// Its labels (the handler's are added before them).
+    pub labels: Vec<(String, String)>,
+    /// Its value.
+    pub value: f64,
 }

@@ -59,7 +59,7 @@ pub use forwarded::client_address;
 pub(crate) use handler::Deferral;
 pub use handler::{Handler, HandlerStatus, ServerView};
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
-pub use metrics::{HandlerMetrics, OperationStats};
+pub use metrics::{Gauge, HandlerMetrics, OperationStats};
 pub use page::{page_start, page_start_with, PAGE_END, PAGE_STYLE};
 pub use rate_history::{RateHistory, HISTORY_INTERVAL, HISTORY_SLOTS};
 pub use request::{Request, Version};

@@ -43,6 +43,7 @@ use super::remote::Remote;
 use super::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
 use super::system::SYSTEM_METHODS;
 use super::workers::WorkerPool;
+use crate::http::Gauge;
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
 
@@ -423,6 +424,14 @@ impl XmlRpcService for Registry {
         self.mounts
             .iter()
             .map(|(prefix, remote)| (format!("remote {prefix}"), remote.health()))
+            .collect()
+    }
+
+    /// Each mounted remote's health, as numbers.
+    fn gauges(&self) -> Vec<Gauge> {
+        self.mounts
+            .iter()
+            .flat_map(|(prefix, remote)| remote.gauges(prefix))
             .collect()
     }
 

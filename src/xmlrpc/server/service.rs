@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use super::answering::Answering;
 use super::multicall::Gather;
-use crate::http::{Later, Responder, ServerView};
+use crate::http::{Gauge, Later, Responder, ServerView};
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
 
@@ -69,6 +69,13 @@ pub trait XmlRpcService {
     /// counters, as (name, value) pairs: the registry reports each mounted
     /// remote server's health. The default shows nothing.
     fn facts(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Values of the moment for `/status/metrics`, beside the handler's
+    /// per-method counts: the registry gives each mounted remote's health.
+    /// The default gives none.
+    fn gauges(&self) -> Vec<Gauge> {
         Vec::new()
     }
 
@@ -200,6 +207,10 @@ impl<S: XmlRpcService + ?Sized> XmlRpcService for Box<S> {
 
     fn facts(&self) -> Vec<(String, String)> {
         (**self).facts()
+    }
+
+    fn gauges(&self) -> Vec<Gauge> {
+        (**self).gauges()
     }
 
     fn call_or_defer(

@@ -30,6 +30,7 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use super::service::{MethodInfo, XmlRpcResponder};
+use crate::http::Gauge;
 use crate::reactor::AddDispatcher;
 use crate::xmlrpc::client::url::Target;
 use crate::xmlrpc::{
@@ -243,6 +244,45 @@ impl Remote {
     /// The remote's methods as last listed, under their own names.
     pub(crate) fn methods(&self) -> Vec<MethodInfo> {
         self.state.borrow().methods.clone().unwrap_or_default()
+    }
+
+    /// Its health as numbers for `/status/metrics`: whether it answered
+    /// last time, since when it has not, how many methods it listed.
+    pub(crate) fn gauges(&self, prefix: &str) -> Vec<Gauge> {
+        let state = self.state.borrow();
+        let labels = vec![
+            ("prefix".to_string(), prefix.to_string()),
+            ("url".to_string(), state.shown.clone()),
+        ];
+        let gauge = |name, help, value| Gauge {
+            name,
+            help,
+            labels: labels.clone(),
+            value,
+        };
+        let (up, down_for) = match &state.health {
+            Health::Up { .. } => (1.0, 0.0),
+            Health::Unknown => (0.0, 0.0),
+            Health::Down { since, .. } => (0.0, since.elapsed().as_secs_f64()),
+        };
+        let methods = state.methods.as_ref().map_or(0, Vec::len);
+        vec![
+            gauge(
+                "xmlrpc_remote_up",
+                "1 if the mounted remote server answered its last call, else 0.",
+                up,
+            ),
+            gauge(
+                "xmlrpc_remote_down_seconds",
+                "Seconds since the mounted remote server stopped answering (0 while it answers).",
+                down_for,
+            ),
+            gauge(
+                "xmlrpc_remote_methods",
+                "Methods the mounted remote server listed the last time it was asked.",
+                methods as f64,
+            ),
+        ]
     }
 
     /// Its health in a line, for the status page.
