@@ -3,7 +3,8 @@
 //! `SimpleXMLRPCServer` (HTTP/1.0, a connection per call, introspection
 //! without multicall), another medusad (killed mid-test and started
 //! again), and a raw socket server that hangs, answers garbage, or drops
-//! a call's first attempt. Python's `xmlrpc.client` is the caller.
+//! a call's first attempt; over HTTP, HTTPS and a Unix-domain socket. Python's
+//! `xmlrpc.client` is the caller.
 
 mod util;
 
@@ -14,6 +15,7 @@ use tempfile::TempDir;
 use util::daemon::Daemon;
 use util::python::PythonServer;
 use util::python_lines;
+use util::tls::TestPki;
 
 /// `SimpleXMLRPCServer` with introspection but not multicall, as most
 /// Python services run it.
@@ -353,4 +355,61 @@ fn reload_moves_a_remote() {
     assert_eq!(out[0], "2");
     assert!(out[1].starts_with("fault -32601 "), "{out:?}");
     wait_for_status(&front, "remote python.: up");
+}
+
+/// Remotes over HTTPS (a medusad with a certificate from a private CA,
+/// trusted through `ca-file`) and over a Unix-domain socket; the same
+/// HTTPS remote with nothing to check its certificate against is a fault
+/// saying why, at every call.
+#[test]
+fn https_and_unix_socket_remotes() {
+    let dir = TempDir::new().unwrap();
+    let pki = TestPki::new(dir.path(), "", &["localhost", "127.0.0.1"]);
+    let tls_back = Daemon::start(&[
+        "--access-log",
+        "off",
+        "--tls-cert",
+        pki.cert.to_str().unwrap(),
+        "--tls-key",
+        pki.key.to_str().unwrap(),
+    ]);
+    let sock = dir.path().join("back.sock");
+    let mut unix_back = Daemon::spawn(&[
+        "--access-log",
+        "off",
+        "--no-tcp",
+        "--unix",
+        sock.to_str().unwrap(),
+    ]);
+    unix_back.wait_for("listening on unix:");
+    let https = format!("https://localhost:{}/RPC2", tls_back.addr.port());
+    let config = front_config(
+        dir.path(),
+        &[
+            ("tls.", https.clone(), &format!("ca-file = {:?}", pki.ca)),
+            ("sock.", format!("unix://{}", sock.display()), ""),
+            ("untrusted.", https.clone(), "no-system-roots = true"),
+        ],
+    );
+    let front = Daemon::start(&["--config", &config]);
+    wait_for_status(&front, "remote sock.: up");
+    let out = py(
+        r#"
+print(p.tls.add(1, 2), p.sock.add(2, 3), p.tls.echo([None]), p.sock.echo("s"))
+names = p.system.listMethods()
+print("tls.echo" in names, "sock.echo" in names)
+print(fault(lambda: p.untrusted.add(1, 1)))
+print(fault(lambda: p.untrusted.add(1, 1)))
+"#,
+        &front,
+    );
+    assert_eq!(out[0], "3 5 [None] s");
+    assert_eq!(out[1], "True True");
+    assert!(
+        out[2].starts_with(&format!(
+            "fault -32300 remote untrusted. ({https}): unreachable: "
+        )) && out[2].contains("no root certificates"),
+        "{out:?}"
+    );
+    assert_eq!(out[3], out[2], "the same reason the second time");
 }

@@ -22,9 +22,9 @@ of each section once, the order reversed every other round:
            wrk -c8 (the method's max-concurrent, so no call is refused),
            calls/s and CPU µs per call, the children's CPU included (each
            run's process is reaped by medusad, so its CPU is in medusad's
-           cutime/cstime); against a bare fork/exec/wait of the same
-           program with its three pipes, in C (8 at a time, as many as
-           medusad runs), the same accounting.
+           cutime/cstime); against a bare run of the same program with
+           its three pipes, in C (8 at a time, as many as medusad runs),
+           with fork + exec and with posix_spawn, the same accounting.
 
 CPU per call = utime+stime (+cutime+cstime for programs) from
 /proc/PID/stat over the run / calls wrk completed. On 2 cores wrk takes
@@ -46,6 +46,13 @@ sys.path.insert(0, HERE)
 from run import REPO, TCK, Server, f1, family, free_port, median, stop_all, table, wrk  # noqa: E402
 
 SECTIONS = ("remote", "program")
+# The bare runs of the program, in C, 8 at a time: with fork() + execv(),
+# and with posix_spawn() (what Rust's Command uses where it can: a
+# vfork-like clone that does not copy the parent's page tables).
+BARE = {
+    "bare fork + exec + wait, C, 8 at a time": "fork",
+    "bare posix_spawn + wait, C, 8 at a time": "spawn",
+}
 
 WRK_LUA = """wrk.method = "POST"
 wrk.path   = "/RPC2"
@@ -71,24 +78,42 @@ server.serve_forever()
 # fork/exec/wait of ARGV with stdin, stdout and stderr piped, CONCURRENT at
 # a time, N in all: what each program-backed call must do at least.
 FORK_EXEC_C = r"""
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+extern char **environ;
+static int use_spawn;
 static void run(char **argv) {
     int in[2], out[2], err[2];
     if (pipe(in) || pipe(out) || pipe(err)) { perror("pipe"); exit(1); }
-    pid_t pid = fork();
-    if (pid < 0) { perror("fork"); exit(1); }
-    if (pid == 0) {
-        dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
-        close(in[0]); close(in[1]); close(out[0]); close(out[1]); close(err[0]); close(err[1]);
-        execv(argv[0], argv);
-        _exit(127);
+    pid_t pid;
+    if (use_spawn) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+        int fds[6] = {in[0], in[1], out[0], out[1], err[0], err[1]};
+        for (int i = 0; i < 6; i++) posix_spawn_file_actions_addclose(&fa, fds[i]);
+        if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)) { perror("spawn"); exit(1); }
+        posix_spawn_file_actions_destroy(&fa);
+    } else {
+        pid = fork();
+        if (pid < 0) { perror("fork"); exit(1); }
+        if (pid == 0) {
+            dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
+            close(in[0]); close(in[1]); close(out[0]); close(out[1]); close(err[0]); close(err[1]);
+            execv(argv[0], argv);
+            _exit(127);
+        }
     }
     close(in[0]); close(out[1]); close(err[1]);
-    if (write(in[1], "[]\n", 3) != 3) { perror("write"); }
+    /* The program may exit without reading its stdin: EPIPE is fine. */
+    if (write(in[1], "[]\n", 3) != 3) {}
     close(in[1]);
     char buf[4096];
     while (read(out[0], buf, sizeof buf) > 0) {}
@@ -97,16 +122,24 @@ static void run(char **argv) {
     int status;
     waitpid(pid, &status, 0);
 }
+/* N CONCURRENT fork|spawn PROGRAM ARGS... */
 int main(int argc, char **argv) {
     int n = atoi(argv[1]), concurrent = atoi(argv[2]);
+    /* As medusad does: a program that exits before reading its stdin must
+       not kill the runner with SIGPIPE (which would end the loop early
+       and make the runs look free). */
+    signal(SIGPIPE, SIG_IGN);
+    use_spawn = strcmp(argv[3], "spawn") == 0;
     for (int c = 0; c < concurrent; c++) {
         if (fork() == 0) {
-            for (int i = 0; i < n / concurrent; i++) run(argv + 3);
+            for (int i = 0; i < n / concurrent; i++) run(argv + 4);
             _exit(0);
         }
     }
-    while (wait(NULL) > 0) {}
-    return 0;
+    int status, failed = 0;
+    while (wait(&status) > 0)
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
+    return failed;
 }
 """
 
@@ -168,11 +201,12 @@ def measure_pair(front, back, script, secs, conns, log):
     return row
 
 
-def fork_exec(binary, n, concurrent, program):
-    """CPU µs per run and runs/s of the C loop."""
+def fork_exec(binary, n, concurrent, how, program):
+    """CPU µs per run and runs/s of the C loop (how: fork or spawn)."""
     start = time.time()
     r0 = os.times()
-    subprocess.run([binary, str(n), str(concurrent)] + program, check=True)
+    # check: a runner killed by a signal would make the runs look free.
+    subprocess.run([binary, str(n), str(concurrent), how] + program, check=True)
     r1 = os.times()
     wall = time.time() - start
     cpu = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
@@ -256,12 +290,12 @@ max-concurrent = 8
         for r in range(args.rounds):
             plan = [(sec, name, spec) for sec, named in rows.items() for name, spec in named.items()]
             if "program" in rows:
-                plan.append(("program", "bare fork/exec/wait, C, 8 at a time", None))
+                plan += [("program", name, None) for name in BARE]
             if r % 2:
                 plan.reverse()
             for sec, name, spec in plan:
                 if spec is None:
-                    row = fork_exec(c_bin, 2000, 8, ["/bin/echo", "0"])
+                    row = fork_exec(c_bin, 2000, 8, BARE[name], ["/bin/echo", "0"])
                 else:
                     front, back, script = spec
                     conns = 8 if sec == "program" else 50
@@ -283,7 +317,7 @@ max-concurrent = 8
                                  "CPU µs/call, both", "p99 ms"], out))
         if "program" in rows:
             out = []
-            for name in list(rows["program"]) + ["bare fork/exec/wait, C, 8 at a time"]:
+            for name in list(rows["program"]) + list(BARE):
                 rs = results[("program", name)]
                 out.append([name, f"{median(rs, 'rps'):.0f}", f1(median(rs, "us"))])
             report.append("\n### Program-backed methods, 8 connections\n")

@@ -107,6 +107,8 @@ struct RawRemote {
     idempotent: Option<Idempotent>,
     retries: Option<u32>,
     refresh: Option<Spanned<f64>>,
+    ca_file: Option<Spanned<String>>,
+    no_system_roots: Option<bool>,
 }
 
 /// An endpoint, checked: everything needed to build its handler.
@@ -530,6 +532,20 @@ fn check_remote(source: &Source<'_>, raw: RawRemote) -> Result<RemoteSpec, Confi
     }
     if let Some(n) = raw.retries {
         config.retries = n;
+    }
+    if let Some(file) = &raw.ca_file {
+        // A small file read at startup or on SIGHUP: it is checked here,
+        // so a bad one is an error at its line.
+        let path = source.resolve(file.get_ref());
+        config.tls.add_ca_file(&path).map_err(|e| {
+            source.error_at(
+                file.span().start,
+                format!("endpoint.remote.ca-file {}: {e}", path.display()),
+            )
+        })?;
+    }
+    if raw.no_system_roots == Some(true) {
+        config.tls.without_system_roots();
     }
     let idempotent = match raw.idempotent {
         None | Some(Idempotent::All(false)) => Retries::None,

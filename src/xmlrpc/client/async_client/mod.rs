@@ -425,7 +425,18 @@ impl Pool {
             Entry::Occupied(entry) => return Ok(entry.into_mut()),
             Entry::Vacant(slot) => slot,
         };
-        let server = match target.literal_address() {
+        // Before the server is kept: one whose TLS cannot be set up must
+        // not stay in the pool as a plain-text one.
+        let tls = match target.secure {
+            true => {
+                let name = target
+                    .server_name()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+                Some((name, self.config.tls.rustls_config()?))
+            }
+            false => None,
+        };
+        let mut server = match target.literal_address() {
             Some(addr) => Server::new(vec![addr], None),
             None => {
                 let lookup = self.lookups;
@@ -437,14 +448,8 @@ impl Pool {
                 Server::new(Vec::new(), Some(lookup))
             }
         };
-        let server = slot.insert(server);
-        if target.secure {
-            let name = target
-                .server_name()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            server.tls = Some((name, self.config.tls.rustls_config()?));
-        }
-        Ok(server)
+        server.tls = tls;
+        Ok(slot.insert(server))
     }
 
     /// `call` could not connect to its current address: back at the head of

@@ -352,3 +352,32 @@ fn a_unix_socket_is_not_looked_up_and_a_failed_connect_frees_one_slot() {
         "the idle connection is still counted"
     );
 }
+
+/// An `https://` server whose TLS cannot be set up (no roots to check it
+/// with) fails every call with that reason, not only the first: the
+/// failed server is not kept in the pool as a plain-text one (it was, and
+/// the second call went out unencrypted and met a closed connection).
+#[test]
+fn a_tls_setup_failure_is_reported_every_time() {
+    let mut reactor = Reactor::new().unwrap();
+    let mut tls = crate::xmlrpc::TlsConfig::default();
+    tls.without_system_roots();
+    let config = AsyncClientConfig {
+        tls,
+        ..AsyncClientConfig::default()
+    };
+    let client = AsyncClient::new(&mut reactor, config).unwrap();
+    let results: Rc<RefCell<Vec<CallResult>>> = Rc::default();
+    for _ in 0..2 {
+        let sink = results.clone();
+        client.call("https://127.0.0.1:9/RPC2", "add", vec![], move |r| {
+            sink.borrow_mut().push(r)
+        });
+    }
+    let results = results.borrow();
+    assert_eq!(results.len(), 2);
+    for result in results.iter() {
+        let error = result.as_ref().unwrap_err().to_string();
+        assert!(error.contains("no root certificates"), "{error}");
+    }
+}

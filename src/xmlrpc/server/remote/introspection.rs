@@ -36,6 +36,7 @@ const MAX_DESCRIBED: usize = 256;
 pub(super) struct Watch {
     state: Weak<std::cell::RefCell<State>>,
     refresh: Duration,
+    first: Option<TimerId>,
     timer: Option<TimerId>,
 }
 
@@ -44,6 +45,7 @@ impl Watch {
         Watch {
             state,
             refresh,
+            first: None,
             timer: None,
         }
     }
@@ -63,13 +65,15 @@ impl Dispatcher for Watch {
     }
 
     fn handle_added(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        // The first look on the loop's next pass, not now: the remote is
+        // being made, and is mounted (named by its prefix) just after.
+        self.first = Some(cx.set_timer(Duration::ZERO));
         self.timer = Some(cx.set_repeating(self.refresh));
-        self.look(cx);
         Ok(())
     }
 
     fn handle_timer(&mut self, cx: &mut Context<'_>, timer: TimerId) -> io::Result<()> {
-        if self.timer == Some(timer) {
+        if self.timer == Some(timer) || self.first == Some(timer) {
             self.look(cx);
         }
         Ok(())
