@@ -244,3 +244,53 @@ server.serve_forever()
     assert_eq!(lines, ["19", "True", "ABC"]);
     daemon.terminate("medusad with the docs' example");
 }
+
+/// With `--workers`, SIGHUP to the master reaches every worker, and each
+/// serves the new endpoints: a method added to the file is answered by
+/// both workers (told apart by `X-Medusa-Worker`), and the one removed by
+/// neither.
+#[test]
+fn sighup_to_the_master_reloads_every_worker() {
+    use util::daemon::RpcConnection;
+    let dir = TempDir::new().unwrap();
+    let config = |name: &str, prints: &str| {
+        format!(
+            "[server]\naccess-log = \"off\"\n\n[[endpoint]]\npath = \"/RPC2\"\n\n\
+             [[endpoint.method]]\nname = \"{name}\"\ncommand = [\"/bin/echo\", \"{prints}\"]\n"
+        )
+    };
+    let file = write_config(dir.path(), &config("m.one", "1"));
+    let mut daemon = Daemon::start(&["--workers", "2", "--config", &file]);
+    let pids = daemon.worker_pids(2);
+    for pid in &pids {
+        daemon.wait_for_seen(&format!("pid={pid}] medusad listening on"));
+    }
+    let call = |name: &str| {
+        format!("<?xml version=\"1.0\"?><methodCall><methodName>{name}</methodName><params/></methodCall>")
+    };
+
+    write_config(dir.path(), &config("m.two", "2"));
+    daemon.signal(libc::SIGHUP);
+    for pid in &pids {
+        daemon.wait_for_seen(&format!("pid={pid}] SIGHUP: {file} reloaded"));
+    }
+    // Fresh connections until both workers have answered the new method.
+    let mut answered_by = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let mut connection = RpcConnection::connect(daemon.addr).unwrap();
+        let answer = connection.call(&call("m.two"), "").unwrap();
+        assert_eq!(answer.int, Some(2), "{answer:?}");
+        let gone = connection.call(&call("m.one"), "").unwrap();
+        assert_eq!(gone.int, Some(-32601), "m.one is gone: {gone:?}");
+        answered_by.insert(answer.worker.expect("X-Medusa-Worker"));
+        if answered_by.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        answered_by,
+        pids.iter().copied().collect(),
+        "both workers serve the reloaded file"
+    );
+    daemon.terminate("medusad --workers after SIGHUP");
+}
