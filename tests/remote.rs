@@ -233,7 +233,8 @@ fn a_remote_killed_and_started_again() {
     back.child.kill().unwrap();
     back.child.wait().unwrap();
     let out = py(
-        "print(fault(lambda: p.back.add(1, 2)))\nprint(p.add(2, 2), p.local.sum(5, 5))",
+        "print(fault(lambda: p.back.add(1, 2)))\nprint(p.add(2, 2), p.local.sum(5, 5))\n\
+         print('back.add' in p.system.listMethods(), p.system.methodHelp('back.add') != '')",
         &front,
     );
     assert!(
@@ -241,6 +242,8 @@ fn a_remote_killed_and_started_again() {
         "{out:?}"
     );
     assert_eq!(out[1], "4 10");
+    // Introspection still answers, from the remote's last list.
+    assert_eq!(out[2], "True True");
     let page = status(&front);
     assert!(page.contains("remote back.: DOWN"), "{page}");
     let metrics = fetch(&front, "/status/metrics");
