@@ -73,3 +73,43 @@ fn debug_lines_for_connections_calls_and_refusals() {
         "a peer's line break started a log line"
     );
 }
+
+/// Connections refused at `--max-connections` get a debug line each (the
+/// warning is at most once a second, so a flood cannot flood the log).
+#[test]
+fn every_refusal_at_max_connections_has_a_debug_line() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medusad"));
+    command
+        .args([
+            "--port",
+            "0",
+            "--access-log",
+            "off",
+            "--max-connections",
+            "1",
+        ])
+        .env("RUST_LOG", "debug");
+    let mut daemon = Daemon::spawn_command(command);
+    let addr = listening_addr(&daemon.wait_for("listening on "));
+    // The one connection allowed, busy (half a request), so not evictable.
+    let mut busy = TcpStream::connect(addr).unwrap();
+    busy.write_all(b"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    daemon.wait_for("connection opened");
+    for _ in 0..3 {
+        let mut refused = TcpStream::connect(addr).unwrap();
+        let mut rest = Vec::new();
+        // Closed at once, unanswered.
+        let _ = refused.read_to_end(&mut rest);
+    }
+    for _ in 0..3 {
+        let line = daemon.wait_for("max_connections open and none idle");
+        assert!(
+            line.contains("DEBUG") && line.contains("refused 127.0.0.1:"),
+            "{line}"
+        );
+    }
+    drop(busy);
+    daemon.signal(libc::SIGTERM);
+    let _ = daemon.rest_of_log();
+}

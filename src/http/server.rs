@@ -129,6 +129,9 @@ impl Shared {
             .refusal_logged
             .get()
             .is_some_and(|then| now.duration_since(then) < Duration::from_secs(1));
+        // Every refusal at debug; a warning at most once a second, so a
+        // flood cannot flood the log.
+        log::debug!("refused {peer}: max_connections open and none idle");
         if !quiet {
             self.refusal_logged.set(Some(now));
             log::warn!(

@@ -176,8 +176,9 @@ impl HttpChannel {
             Ok(response) => response,
             Err(_) => {
                 // The panic message went to stderr through the panic hook.
+                // {:?}: the request line is the peer's, escaped for the log.
                 log::error!(
-                    "{}: handler panicked on {}",
+                    "{}: handler panicked on {:?}",
                     self.peer,
                     request.request_line()
                 );

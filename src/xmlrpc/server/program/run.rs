@@ -177,7 +177,13 @@ impl ProgramRun {
     fn respond(&mut self, result: Result<Value, Fault>) {
         if let Some(responder) = self.responder.take() {
             if let Err(fault) = &result {
-                log::info!("{}: {fault}", self.method());
+                // {:?}: the string may hold what the program printed.
+                log::info!(
+                    "{}: fault {}: {:?}",
+                    self.method(),
+                    fault.code,
+                    fault.message
+                );
             }
             responder.respond(result);
         }

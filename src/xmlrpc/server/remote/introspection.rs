@@ -120,7 +120,7 @@ fn listed(weak: &Weak<std::cell::RefCell<State>>, result: CallResult) {
             let mut s = state.borrow_mut();
             let what = super::describe(&error, s.config.timeout);
             log::warn!(
-                "remote {} ({}): listing its methods: {what}",
+                "remote {} ({}): listing its methods: {what:?}",
                 s.prefix,
                 s.shown
             );

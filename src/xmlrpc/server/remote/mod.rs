@@ -346,9 +346,10 @@ impl Call {
             match again {
                 Some(params) if unanswered(&error) => {
                     log::info!(
-                        "{}: {:?} failed ({error}); trying again",
+                        "{}: {:?} failed ({:?}); trying again",
                         self.name,
-                        self.method
+                        self.method,
+                        error.to_string()
                     );
                     let retry = Call {
                         retries: self.retries.saturating_sub(1),
@@ -382,7 +383,8 @@ impl Call {
         if let Some(state) = self.state.upgrade() {
             state.borrow_mut().note_failure(&what);
         }
-        log::warn!("{}: {:?}: {what}", self.name, self.method);
+        // {:?}: the method is the caller's, and `what` may quote the remote.
+        log::warn!("{}: {:?}: {what:?}", self.name, self.method);
         Fault::transport_error(format!("{}: {what}", self.name))
     }
 }
