@@ -26,8 +26,8 @@ use crate::http::{
     Request, Response, ServerView, PAGE_END,
 };
 use crate::xmlrpc::{
-    decode_call, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault, Reply,
-    XmlRpcService,
+    decode_call, introspect, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault,
+    Reply, XmlRpcService,
 };
 
 /// Settings of an [`XmlRpcHandler`].
@@ -99,11 +99,22 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         };
         let service = &mut self.service;
         let method = call.method;
+        // Kept for the handler's own introspection (rare, and small).
+        let system_params = method.starts_with("system.").then(|| call.params.clone());
         let mut cx = CallContext::new(server, answering, &method);
         let reply = panic::catch_unwind(AssertUnwindSafe(|| {
             service.call_or_defer(&method, call.params, &mut cx)
         }));
         let result = match reply {
+            // A service that describes its methods but does not answer
+            // introspection itself: the handler answers from what it says.
+            Ok(Reply::Now(Err(fault))) if fault.code == Fault::METHOD_NOT_FOUND => {
+                let described = self.service.describe();
+                let answer = described
+                    .zip(system_params)
+                    .and_then(|(methods, params)| introspect(methods.as_slice(), &method, &params));
+                answer.unwrap_or(Err(fault))
+            }
             Ok(Reply::Now(result)) => result,
             Ok(Reply::Later(later)) => return Outcome::Later(later),
             Err(_) => {

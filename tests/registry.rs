@@ -2,7 +2,8 @@
 //! `register_instance` puts an instance behind `register_function`s:
 //! Python's `xmlrpc.client` calls typed methods, the instance's methods,
 //! introspection that lists both, and `system.multicall` across them; a
-//! service that does not describe itself still gets a GET page.
+//! service that describes itself, installed alone, still answers
+//! introspection; one that does not still gets a GET page.
 
 mod util;
 
@@ -67,6 +68,14 @@ except xmlrpc.client.Fault as f:
     print("fault", f.faultCode, f.faultString)
 page = urllib.request.urlopen(base + "/mute").read().decode()
 print("does not list its methods" in page)
+legacy = xmlrpc.client.ServerProxy(base + "/legacy")
+print(" ".join(legacy.system.listMethods()), legacy.ping())
+print(legacy.system.methodHelp("ping"), legacy.system.methodSignature("ping"))
+print(legacy.system.methodSignature("system.methodHelp"))
+try:
+    legacy.system.methodHelp("nosuch")
+except xmlrpc.client.Fault as f:
+    print("fault", f.faultCode, f.faultString)
 "#;
 
 #[test]
@@ -83,6 +92,9 @@ fn python_calls_typed_methods_and_an_instance_side_by_side() {
         registry.register_instance(Legacy);
         server.install_handler(XmlRpcHandler::new("/RPC2", registry));
         server.install_handler(XmlRpcHandler::new("/mute", Mute));
+        // Described but not in a registry: the handler answers its
+        // introspection from the description.
+        server.install_handler(XmlRpcHandler::new("/legacy", Legacy));
         let addr = server.local_addr()?;
         reactor.add(server)?;
         Ok(addr)
@@ -97,6 +109,10 @@ fn python_calls_typed_methods_and_an_instance_side_by_side() {
             "3 pong [[3]]",
             "fault -32601 legacy: no nosuch",
             "True",
+            "ping system.listMethods system.methodHelp system.methodSignature pong",
+            "Answers pong. [['string']]",
+            "[['string', 'string']]",
+            "fault -32601 no method nosuch",
         ]
     );
     server.stop().unwrap();

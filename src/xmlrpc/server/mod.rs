@@ -31,5 +31,5 @@ pub(super) mod registry;
 pub(super) mod remote;
 pub(super) mod service;
 mod signature;
-mod system;
+pub(super) mod system;
 pub(super) mod workers;

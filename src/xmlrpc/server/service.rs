@@ -29,8 +29,8 @@
 //! - A panic inside `call` becomes a -32603 fault for that request only; the
 //!   loop and every other client carry on.
 //! - `describe` lets a service list its methods (help and signatures) for
-//!   `system.*` introspection and the handler's HTML page; the registry
-//!   implements it for you.
+//!   `system.*` introspection (the handler answers it from the list) and
+//!   the handler's HTML page; the registry implements it for you.
 
 use std::sync::Arc;
 
@@ -59,8 +59,11 @@ pub trait XmlRpcService {
     /// send. Runs on the loop's thread; do not block in it.
     fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, Fault>;
 
-    /// The methods this service offers, if it can say (used for the HTML
-    /// page a GET shows). `None`: no introspection.
+    /// The methods this service offers, if it can say: the HTML page a GET
+    /// shows lists them, and when `call` does not answer
+    /// `system.listMethods`, `methodHelp` or `methodSignature` itself
+    /// (it faults -32601), the handler answers them from this. `None`: no
+    /// introspection.
     fn describe(&self) -> Option<Vec<MethodInfo>> {
         None
     }

@@ -7,48 +7,128 @@
 use std::collections::BTreeMap;
 
 use super::registry::Registry;
+use super::service::MethodInfo;
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
 
 impl Registry {
     pub(super) fn system(&mut self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
-        let one_name = |params: &[Value]| match params {
-            [Value::String(name)] => Ok(name.clone()),
-            _ => Err(Fault::invalid_params(format!(
-                "{method} takes one method name"
-            ))),
-        };
+        if let Some(answer) = introspect(self, method, &params) {
+            return answer;
+        }
         match method {
-            "system.listMethods" => Ok(Value::Array(
-                self.method_names().into_iter().map(Value::String).collect(),
-            )),
-            "system.methodHelp" => {
-                let name = one_name(&params)?;
-                self.help_of(&name)
-                    .map(Value::String)
-                    .ok_or_else(|| Fault::method_not_found(format!("no method {name}")))
-            }
-            "system.methodSignature" => {
-                let name = one_name(&params)?;
-                let signatures = self
-                    .signatures_of(&name)
-                    .ok_or_else(|| Fault::method_not_found(format!("no method {name}")))?;
-                if signatures.is_empty() {
-                    // The introspection spec's answer for "not known".
-                    return Ok(Value::String("undef".to_string()));
-                }
-                Ok(Value::Array(
-                    signatures
-                        .into_iter()
-                        .map(|s| Value::Array(s.into_iter().map(Value::String).collect()))
-                        .collect(),
-                ))
-            }
             "system.multicall" => self.multicall_now(params),
             "system.getCapabilities" => Ok(capabilities()),
             _ => Err(Fault::method_not_found(format!("no method {method}"))),
         }
     }
+}
+
+/// What introspection needs of a service: its method names, and a
+/// method's help and signatures (`None`: no such method).
+pub(crate) trait Described {
+    fn names(&self) -> Vec<String>;
+    fn help(&self, name: &str) -> Option<String>;
+    fn signatures(&self, name: &str) -> Option<Vec<Vec<String>>>;
+}
+
+impl Described for Registry {
+    fn names(&self) -> Vec<String> {
+        self.method_names()
+    }
+
+    fn help(&self, name: &str) -> Option<String> {
+        self.help_of(name)
+    }
+
+    fn signatures(&self, name: &str) -> Option<Vec<Vec<String>>> {
+        self.signatures_of(name)
+    }
+}
+
+/// The three introspection methods themselves, beside what a service
+/// describes: for a service that describes itself but does not answer
+/// them (the handler answers for it).
+const INTROSPECTION: [&str; 3] = [
+    "system.listMethods",
+    "system.methodHelp",
+    "system.methodSignature",
+];
+
+impl Described for [MethodInfo] {
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.iter().map(|m| m.name.clone()).collect();
+        names.extend(INTROSPECTION.iter().map(|n| n.to_string()));
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn help(&self, name: &str) -> Option<String> {
+        match self.iter().find(|m| m.name == name) {
+            Some(info) => Some(info.help.clone()),
+            None => builtin(name).map(|(_, help, _)| help.to_string()),
+        }
+    }
+
+    fn signatures(&self, name: &str) -> Option<Vec<Vec<String>>> {
+        match self.iter().find(|m| m.name == name) {
+            Some(info) => Some(info.signatures.clone()),
+            None => {
+                builtin(name).map(|(_, _, sig)| vec![sig.iter().map(|t| t.to_string()).collect()])
+            }
+        }
+    }
+}
+
+/// One of the introspection methods' own descriptions.
+fn builtin(name: &str) -> Option<&'static (&'static str, &'static str, &'static [&'static str])> {
+    SYSTEM_METHODS
+        .iter()
+        .find(|(n, _, _)| *n == name && INTROSPECTION.contains(n))
+}
+
+/// `system.listMethods`, `methodHelp` and `methodSignature` over
+/// `described`; `None` for any other method.
+pub(crate) fn introspect<D: Described + ?Sized>(
+    described: &D,
+    method: &str,
+    params: &[Value],
+) -> Option<Result<Value, Fault>> {
+    let one_name = || match params {
+        [Value::String(name)] => Ok(name.clone()),
+        _ => Err(Fault::invalid_params(format!(
+            "{method} takes one method name"
+        ))),
+    };
+    let no_method = |name: &str| Fault::method_not_found(format!("no method {name}"));
+    Some(match method {
+        "system.listMethods" => Ok(Value::Array(
+            described.names().into_iter().map(Value::String).collect(),
+        )),
+        "system.methodHelp" => one_name().and_then(|name| {
+            described
+                .help(&name)
+                .map(Value::String)
+                .ok_or_else(|| no_method(&name))
+        }),
+        "system.methodSignature" => one_name().and_then(|name| {
+            let signatures = described
+                .signatures(&name)
+                .ok_or_else(|| no_method(&name))?;
+            if signatures.is_empty() {
+                // The introspection spec's answer for "not known".
+                return Ok(Value::String("undef".to_string()));
+            }
+            Ok(Value::Array(
+                signatures
+                    .into_iter()
+                    .map(|s| Value::Array(s.into_iter().map(Value::String).collect()))
+                    .collect(),
+            ))
+        }),
+        _ => return None,
+    })
 }
 
 /// The built-in methods: name, help, signature.
