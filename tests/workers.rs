@@ -568,3 +568,66 @@ fn workers_sharing_an_access_log_file_tag_their_lines() {
         "one line per call, under the worker that answered"
     );
 }
+
+/// `--reuseport`: a socket per worker on one port. Fresh connections are
+/// spread among the workers by the kernel; a killed worker's replacement
+/// takes over its socket (the master keeps it), so the port keeps
+/// answering; and, the documented caveat, another process of the same
+/// user can bind the port with SO_REUSEPORT too, while a plain bind is
+/// refused.
+#[cfg(target_os = "linux")]
+#[test]
+fn reuseport_gives_each_worker_a_socket() {
+    let (mut daemon, pids) = two_workers(&["--reuseport"]);
+    let addr = daemon.addr;
+    let mut seen = std::collections::BTreeMap::<u32, usize>::new();
+    for i in 0..200 {
+        let mut conn = RpcConnection::connect(addr).expect("connect");
+        let answer = conn.call(&add_call(i, 1), "").expect("answered");
+        assert_eq!(answer.int, Some(i64::from(i) + 1));
+        *seen
+            .entry(answer.worker.expect("X-Medusa-Worker"))
+            .or_default() += 1;
+    }
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        {
+            let mut p = pids.clone();
+            p.sort_unstable();
+            p
+        },
+        "both workers took connections: {seen:?}"
+    );
+
+    signal_pid(pids[0], libc::SIGKILL);
+    daemon.wait_for(&format!("worker {} was killed by signal 9", pids[0]));
+    let replacement = daemon.worker_pids(3)[2];
+    daemon.wait_for_seen(&format!("pid={replacement}] medusad listening on"));
+    let mut answered_by = std::collections::BTreeSet::new();
+    for i in 0..200 {
+        let mut conn = RpcConnection::connect(addr).expect("connect");
+        let answer = conn
+            .call(&add_call(i, 2), "")
+            .expect("answered after the kill");
+        answered_by.insert(answer.worker.expect("X-Medusa-Worker"));
+        if answered_by.contains(&replacement) {
+            break;
+        }
+    }
+    assert!(
+        answered_by.contains(&replacement),
+        "the replacement serves the killed worker's socket: {answered_by:?}"
+    );
+
+    let plain = std::net::TcpListener::bind(addr);
+    assert!(plain.is_err(), "a plain bind of the port is refused");
+    let intruder =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    intruder.set_reuse_port(true).unwrap();
+    assert!(
+        intruder.bind(&addr.into()).is_ok(),
+        "the caveat: a SO_REUSEPORT socket of the same user can join"
+    );
+    drop(intruder);
+    daemon.terminate("medusad --workers 2 --reuseport");
+}

@@ -53,8 +53,18 @@ impl Listener {
 /// `--no-tcp`), then each `--unix` path. The socket files are returned as
 /// well: whoever holds them removes the files when it drops them.
 pub fn bind_all(options: &Options) -> io::Result<(Vec<Listener>, Vec<UnixSocket>)> {
+    bind(options, true)
+}
+
+/// [`bind_all`] without the TCP address (when `--reuseport` binds it once
+/// per worker instead: [`bind_reuseport`]).
+pub fn bind_unix(options: &Options) -> io::Result<(Vec<Listener>, Vec<UnixSocket>)> {
+    bind(options, false)
+}
+
+fn bind(options: &Options, tcp: bool) -> io::Result<(Vec<Listener>, Vec<UnixSocket>)> {
     let mut listeners = Vec::new();
-    if let Some(addr) = options.addr {
+    if let Some(addr) = options.addr.filter(|_| tcp) {
         listeners.push(Listener::Tcp(bind_tcp(addr)?));
     }
     let mut files = Vec::new();
@@ -74,8 +84,45 @@ fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(TcpListener::from(OwnedFd::from(listener)))
 }
 
+/// `--reuseport`: `count` sockets listening on `addr` with `SO_REUSEPORT`,
+/// one per worker, among which the kernel spreads new connections (by a
+/// hash of the addresses and ports, not by who is free). The first one
+/// resolves port 0; the others take its port. The master keeps them all,
+/// so a worker's replacement accepts what was queued on its socket; but a
+/// stopped worker holds its share, and any process of the same user may
+/// bind the port with `SO_REUSEPORT` and take a share too.
+#[cfg(target_os = "linux")]
+pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<Vec<TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let one = |addr: SocketAddr| -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(medusa::reactor::BACKLOG)?;
+        Ok(socket.into())
+    };
+    let first = one(addr).map_err(|e| medusa::reactor::cannot_listen(&addr, &e))?;
+    let addr = first.local_addr()?;
+    let mut all = vec![first];
+    for _ in 1..count {
+        all.push(one(addr).map_err(|e| medusa::reactor::cannot_listen(&addr, &e))?);
+    }
+    Ok(all)
+}
+
+/// `SO_REUSEPORT` spreads connections this way on Linux only.
+#[cfg(not(target_os = "linux"))]
+pub fn bind_reuseport(_addr: SocketAddr, _count: usize) -> io::Result<Vec<TcpListener>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "--reuseport is for Linux only",
+    ))
+}
+
 /// The listening sockets the master holds while its workers come and go;
-/// every worker inherits all of them and accepts on each.
+/// every worker inherits all the shared ones and accepts on each, and with
+/// `--reuseport` its own TCP socket too.
 ///
 /// One socket per address, not one `SO_REUSEPORT` socket per worker: a
 /// port shared that way can be joined by any process of the same user, so
@@ -87,6 +134,8 @@ fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
 #[derive(Debug)]
 pub struct Listening {
     listeners: Vec<Listener>,
+    /// `--reuseport`: worker slot `i`'s own TCP socket is `own[i]`.
+    own: Vec<Listener>,
 }
 
 impl Listening {
@@ -98,21 +147,46 @@ impl Listening {
         for listener in &listeners {
             SockRef::from(&listener.fd()).set_cloexec(false)?;
         }
-        Ok(Listening { listeners })
+        Ok(Listening {
+            listeners,
+            own: Vec::new(),
+        })
+    }
+
+    /// Gives worker slot `i` the socket `own[i]` besides the shared ones
+    /// (`--reuseport`).
+    pub fn with_own(mut self, own: Vec<Listener>) -> io::Result<Listening> {
+        for listener in &own {
+            SockRef::from(&listener.fd()).set_cloexec(false)?;
+        }
+        self.own = own;
+        Ok(self)
     }
 
     /// Where the workers serve, for the log.
     pub fn describe(&self) -> String {
-        let all: Vec<String> = self.listeners.iter().map(Listener::describe).collect();
+        let mut all: Vec<String> = Vec::new();
+        if let Some(first) = self.own.first() {
+            all.push(format!("{} (a socket per worker)", first.describe()));
+        }
+        all.extend(self.listeners.iter().map(Listener::describe));
         all.join(", ")
     }
 
-    /// Tells a worker's command where its listening sockets are: their
-    /// descriptor numbers, comma-separated, in the order served.
-    pub fn configure(&self, command: &mut Command) {
+    /// Tells the command of worker slot `slot` where its listening sockets
+    /// are: their descriptor numbers, comma-separated, in the order served
+    /// (its own socket first, with `--reuseport`). Its siblings' sockets
+    /// are inherited too (none is close-on-exec, and dropping that flag for
+    /// one child only would need code between fork and exec) but never
+    /// named, so never polled: what the kernel queues on a socket is taken
+    /// only by the worker that accepts on it, and they cost one descriptor
+    /// each.
+    pub fn configure(&self, command: &mut Command, slot: usize) {
         let fds: Vec<String> = self
-            .listeners
-            .iter()
+            .own
+            .get(slot)
+            .into_iter()
+            .chain(&self.listeners)
             .map(|l| l.fd().as_raw_fd().to_string())
             .collect();
         command.env(LISTEN_FD_ENV, fds.join(","));
@@ -161,7 +235,7 @@ mod tests {
         let fds = format!("{},{}", tcp.as_raw_fd(), unix.as_raw_fd());
         let listening = Listening::share(vec![Listener::Tcp(tcp), Listener::Unix(unix)]).unwrap();
         let mut command = Command::new("true");
-        listening.configure(&mut command);
+        listening.configure(&mut command, 0);
         let envs: Vec<_> = command.get_envs().collect();
         assert_eq!(
             envs,
@@ -175,5 +249,35 @@ mod tests {
             "{}",
             listening.describe()
         );
+    }
+
+    /// `--reuseport`: one port, a socket per worker, each worker told its
+    /// own first and then the shared ones.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reuseport_gives_each_worker_its_own_socket() {
+        let own = bind_reuseport("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let port = own[0].local_addr().unwrap().port();
+        assert!(own.iter().all(|l| l.local_addr().unwrap().port() == port));
+        let fds: Vec<i32> = own.iter().map(|l| l.as_raw_fd()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let unix = UnixListener::bind(dir.path().join("s.sock")).unwrap();
+        let unix_fd = unix.as_raw_fd();
+        let listening = Listening::share(vec![Listener::Unix(unix)])
+            .unwrap()
+            .with_own(own.into_iter().map(Listener::Tcp).collect())
+            .unwrap();
+        for (slot, fd) in fds.iter().enumerate() {
+            let mut command = Command::new("true");
+            listening.configure(&mut command, slot);
+            let value = command
+                .get_envs()
+                .find_map(|(_, v)| v)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert_eq!(value, format!("{fd},{unix_fd}"));
+        }
+        assert!(listening.describe().contains("(a socket per worker)"));
     }
 }

@@ -98,6 +98,9 @@ fn main() -> ExitCode {
              use --auth-user or --auth-file"
         );
     }
+    if options.reuseport && options.workers <= 1 {
+        log::warn!("--reuseport has no effect without --workers N (N > 1)");
+    }
     if options.workers > 1 {
         return match run_master(&options, activated) {
             Ok(MasterExit::Stopped) => ExitCode::SUCCESS,
@@ -210,12 +213,23 @@ fn run_master(options: &Options, activated: Vec<Listener>) -> std::io::Result<Ma
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // Held by the master until it stops: the port (and socket files) stay
     // ours while workers restart.
-    let (listeners, files) = if activated.is_empty() {
-        listening::bind_all(options)?
-    } else {
-        (activated, Vec::new())
+    let reuseport = options.reuseport && activated.is_empty();
+    if options.reuseport && !reuseport {
+        log::warn!("--reuseport: ignored for sockets inherited from systemd");
+    }
+    let (listeners, files) = match (activated.is_empty(), reuseport) {
+        (false, _) => (activated, Vec::new()),
+        (true, false) => listening::bind_all(options)?,
+        (true, true) => listening::bind_unix(options)?,
     };
-    let listening = Listening::share(listeners)?;
+    let own = match (reuseport, options.addr) {
+        (true, Some(addr)) => listening::bind_reuseport(addr, options.workers)?
+            .into_iter()
+            .map(Listener::Tcp)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let listening = Listening::share(listeners)?.with_own(own)?;
     log::info!(
         "medusad master {}: {} workers on {}",
         std::process::id(),

@@ -160,7 +160,7 @@ impl<F: FnMut() -> Command> Master<F> {
             .env(WORKER_ENV, std::process::id().to_string())
             .process_group(0);
         if let Some(listening) = &self.listening {
-            listening.configure(&mut command);
+            listening.configure(&mut command, index);
         }
         match command.spawn() {
             Ok(child) => {

@@ -206,6 +206,13 @@ pub struct Cli {
     #[arg(short, long, value_name = "N|auto", default_value = "1", value_parser = values::workers)]
     pub workers: usize,
 
+    /// With --workers: a socket per worker on the port (SO_REUSEPORT, Linux)
+    /// instead of one they share, the kernel spreading connections among
+    /// them; a stopped worker then holds its share, and any process of the
+    /// same user may join the port (see docs/deploying.md)
+    #[arg(long, conflicts_with = "no_tcp")]
+    pub reuseport: bool,
+
     /// Let web pages from ORIGIN (e.g. https://app.example; repeatable; '*'
     /// for any) call from a browser: preflights are answered, answers name
     /// the origin

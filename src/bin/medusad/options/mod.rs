@@ -30,6 +30,8 @@ pub struct Options {
     pub unix_owner: Option<(u32, Option<u32>)>,
     pub tls: Option<TlsFiles>,
     pub workers: usize,
+    /// `--reuseport`: a TCP socket per worker.
+    pub reuseport: bool,
     pub root: Option<PathBuf>,
     pub listings: bool,
     pub grace: Duration,
@@ -149,6 +151,7 @@ impl From<Cli> for Options {
             unix_owner: cli.unix_owner,
             tls,
             workers: cli.workers,
+            reuseport: cli.reuseport,
             root: cli.root,
             listings: !cli.no_listings,
             grace: cli.grace.0,
