@@ -215,3 +215,41 @@ fn logrotate_create_then_sigusr1_loses_no_line() {
 fn logrotate_with_workers_signals_the_master_and_loses_no_line() {
     rotation_loses_no_line(&["--workers", "2"], 2);
 }
+
+/// A path that cannot be opened again (its directory moved away) costs
+/// nothing: the error is logged and the lines keep going to the old file.
+#[test]
+fn a_failed_reopen_keeps_writing_to_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let log = logs.join("access.log");
+    let mut daemon = Daemon::start(&["--access-log", log.to_str().unwrap()]);
+    let mut conn = RpcConnection::connect(daemon.addr).expect("connect");
+    assert_eq!(conn.call(&add_call(1, 2), "").unwrap().int, Some(3));
+    let moved = dir.path().join("moved");
+    std::fs::rename(&logs, &moved).unwrap();
+    daemon.signal(libc::SIGUSR1);
+    let line = daemon.wait_for("SIGUSR1: ");
+    assert!(line.contains("still writing to the old file"), "{line}");
+    assert!(line.contains("access.log"), "{line}");
+    assert_eq!(conn.call(&add_call(3, 4), "").unwrap().int, Some(7));
+    drop(conn);
+    daemon.terminate("medusad after a failed reopen");
+    let text = read(&moved.join("access.log"));
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(!log.exists(), "nothing created at the old path");
+}
+
+/// Without a log file (the access log on stderr), SIGUSR1 is harmless
+/// and says so.
+#[test]
+fn sigusr1_without_a_log_file_is_harmless() {
+    let mut daemon = Daemon::start(&[]);
+    daemon.signal(libc::SIGUSR1);
+    daemon.wait_for("SIGUSR1: no log file to reopen");
+    let mut conn = RpcConnection::connect(daemon.addr).expect("connect");
+    assert_eq!(conn.call(&add_call(1, 2), "").unwrap().int, Some(3));
+    drop(conn);
+    daemon.terminate("medusad after SIGUSR1");
+}

@@ -318,7 +318,7 @@ mod tests {
         // The directory is moved away: the path cannot be created again.
         let moved = dir.path().join("moved");
         std::fs::rename(&logs, &moved).unwrap();
-        let err = logger.reopen().err().expect("cannot reopen");
+        let err = logger.reopen().expect_err("cannot reopen");
         assert!(err.to_string().contains("access.log"), "{err}");
         logger.record(&entry("GET", "/two"), 2);
         drop(logger);

@@ -40,15 +40,13 @@ impl Reopener {
     fn reopen(&self) {
         let mut reopened = 0;
         for log in &self.logs {
-            let Some(path) = log.path() else {
+            if log.path().is_none() {
                 continue;
-            };
+            }
             match log.reopen() {
+                // The error names the path.
+                Err(e) => log::error!("SIGUSR1: {e}; still writing to the old file"),
                 Ok(()) => reopened += 1,
-                Err(e) => log::error!(
-                    "SIGUSR1: cannot reopen the access log, still writing to the old file of {}: {e}",
-                    path.display()
-                ),
             }
         }
         if reopened > 0 {
