@@ -10,8 +10,11 @@
 //! costs a formatted record and a `write` system call per line, about a
 //! sixth of the whole cost of an XML-RPC call.
 //!
-//! The file is opened for appending, so `logrotate`'s `copytruncate` works;
-//! a line is never split across two writes of the buffer.
+//! The file is opened for appending, and a line is never split across two
+//! writes of the buffer. For `logrotate`'s `create` (rename, then ask the
+//! program to reopen), [`AccessLogHandle::reopen`](super::AccessLogHandle)
+//! writes the buffered lines to the renamed file, then opens the path
+//! again; `copytruncate` works too, without a signal.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -122,6 +125,31 @@ impl AccessLogger {
                     self.flush();
                 }
             }
+        }
+    }
+
+    /// Writes the buffered lines to the file open now, then opens the path
+    /// again (created if missing, for appending) and writes to that from
+    /// now on: after a rotation renamed the file, the old lines end in the
+    /// old file and none is lost. If the path cannot be opened, the old
+    /// file stays in use and the error is returned. Nothing to do for the
+    /// other sinks.
+    pub(crate) fn reopen(&mut self) -> io::Result<()> {
+        self.flush();
+        let Sink::File { file, path, .. } = &mut self.sink else {
+            return Ok(());
+        };
+        // A blocking open() on the loop, made on purpose: once, at the
+        // operator's request (SIGUSR1 after a rotation).
+        *file = open_append(path)?;
+        Ok(())
+    }
+
+    /// The file this logger appends to, if it is the file sink.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        match &self.sink {
+            Sink::File { path, .. } => Some(path),
+            _ => None,
         }
     }
 
@@ -256,6 +284,55 @@ mod tests {
         drop(logger);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2001, "drop flushes the rest");
+    }
+
+    #[test]
+    fn reopen_puts_buffered_lines_in_the_renamed_file_and_new_ones_in_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let rotated = dir.path().join("access.log.1");
+        let mut logger = AccessLogger::open(&AccessLog::File(path.clone()), None).unwrap();
+        logger.record(&entry("GET", "/before"), 1);
+        // What logrotate's `create` does: rename, then signal.
+        std::fs::rename(&path, &rotated).unwrap();
+        logger.record(&entry("GET", "/before-signal"), 2);
+        logger.reopen().unwrap();
+        logger.record(&entry("GET", "/after"), 3);
+        drop(logger);
+        let old = std::fs::read_to_string(&rotated).unwrap();
+        assert_eq!(old.lines().count(), 2, "{old}");
+        assert!(old.contains("/before ") && old.contains("/before-signal "));
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(new.lines().count(), 1, "{new}");
+        assert!(new.contains("/after "), "{new}");
+    }
+
+    #[test]
+    fn a_failed_reopen_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let path = logs.join("access.log");
+        let mut logger = AccessLogger::open(&AccessLog::File(path.clone()), None).unwrap();
+        logger.record(&entry("GET", "/one"), 1);
+        // The directory is moved away: the path cannot be created again.
+        let moved = dir.path().join("moved");
+        std::fs::rename(&logs, &moved).unwrap();
+        let err = logger.reopen().expect_err("cannot reopen");
+        assert!(err.to_string().contains("access.log"), "{err}");
+        logger.record(&entry("GET", "/two"), 2);
+        drop(logger);
+        let text = std::fs::read_to_string(moved.join("access.log")).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+    }
+
+    #[test]
+    fn reopen_is_nothing_for_the_other_sinks() {
+        for target in [AccessLog::Log, AccessLog::Off] {
+            let mut logger = AccessLogger::open(&target, None).unwrap();
+            logger.reopen().unwrap();
+            assert!(logger.path().is_none());
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub use page::{page_start, page_start_with, PAGE_END, PAGE_STYLE};
 pub use rate_history::{RateHistory, HISTORY_INTERVAL, HISTORY_SLOTS};
 pub use request::{Request, Version};
 pub use response::{html_escape, reason_phrase, Body, Response};
-pub use server::{ChannelInfo, HandlerChain, HttpServer, HttpStats, TlsSetting};
+pub use server::{AccessLogHandle, ChannelInfo, HandlerChain, HttpServer, HttpStats, TlsSetting};
 
 use std::fmt;
 

@@ -155,6 +155,35 @@ impl TlsSetting {
     }
 }
 
+/// See [`HttpServer::access_log_handle`]: reopens the access log file
+/// after a rotation.
+#[derive(Clone)]
+pub struct AccessLogHandle(Rc<Shared>);
+
+impl AccessLogHandle {
+    /// With [`AccessLog::File`](super::AccessLog::File): writes the lines
+    /// still buffered to the file open now (under its new name, after
+    /// `logrotate` renamed it), then opens the path again, created if
+    /// missing, and appends there from now on. No line is lost or written
+    /// twice. An error if the path cannot be opened: the old file then
+    /// stays in use. Nothing to do for the other sinks.
+    ///
+    /// A blocking `open()`: call it from a dispatcher or a timer on an
+    /// operator's request (a signal), not on every request.
+    pub fn reopen(&self) -> io::Result<()> {
+        self.0
+            .access_log
+            .try_borrow_mut()
+            .map_err(|_| io::Error::other("the access log is in use"))?
+            .reopen()
+    }
+
+    /// The file the access log goes to, if it goes to one.
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.0.access_log.borrow().path().map(Into::into)
+    }
+}
+
 type AcceptFn = Box<dyn FnMut(Stream, Peer, &mut Context<'_>) -> io::Result<()>>;
 
 /// Medusa's `http_server`: listens, and gives each connection an
@@ -375,6 +404,14 @@ impl HttpServer {
     /// server belongs to the reactor (e.g. on SIGHUP, with new files).
     pub fn tls_setting(&self) -> TlsSetting {
         TlsSetting(self.tls.clone())
+    }
+
+    /// A handle on this server's access log that stays usable once the
+    /// server belongs to the reactor: to reopen its file after a rotation
+    /// (medusad: on SIGUSR1). Shared by the sockets of
+    /// [`also_listen`](HttpServer::also_listen), which write to one log.
+    pub fn access_log_handle(&self) -> AccessLogHandle {
+        AccessLogHandle(self.shared.clone())
     }
 
     /// The TCP address actually bound (an error for a Unix-domain

@@ -5,27 +5,30 @@
 //!
 //! Logging goes through `env_logger` (`RUST_LOG`, default `info`): a
 //! startup line with the bound address, then the access log (target
-//! `medusa::access`), unless `--access-log FILE` sends it to a file. On
-//! SIGINT/SIGTERM it stops accepting, finishes the requests in flight, and
-//! exits 0; if it has to drop connections to stop (a second signal, or
-//! `--grace` over), it says so and exits 1. A bad command line exits 2.
+//! `medusa::access`), unless `--access-log FILE` sends it to a file
+//! (reopened on SIGUSR1, for `logrotate`). On SIGINT/SIGTERM it stops
+//! accepting, finishes the requests in flight, and exits 0; if it has to
+//! drop connections to stop (a second signal, or `--grace` over), it says
+//! so and exits 1. A bad command line exits 2.
 //!
 //! One reactor serves one core. To use more, `medusad --workers N` runs N
 //! copies of itself, each a single-threaded reactor accepting on the
 //! master's listening socket, and a small master that starts them,
-//! restarts the ones that die and relays SIGTERM/SIGINT. This is Apache
-//! prefork's model (and nginx's without `reuseport`), not a home-made
-//! cluster: whichever worker is free accepts the next connection. Log
-//! lines then carry the pid, and responses say which worker answered
-//! (`X-Medusa-Worker`). Started by systemd socket activation
+//! restarts the ones that die and relays SIGTERM/SIGINT (and SIGHUP, to
+//! reload, and SIGUSR1, to reopen the access log file after a rotation).
+//! This is Apache prefork's model (and nginx's without `reuseport`), not a
+//! home-made cluster: whichever worker is free accepts the next
+//! connection. Log lines then carry the pid, and responses say which
+//! worker answered (`X-Medusa-Worker`). Started by systemd socket activation
 //! (`LISTEN_FDS`), it serves the inherited socket instead of binding (the
 //! workers share it). See `docs/deploying.md`.
 //!
 //! The modules: the command line (`options`), the demo service (`demo`),
 //! the master (`prefork`), the worker's side of its contract (`worker`),
-//! restart delays (`backoff`), the one listening socket the master holds
-//! and passes down to its workers (`listening`) and systemd socket
-//! activation (`activation`). Everything here is built on the library's
+//! SIGHUP's reload (`reload`), SIGUSR1's reopening of the access log
+//! (`reopen`), restart delays (`backoff`), the one listening socket the
+//! master holds and passes down to its workers (`listening`) and systemd
+//! socket activation (`activation`). Everything here is built on the library's
 //! public API.
 
 mod activation;
@@ -37,6 +40,7 @@ mod listening;
 mod options;
 mod prefork;
 mod reload;
+mod reopen;
 mod tls;
 mod unix;
 mod worker;
@@ -323,6 +327,8 @@ fn setup(
     reactor.catch_signals(options.grace)?;
     // As early: SIGHUP's default action would end the process.
     let mut reloader = reload::Reloader::new()?;
+    // And SIGUSR1's (logrotate's postrotate may send it at any time).
+    let mut reopener = reopen::Reopener::new()?;
 
     let http = options.http.clone();
     let mut listeners = listeners.into_iter();
@@ -331,6 +337,8 @@ fn setup(
         Some(Listener::Unix(listener)) => HttpServer::from_unix_listener(listener, http)?,
         None => return Err(std::io::Error::other("no socket to serve on")),
     };
+    // The sockets of `also_listen` share this server's access log.
+    reopener.watch(server.access_log_handle());
     let mut servers = vec![server];
     for listener in listeners {
         let also = match listener {
@@ -426,6 +434,7 @@ fn setup(
         });
     }
     reactor.add(reloader)?;
+    reactor.add(reopener)?;
     Ok((reactor, servers))
 }
 

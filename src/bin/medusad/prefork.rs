@@ -1,5 +1,6 @@
 //! The master of `medusad --workers N`: starts N workers, restarts those
-//! that die, relays SIGTERM/SIGINT, and exits when all have stopped.
+//! that die, relays SIGTERM/SIGINT (and SIGHUP, SIGUSR1), and exits when
+//! all have stopped.
 //!
 //! Workers are started by executing the program again (`Command`), not by
 //! `fork()`: a forked child of a process that has threads may only call
@@ -9,7 +10,8 @@
 //! milliseconds per start, and needs no `unsafe`.
 //!
 //! The master does no network I/O. Its loop sleeps in `poll` on a signal
-//! pipe (SIGCHLD, SIGTERM, SIGINT), with a timeout for the next restart.
+//! pipe (SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1), with a timeout for the
+//! next restart.
 
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -17,7 +19,7 @@ use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::backoff::Backoff;
@@ -100,7 +102,7 @@ impl<F: FnMut() -> Command> Master<F> {
         let mut poll = Poll::new()?;
         // Before the first worker exists: a SIGTERM from now on is relayed,
         // never the default action (which would leave workers behind).
-        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGHUP])?;
+        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1])?;
         poll.registry()
             .register(&mut signals, Token(0), Interest::READABLE)?;
         let mut events = Events::with_capacity(4);
@@ -134,12 +136,20 @@ impl<F: FnMut() -> Command> Master<F> {
                 if signal == SIGTERM || signal == SIGINT {
                     log::info!("master: signal {signal}: stopping the workers");
                     self.stop(signal);
-                } else if signal == SIGHUP {
-                    // The workers reload (their TLS files); the master
-                    // itself holds nothing to reload.
-                    log::info!("master: SIGHUP: relayed to the workers");
+                } else if signal == SIGHUP || signal == SIGUSR1 {
+                    // The workers reload (SIGHUP: their TLS files and
+                    // endpoints) or reopen the access log file they write
+                    // (SIGUSR1, after a rotation). The master itself holds
+                    // nothing to reload and writes no file: its log is
+                    // stderr.
+                    let name = if signal == SIGHUP {
+                        "SIGHUP"
+                    } else {
+                        "SIGUSR1"
+                    };
+                    log::info!("master: {name}: relayed to the workers");
                     for child in self.slots.iter().filter_map(|s| s.child.as_ref()) {
-                        send_signal(child, SIGHUP);
+                        send_signal(child, signal);
                     }
                 }
             }

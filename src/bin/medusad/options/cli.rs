@@ -23,6 +23,10 @@ use super::values::{self, whole, CredentialsFile, Seconds};
 const AFTER_HELP: &str = "\
 Logging: RUST_LOG (default info; without --access-log, the access log is \
 target medusa::access).
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the TLS files and \
+--config endpoints; SIGUSR1 reopens the --access-log file (after logrotate \
+renamed it: see docs/deploying.md). With --workers, signal the master: it \
+relays them to every worker.
 Socket activation: with LISTEN_PID/LISTEN_FDS (systemd), serves on the \
 inherited sockets (fd 3, 4...) instead of binding --host/--port and --unix.
 
@@ -197,7 +201,8 @@ pub struct Cli {
     pub max_connections: usize,
 
     /// Append the access log to FILE, buffered and flushed every second
-    /// (much cheaper than the default, the log); 'off' for none
+    /// (much cheaper than the default, the log); 'off' for none. SIGUSR1
+    /// reopens FILE (for logrotate's `create`), losing no line
     #[arg(long, value_name = "FILE", value_parser = values::access_log)]
     pub access_log: Option<AccessLog>,
 
