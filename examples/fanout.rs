@@ -40,8 +40,9 @@ use medusa::xmlrpc::{AsyncClient, AsyncClientConfig, Fault, Registry, Value, Xml
 /// with --role worker, serves one worker).
 #[derive(Parser)]
 struct Options {
-    /// IP address to listen on (IPv6 as ::1)
+    /// Address or host name to listen on; IPv6 as ::1 or [::1]
     #[arg(short = 'H', long, value_name = "ADDR", default_value = "127.0.0.1")]
+    #[arg(value_parser = medusa::reactor::parse_host)]
     host: IpAddr,
 
     /// Port to listen on; 0 picks a free one (the log says which)

@@ -4,10 +4,11 @@
 mod util;
 
 use std::io::Read;
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
-use util::daemon::Daemon;
+use medusa::xmlrpc::{Client, Value};
+use util::daemon::{listening_addr, Daemon};
 use util::*;
 
 /// Starts an example on a free port and reads the address it logged.
@@ -214,5 +215,35 @@ fn a_clean_shutdown_is_logged_and_exits_0() {
             "{example}: {log}"
         );
         assert!(!log.contains("forced shutdown"), "{example}: {log}");
+    }
+}
+
+/// `--host` takes a name as medusad's does (`medusa::reactor::parse_host`):
+/// `localhost` listens on 127.0.0.1 and answers there, for the shared
+/// example options and fanout's own.
+#[test]
+fn examples_listen_on_a_host_name() {
+    let sum = ("sum_of_squares_range", vec![Value::I8(1), Value::I8(3)]);
+    for (example, args, (method, params), want) in [
+        (
+            "xmlrpc_server",
+            &[][..],
+            ("add", vec![Value::Int(40), Value::Int(2)]),
+            Value::Int(42),
+        ),
+        ("fanout", &["--role", "worker"], sum, Value::I8(14)),
+    ] {
+        let mut command = std::process::Command::new(example_path(example));
+        command
+            .args(["--host", "localhost", "--port", "0"])
+            .args(args);
+        let mut daemon = Daemon::spawn_command(command);
+        let line = daemon.wait_for("listening on ");
+        let addr = listening_addr(&line);
+        assert_eq!(addr.ip(), Ipv4Addr::LOCALHOST, "{example}: {line}");
+        let mut client = Client::new(&format!("http://{addr}/RPC2")).expect("a URL");
+        let answer = client.call(method, params);
+        assert_eq!(answer.ok(), Some(want), "{example}");
+        daemon.terminate(example);
     }
 }
