@@ -205,9 +205,14 @@ fn coordinator_registry(client: AsyncClient, workers: Vec<String>) -> Registry {
     registry
 }
 
-fn main() -> std::io::Result<ExitCode> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let options = Options::parse();
+    shutdown::main_exit("fanout", || run(options))
+}
+
+/// Serves as `options.role` says until stopped.
+fn run(options: Options) -> std::io::Result<ExitCode> {
     let addr = SocketAddr::new(options.host, options.port);
     let mut reactor = Reactor::new()?;
     let grace = options.grace.grace;

@@ -131,19 +131,21 @@ impl XmlRpcService for XmlrpcServer {
     }
 }
 
-fn main() -> std::io::Result<ExitCode> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("xmlrpc_server", 8182);
 
-    let mut reactor = Reactor::new()?;
-    // Before announcing the address: from then on a SIGTERM must mean a
-    // graceful shutdown, not the default action (death).
-    reactor.catch_signals(grace)?;
-    let server = HttpServer::bind(addr, HttpConfig::default())?;
-    server.install_handler(XmlRpcHandler::new("/RPC2", XmlrpcServer));
-    let local = server.local_addr()?;
-    log::info!("xmlrpc server listening on {local}");
-    log::info!("POST XML-RPC calls to http://{local}/RPC2");
-    reactor.add(server)?;
-    shutdown::run_to_exit("xmlrpc server", &mut reactor, grace)
+    shutdown::main_exit("xmlrpc_server", || {
+        let mut reactor = Reactor::new()?;
+        // Before announcing the address: from then on a SIGTERM must mean a
+        // graceful shutdown, not the default action (death).
+        reactor.catch_signals(grace)?;
+        let server = HttpServer::bind(addr, HttpConfig::default())?;
+        server.install_handler(XmlRpcHandler::new("/RPC2", XmlrpcServer));
+        let local = server.local_addr()?;
+        log::info!("xmlrpc server listening on {local}");
+        log::info!("POST XML-RPC calls to http://{local}/RPC2");
+        reactor.add(server)?;
+        shutdown::run_to_exit("xmlrpc server", &mut reactor, grace)
+    })
 }

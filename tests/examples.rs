@@ -247,3 +247,39 @@ fn examples_listen_on_a_host_name() {
         daemon.terminate(example);
     }
 }
+
+/// A port already taken is one plain line on stderr, `NAME: cannot listen
+/// on ADDR: address already in use`, and exit status 1 (a run-time
+/// failure; 2 is for usage), from every example server: not the Debug
+/// form of an `io::Error` that a `main` returning it prints.
+#[test]
+fn a_port_in_use_is_one_clean_line_and_exit_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("local_addr");
+    let port = addr.port().to_string();
+    for (example, args) in [
+        ("echo_server", &[][..]),
+        ("chat_server", &[]),
+        ("xmlrpc_server", &[]),
+        ("validator1", &[]),
+        ("fanout", &["--workers", "1"]),
+        ("fanout", &["--role", "worker"]),
+    ] {
+        let out = std::process::Command::new(example_path(example))
+            .args(["--host", "127.0.0.1", "--port", &port])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the example");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{example} {args:?}: {stderr}");
+        let line = format!("{example}: cannot listen on {addr}: address already in use");
+        // Its last line: fanout's coordinator logs its workers first.
+        assert_eq!(
+            stderr.lines().last(),
+            Some(&*line),
+            "{example} {args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("Custom {"), "{example} {args:?}: {stderr}");
+    }
+}
