@@ -76,6 +76,19 @@ fn calls_faults_introspection_and_multicall_against_medusad() {
         out.contains("<methodResponse><params><param><value><int>3</int>"),
         "{out}"
     );
+    // A raw fault: the document on stdout, the fault named on stderr as
+    // without --xml, and exit 1.
+    let (code, out, err) = call(&["--xml", &url, "add", "1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("<methodResponse><fault>") && out.contains("<int>-32602</int>"),
+        "{out}"
+    );
+    assert!(
+        err.starts_with("fault -32602: ") && err.ends_with('\n'),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
     // Bad arguments and a dead server: exit 2, saying what.
     let (code, _, err) = call(&[&url, "add", "hello"]);
     assert_eq!(code, 2);
