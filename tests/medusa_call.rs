@@ -192,6 +192,29 @@ fn a_silent_server_times_out() {
     );
 }
 
+/// Basic credentials in an `http://` URL, over TCP: the right password is
+/// answered; a wrong one is the server's 401, exit 2, and the error never
+/// repeats the password.
+#[test]
+fn credentials_in_a_tcp_url() {
+    let daemon = Daemon::start(&["--auth-user", "user:pass"]);
+    let port = daemon.addr.port();
+    let url = format!("http://user:pass@127.0.0.1:{port}/RPC2");
+    assert_eq!(
+        call(&[&url, "add", "1", "2"]),
+        (0, "3\n".into(), String::new())
+    );
+    let wrong = format!("http://user:wrong@127.0.0.1:{port}/RPC2");
+    let (code, out, err) = call(&[&wrong, "add", "1", "2"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("HTTP error 401 Unauthorized"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && !err.contains("wrong"),
+        "{err}"
+    );
+    daemon.terminate("medusad with --auth-user");
+}
+
 /// Python's own server, with `allow_none`: nil and nested values both
 /// ways, and a Python exception as a fault.
 #[test]
