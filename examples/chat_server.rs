@@ -19,8 +19,9 @@
 //! shutdown" and exits 1.
 //!
 //! Differences from Medusa: lines may end in `\n` or `\r\n` (so plain `nc`
-//! works), and over-long lines (4 KiB) are refused rather than buffered
-//! without bound.
+//! works), over-long lines (4 KiB) are refused rather than buffered
+//! without bound, and the log quotes what callers send, control characters
+//! escaped (`"bob": "hi\u{1b}[2J"`).
 
 #[path = "common/args.rs"]
 mod args;
@@ -58,7 +59,9 @@ impl Room {
         let Some(nick) = self.callers.get(&from).map(|c| c.nick.clone()) else {
             return;
         };
-        log::info!("{nick}: {line}");
+        // Quoted and escaped: a terminal escape sequence in a caller's line
+        // or nickname must not reach whoever reads the log.
+        log::info!("{nick:?}: {line:?}");
         for (&token, caller) in self.callers.iter_mut() {
             if token != from {
                 caller

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
 use medusa::xmlrpc::{Client, Value};
-use util::daemon::{listening_addr, Daemon};
+use util::daemon::{listening_addr, Daemon, RpcConnection};
 use util::*;
 
 /// Starts an example on a free port and reads the address it logged.
@@ -282,4 +282,51 @@ fn a_port_in_use_is_one_clean_line_and_exit_1() {
         );
         assert!(!stderr.contains("Custom {"), "{example} {args:?}: {stderr}");
     }
+}
+
+/// What a peer chose (a method name, a chat line or nickname) is logged
+/// quoted, control characters escaped: a newline in it cannot start a
+/// forged log line, nor a terminal escape reach whoever reads the log.
+#[test]
+fn peer_text_is_logged_escaped() {
+    let mut server = start("xmlrpc_server");
+    let call = "<?xml version=\"1.0\"?><methodCall><methodName>evil&#10;[fake] line\
+                </methodName><params/></methodCall>";
+    let mut rpc = RpcConnection::connect(server.addr).expect("connect");
+    let answer = rpc.call(call, "").expect("an answer");
+    assert_eq!(answer.status, 200, "a fault, in a 200");
+    let line = server.wait_for("call method: ");
+    assert!(
+        line.ends_with(r#"call method: "evil\n[fake] line", params: []"#),
+        "{line}"
+    );
+    // Every line the server logs, to its exit: none begins "[fake]".
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+    server.rest_of_log();
+    assert!(
+        !server.seen.iter().any(|l| l.starts_with("[fake]")),
+        "{:?}",
+        server.seen
+    );
+
+    let mut chat = start("chat_server");
+    let mut caller = connect(chat.addr);
+    read_until(&mut caller, "nickname?: ");
+    send(&mut caller, b"bob\x1b[31m\n");
+    read_until(&mut caller, "only caller");
+    send(&mut caller, b"hi\x1b[2J\rthere\n");
+    let line = chat.wait_for("there");
+    assert!(
+        line.ends_with(r#""bob\u{1b}[31m": "hi\u{1b}[2J\rthere""#),
+        "{line:?}"
+    );
+    assert!(
+        !chat
+            .seen
+            .iter()
+            .any(|l| l.contains('\x1b') || l.contains('\r')),
+        "{:?}",
+        chat.seen
+    );
 }
