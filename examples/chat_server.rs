@@ -19,8 +19,9 @@
 //! shutdown" and exits 1.
 //!
 //! Differences from Medusa: lines may end in `\n` or `\r\n` (so plain `nc`
-//! works), and over-long lines (4 KiB) are refused rather than buffered
-//! without bound.
+//! works), over-long lines (4 KiB) are refused rather than buffered
+//! without bound, and the log quotes what callers send, control characters
+//! escaped (`"bob": "hi\u{1b}[2J"`).
 
 #[path = "common/args.rs"]
 mod args;
@@ -58,7 +59,9 @@ impl Room {
         let Some(nick) = self.callers.get(&from).map(|c| c.nick.clone()) else {
             return;
         };
-        log::info!("{nick}: {line}");
+        // Quoted and escaped: a terminal escape sequence in a caller's line
+        // or nickname must not reach whoever reads the log.
+        log::info!("{nick:?}: {line:?}");
         for (&token, caller) in self.callers.iter_mut() {
             if token != from {
                 caller
@@ -185,28 +188,30 @@ impl Drop for ChatChannel {
     }
 }
 
-fn main() -> io::Result<ExitCode> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("chat_server", 8518);
 
-    let room = Rc::new(RefCell::new(Room::default()));
-    let mut reactor = Reactor::new()?;
-    // Before announcing the address: from then on a SIGTERM must mean a
-    // graceful shutdown, not the default action (death).
-    reactor.catch_signals(grace)?;
-    let listener = Listener::bind(addr, move |stream, _peer, cx| {
-        let channel = ChatChannel {
-            room: room.clone(),
-            data: Vec::new(),
-            token: None,
-        };
-        let mut chat = AsyncChat::new(stream, channel);
-        chat.chat_mut().set_terminator(Terminator::bytes(b"\n"));
-        chat.chat_mut().push(b"nickname?: ");
-        cx.add(chat)?;
-        Ok(())
-    })?;
-    log::info!("chat server listening on {}", listener.local_addr()?);
-    reactor.add(listener)?;
-    shutdown::run_to_exit("chat server", &mut reactor, grace)
+    shutdown::main_exit("chat_server", || {
+        let room = Rc::new(RefCell::new(Room::default()));
+        let mut reactor = Reactor::new()?;
+        // Before announcing the address: from then on a SIGTERM must mean a
+        // graceful shutdown, not the default action (death).
+        reactor.catch_signals(grace)?;
+        let listener = Listener::bind(addr, move |stream, _peer, cx| {
+            let channel = ChatChannel {
+                room: room.clone(),
+                data: Vec::new(),
+                token: None,
+            };
+            let mut chat = AsyncChat::new(stream, channel);
+            chat.chat_mut().set_terminator(Terminator::bytes(b"\n"));
+            chat.chat_mut().push(b"nickname?: ");
+            cx.add(chat)?;
+            Ok(())
+        })?;
+        log::info!("chat server listening on {}", listener.local_addr()?);
+        reactor.add(listener)?;
+        shutdown::run_to_exit("chat server", &mut reactor, grace)
+    })
 }

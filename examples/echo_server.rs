@@ -20,19 +20,21 @@ use std::process::ExitCode;
 use medusa::chat::{AsyncChat, EchoHandler};
 use medusa::reactor::{Listener, Reactor};
 
-fn main() -> std::io::Result<ExitCode> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("echo_server", 8007);
 
-    let mut reactor = Reactor::new()?;
-    // Before announcing the address: from then on a SIGTERM must mean a
-    // graceful shutdown, not the default action (death).
-    reactor.catch_signals(grace)?;
-    let listener = Listener::bind(addr, |stream, _peer, cx| {
-        cx.add(AsyncChat::new(stream, EchoHandler))?;
-        Ok(())
-    })?;
-    log::info!("echo server listening on {}", listener.local_addr()?);
-    reactor.add(listener)?;
-    shutdown::run_to_exit("echo server", &mut reactor, grace)
+    shutdown::main_exit("echo_server", || {
+        let mut reactor = Reactor::new()?;
+        // Before announcing the address: from then on a SIGTERM must mean a
+        // graceful shutdown, not the default action (death).
+        reactor.catch_signals(grace)?;
+        let listener = Listener::bind(addr, |stream, _peer, cx| {
+            cx.add(AsyncChat::new(stream, EchoHandler))?;
+            Ok(())
+        })?;
+        log::info!("echo server listening on {}", listener.local_addr()?);
+        reactor.add(listener)?;
+        shutdown::run_to_exit("echo server", &mut reactor, grace)
+    })
 }

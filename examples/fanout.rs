@@ -40,8 +40,9 @@ use medusa::xmlrpc::{AsyncClient, AsyncClientConfig, Fault, Registry, Value, Xml
 /// with --role worker, serves one worker).
 #[derive(Parser)]
 struct Options {
-    /// IP address to listen on (IPv6 as ::1)
+    /// Address or host name to listen on; IPv6 as ::1 or [::1]
     #[arg(short = 'H', long, value_name = "ADDR", default_value = "127.0.0.1")]
+    #[arg(value_parser = medusa::reactor::parse_host)]
     host: IpAddr,
 
     /// Port to listen on; 0 picks a free one (the log says which)
@@ -204,9 +205,14 @@ fn coordinator_registry(client: AsyncClient, workers: Vec<String>) -> Registry {
     registry
 }
 
-fn main() -> std::io::Result<ExitCode> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let options = Options::parse();
+    shutdown::main_exit("fanout", || run(options))
+}
+
+/// Serves as `options.role` says until stopped.
+fn run(options: Options) -> std::io::Result<ExitCode> {
     let addr = SocketAddr::new(options.host, options.port);
     let mut reactor = Reactor::new()?;
     let grace = options.grace.grace;

@@ -232,19 +232,21 @@ fn validator1() -> Registry {
     registry
 }
 
-fn main() -> std::io::Result<ExitCode> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("validator1", 8182);
 
-    let mut reactor = Reactor::new()?;
-    // Before announcing the address: from then on a SIGTERM must mean a
-    // graceful shutdown, not the default action (death).
-    reactor.catch_signals(grace)?;
-    let server = HttpServer::bind(addr, HttpConfig::default())?;
-    server.install_handler(XmlRpcHandler::new("/RPC2", validator1()));
-    let local = server.local_addr()?;
-    log::info!("validator1 listening on {local}");
-    log::info!("POST XML-RPC calls to http://{local}/RPC2 (GET it for the method list)");
-    reactor.add(server)?;
-    shutdown::run_to_exit("validator1", &mut reactor, grace)
+    shutdown::main_exit("validator1", || {
+        let mut reactor = Reactor::new()?;
+        // Before announcing the address: from then on a SIGTERM must mean a
+        // graceful shutdown, not the default action (death).
+        reactor.catch_signals(grace)?;
+        let server = HttpServer::bind(addr, HttpConfig::default())?;
+        server.install_handler(XmlRpcHandler::new("/RPC2", validator1()));
+        let local = server.local_addr()?;
+        log::info!("validator1 listening on {local}");
+        log::info!("POST XML-RPC calls to http://{local}/RPC2 (GET it for the method list)");
+        reactor.add(server)?;
+        shutdown::run_to_exit("validator1", &mut reactor, grace)
+    })
 }

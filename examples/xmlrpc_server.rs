@@ -26,7 +26,7 @@
 //! | `asyncore.loop()` | `reactor.run()` |
 //! | `def add(self, op1, op2): return op1 + op2` | `XmlrpcServer::add` |
 //! | `def call(self, method, params):` | [`XmlRpcService::call`] |
-//! | `print "call method: %s, params: %s" % ...` | `log::info!("call method: {method}, params: {}", ...)` |
+//! | `print "call method: %s, params: %s" % ...` | `log::info!("call method: {method:?}, params: {}", ...)` |
 //! | `if method == 'add': return apply(self.add, params)` | `"add" => match params.as_slice() { [op1, op2] => self.add(op1, op2), ... }` |
 //! | `return "method not found: %s" % method` | `Err(Fault::method_not_found(...))`: a fault, not a string |
 //! | `if __name__ == '__main__': server = xmlrpc_server()` | `fn main` |
@@ -43,6 +43,9 @@
 //! - `params` prints as a list, `[40, 2]`, where Python 2 printed the tuple
 //!   `(40, 2)`: Medusa's handler passed `xmlrpclib.loads`'s tuple through,
 //!   and here the parameters are a `Vec`.
+//! - The method name is logged quoted, `"add"`, its control characters
+//!   escaped (the parameters are, by their `repr`-like display): the
+//!   caller chose it, and a newline in it must not start a forged line.
 //! - Wrong arguments are a -32602 fault, where Medusa turned the `TypeError`
 //!   from `apply` into fault code 1.
 //! - A result beyond 32 bits is sent as `<i8>`, where Python's marshaller
@@ -108,7 +111,9 @@ fn param_list(params: &[Value]) -> String {
 impl XmlRpcService for XmlrpcServer {
     /// The infrastructure ("plumbing") to expose methods.
     fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
-        log::info!("call method: {method}, params: {}", param_list(&params));
+        // Quoted and escaped: the name is the caller's, and a newline or a
+        // terminal escape in it must not forge or garble log lines.
+        log::info!("call method: {method:?}, params: {}", param_list(&params));
         match method {
             // `apply(self.add, params)`: Python checks the count when it
             // calls; here the slice pattern does.
@@ -131,19 +136,21 @@ impl XmlRpcService for XmlrpcServer {
     }
 }
 
-fn main() -> std::io::Result<ExitCode> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (addr, grace) = args::server_options("xmlrpc_server", 8182);
 
-    let mut reactor = Reactor::new()?;
-    // Before announcing the address: from then on a SIGTERM must mean a
-    // graceful shutdown, not the default action (death).
-    reactor.catch_signals(grace)?;
-    let server = HttpServer::bind(addr, HttpConfig::default())?;
-    server.install_handler(XmlRpcHandler::new("/RPC2", XmlrpcServer));
-    let local = server.local_addr()?;
-    log::info!("xmlrpc server listening on {local}");
-    log::info!("POST XML-RPC calls to http://{local}/RPC2");
-    reactor.add(server)?;
-    shutdown::run_to_exit("xmlrpc server", &mut reactor, grace)
+    shutdown::main_exit("xmlrpc_server", || {
+        let mut reactor = Reactor::new()?;
+        // Before announcing the address: from then on a SIGTERM must mean a
+        // graceful shutdown, not the default action (death).
+        reactor.catch_signals(grace)?;
+        let server = HttpServer::bind(addr, HttpConfig::default())?;
+        server.install_handler(XmlRpcHandler::new("/RPC2", XmlrpcServer));
+        let local = server.local_addr()?;
+        log::info!("xmlrpc server listening on {local}");
+        log::info!("POST XML-RPC calls to http://{local}/RPC2");
+        reactor.add(server)?;
+        shutdown::run_to_exit("xmlrpc server", &mut reactor, grace)
+    })
 }

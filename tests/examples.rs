@@ -4,10 +4,11 @@
 mod util;
 
 use std::io::Read;
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
-use util::daemon::Daemon;
+use medusa::xmlrpc::{Client, Value};
+use util::daemon::{listening_addr, Daemon, RpcConnection};
 use util::*;
 
 /// Starts an example on a free port and reads the address it logged.
@@ -215,4 +216,117 @@ fn a_clean_shutdown_is_logged_and_exits_0() {
         );
         assert!(!log.contains("forced shutdown"), "{example}: {log}");
     }
+}
+
+/// `--host` takes a name as medusad's does (`medusa::reactor::parse_host`):
+/// `localhost` listens on 127.0.0.1 and answers there, for the shared
+/// example options and fanout's own.
+#[test]
+fn examples_listen_on_a_host_name() {
+    let sum = ("sum_of_squares_range", vec![Value::I8(1), Value::I8(3)]);
+    for (example, args, (method, params), want) in [
+        (
+            "xmlrpc_server",
+            &[][..],
+            ("add", vec![Value::Int(40), Value::Int(2)]),
+            Value::Int(42),
+        ),
+        ("fanout", &["--role", "worker"], sum, Value::I8(14)),
+    ] {
+        let mut command = std::process::Command::new(example_path(example));
+        command
+            .args(["--host", "localhost", "--port", "0"])
+            .args(args);
+        let mut daemon = Daemon::spawn_command(command);
+        let line = daemon.wait_for("listening on ");
+        let addr = listening_addr(&line);
+        assert_eq!(addr.ip(), Ipv4Addr::LOCALHOST, "{example}: {line}");
+        let mut client = Client::new(&format!("http://{addr}/RPC2")).expect("a URL");
+        let answer = client.call(method, params);
+        assert_eq!(answer.ok(), Some(want), "{example}");
+        daemon.terminate(example);
+    }
+}
+
+/// A port already taken is one plain line on stderr, `NAME: cannot listen
+/// on ADDR: address already in use`, and exit status 1 (a run-time
+/// failure; 2 is for usage), from every example server: not the Debug
+/// form of an `io::Error` that a `main` returning it prints.
+#[test]
+fn a_port_in_use_is_one_clean_line_and_exit_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("local_addr");
+    let port = addr.port().to_string();
+    for (example, args) in [
+        ("echo_server", &[][..]),
+        ("chat_server", &[]),
+        ("xmlrpc_server", &[]),
+        ("validator1", &[]),
+        ("fanout", &["--workers", "1"]),
+        ("fanout", &["--role", "worker"]),
+    ] {
+        let out = std::process::Command::new(example_path(example))
+            .args(["--host", "127.0.0.1", "--port", &port])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the example");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{example} {args:?}: {stderr}");
+        let line = format!("{example}: cannot listen on {addr}: address already in use");
+        // Its last line: fanout's coordinator logs its workers first.
+        assert_eq!(
+            stderr.lines().last(),
+            Some(&*line),
+            "{example} {args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("Custom {"), "{example} {args:?}: {stderr}");
+    }
+}
+
+/// What a peer chose (a method name, a chat line or nickname) is logged
+/// quoted, control characters escaped: a newline in it cannot start a
+/// forged log line, nor a terminal escape reach whoever reads the log.
+#[test]
+fn peer_text_is_logged_escaped() {
+    let mut server = start("xmlrpc_server");
+    let call = "<?xml version=\"1.0\"?><methodCall><methodName>evil&#10;[fake] line\
+                </methodName><params/></methodCall>";
+    let mut rpc = RpcConnection::connect(server.addr).expect("connect");
+    let answer = rpc.call(call, "").expect("an answer");
+    assert_eq!(answer.status, 200, "a fault, in a 200");
+    let line = server.wait_for("call method: ");
+    assert!(
+        line.ends_with(r#"call method: "evil\n[fake] line", params: []"#),
+        "{line}"
+    );
+    // Every line the server logs, to its exit: none begins "[fake]".
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+    server.rest_of_log();
+    assert!(
+        !server.seen.iter().any(|l| l.starts_with("[fake]")),
+        "{:?}",
+        server.seen
+    );
+
+    let mut chat = start("chat_server");
+    let mut caller = connect(chat.addr);
+    read_until(&mut caller, "nickname?: ");
+    send(&mut caller, b"bob\x1b[31m\n");
+    read_until(&mut caller, "only caller");
+    send(&mut caller, b"hi\x1b[2J\rthere\n");
+    let line = chat.wait_for("there");
+    assert!(
+        line.ends_with(r#""bob\u{1b}[31m": "hi\u{1b}[2J\rthere""#),
+        "{line:?}"
+    );
+    assert!(
+        !chat
+            .seen
+            .iter()
+            .any(|l| l.contains('\x1b') || l.contains('\r')),
+        "{:?}",
+        chat.seen
+    );
 }

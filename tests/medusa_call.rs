@@ -6,8 +6,10 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use util::daemon::Daemon;
 use util::tls::TestPki;
@@ -76,6 +78,19 @@ fn calls_faults_introspection_and_multicall_against_medusad() {
         out.contains("<methodResponse><params><param><value><int>3</int>"),
         "{out}"
     );
+    // A raw fault: the document on stdout, the fault named on stderr as
+    // without --xml, and exit 1.
+    let (code, out, err) = call(&["--xml", &url, "add", "1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("<methodResponse><fault>") && out.contains("<int>-32602</int>"),
+        "{out}"
+    );
+    assert!(
+        err.starts_with("fault -32602: ") && err.ends_with('\n'),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
     // Bad arguments and a dead server: exit 2, saying what.
     let (code, _, err) = call(&[&url, "add", "hello"]);
     assert_eq!(code, 2);
@@ -142,6 +157,62 @@ fn credentials_unix_sockets_and_https() {
     let (code, out, err) = call(&[&unix, "add", "20", "22"]);
     assert_eq!((code, out.as_str()), (0, "42\n"), "{err}");
     daemon.terminate("medusad with auth, a Unix socket and TLS");
+}
+
+/// `--timeout` against a server that takes the connection and never
+/// answers: exit 2 soon after the timeout, saying it timed out (not
+/// EAGAIN's "Resource temporarily unavailable").
+#[test]
+fn a_silent_server_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/RPC2", listener.local_addr().unwrap());
+    // Takes the request and reads until medusa-call hangs up; sends nothing.
+    let silent = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = Vec::new();
+        let _ = stream.read_to_end(&mut request);
+        request
+    });
+    let started = Instant::now();
+    let (code, out, err) = call(&["--timeout", "0.5", &url, "add", "1", "2"]);
+    let took = started.elapsed();
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert_eq!(
+        err,
+        format!("medusa-call: {url}: I/O error: timed out after 500ms waiting for the response\n")
+    );
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    let request = silent.join().unwrap();
+    assert!(
+        request.starts_with(b"POST /RPC2 HTTP/1.1\r\n"),
+        "{request:?}"
+    );
+}
+
+/// Basic credentials in an `http://` URL, over TCP: the right password is
+/// answered; a wrong one is the server's 401, exit 2, and the error never
+/// repeats the password.
+#[test]
+fn credentials_in_a_tcp_url() {
+    let daemon = Daemon::start(&["--auth-user", "user:pass"]);
+    let port = daemon.addr.port();
+    let url = format!("http://user:pass@127.0.0.1:{port}/RPC2");
+    assert_eq!(
+        call(&[&url, "add", "1", "2"]),
+        (0, "3\n".into(), String::new())
+    );
+    let wrong = format!("http://user:wrong@127.0.0.1:{port}/RPC2");
+    let (code, out, err) = call(&[&wrong, "add", "1", "2"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("HTTP error 401 Unauthorized"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && !err.contains("wrong"),
+        "{err}"
+    );
+    daemon.terminate("medusad with --auth-user");
 }
 
 /// Python's own server, with `allow_none`: nil and nested values both

@@ -63,7 +63,7 @@ fn recipe_client_gets_the_answer_from_recipe_server() {
     );
     let line = server.wait_for("call method:");
     assert!(
-        line.ends_with("call method: add, params: [40, 2]"),
+        line.ends_with(r#"call method: "add", params: [40, 2]"#),
         "server logged {line:?}"
     );
     server.terminate("xmlrpc_server");
@@ -115,8 +115,8 @@ print(fault_code(lambda: s.add(1))[0])
         server.addr.port(),
     );
     assert_eq!(out, "42\n-32601 method not found: mul\n-32602\n");
-    server.wait_for("call method: add, params: [40, 2]");
-    server.wait_for("call method: mul, params: [6, 7]");
+    server.wait_for(r#"call method: "add", params: [40, 2]"#);
+    server.wait_for(r#"call method: "mul", params: [6, 7]"#);
 }
 
 /// All eight validator1 methods, driven by Python's client with realistic

@@ -1,5 +1,5 @@
 //! The command line every example server shares: `--host ADDR` (default
-//! 127.0.0.1), `--port PORT` (0 picks a free port; the log says which) and
+//! 127.0.0.1; a name or `[::1]` too, as medusad takes it), `--port PORT` (0 picks a free port; the log says which) and
 //! `--grace SECONDS` (time allowed to finish on SIGINT/SIGTERM, default 5).
 //! Included by each example with `#[path = "common/args.rs"] mod args;`,
 //! beside `common/shutdown.rs` (which has `--grace`).
@@ -11,8 +11,9 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 #[derive(Parser)]
 struct ServerArgs {
-    /// IP address to listen on (IPv6 as ::1)
+    /// Address or host name to listen on; IPv6 as ::1 or [::1]
     #[arg(short = 'H', long, value_name = "ADDR", default_value = "127.0.0.1")]
+    #[arg(value_parser = medusa::reactor::parse_host)]
     host: IpAddr,
 
     /// Port to listen on; 0 picks a free one (the log says which)

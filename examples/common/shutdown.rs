@@ -1,6 +1,7 @@
 //! How an example server stops: `--grace SECONDS`, the time allowed to
-//! finish on SIGINT/SIGTERM (default 5), and [`run_to_exit`], which runs
-//! the loop and then says how it ended, with the exit status to match.
+//! finish on SIGINT/SIGTERM (default 5); [`run_to_exit`], which runs
+//! the loop and then says how it ended, with the exit status to match; and
+//! [`main_exit`], which says why a server could not run (its port taken).
 //! The log lines are medusad's (`src/bin/medusad/main.rs`), so a server's
 //! log reads the same whichever program it is. Included by each example
 //! with `#[path = "common/shutdown.rs"] mod shutdown;` (`args.rs` needs it
@@ -41,6 +42,18 @@ pub fn run_to_exit(name: &str, reactor: &mut Reactor, grace: Duration) -> io::Re
         forced.closed
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// Runs `serve`, the body of the program `name`'s `main`, and returns
+/// its exit status; an error (the port already taken, say) is printed as
+/// one line, `NAME: cannot listen on 127.0.0.1:8182: address already in
+/// use`, and is status 1, a failure at run time (clap's 2 means usage).
+/// `main` returning the `io::Result` itself would print its Debug form.
+pub fn main_exit(name: &str, serve: impl FnOnce() -> io::Result<ExitCode>) -> ExitCode {
+    serve().unwrap_or_else(|e| {
+        eprintln!("{name}: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 /// Seconds, fractions allowed, not negative.

@@ -16,7 +16,7 @@
 //! - On graceful shutdown it closes, so no new connections are taken.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use mio::event::Source;
@@ -163,6 +163,46 @@ where
     }
 }
 
+/// A host to listen on, as a command line gives it (medusad's `--host`,
+/// the examples'): an IP address (an IPv6 one bare or in brackets: `::1`,
+/// `[::1]`) or a host name, resolved now by the system resolver. A name
+/// with several addresses takes the first IPv4 one, else the first: one
+/// socket is bound, and `localhost` must mean 127.0.0.1 (the address its
+/// clients try first), not whichever the resolver lists first. The error
+/// says why not, for clap to print after "invalid value 'X' for '--host'".
+///
+/// ```
+/// use std::net::{IpAddr, Ipv6Addr};
+/// assert_eq!(medusa::reactor::parse_host("[::1]"), Ok(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+/// ```
+pub fn parse_host(value: &str) -> Result<IpAddr, String> {
+    let bare = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    if let Ok(ip) = bare.parse() {
+        return Ok(ip);
+    }
+    let name_like = !bare.is_empty()
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !name_like {
+        return Err("not an IP address or a host name".to_string());
+    }
+    let addrs: Vec<IpAddr> = (bare, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {bare}: {e}"))?
+        .map(|a| a.ip())
+        .collect();
+    addrs
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or(format!("{bare} has no address"))
+}
+
 /// A non-blocking listening socket on `addr` with `SO_REUSEADDR` (not
 /// `SO_REUSEPORT`: no other socket can bind the port while this one
 /// listens) and a backlog of [`BACKLOG`]: the socket [`Listener::bind`]
@@ -217,4 +257,37 @@ fn aborted(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
     ) || matches!(e.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    /// Bracketed IPv6 as well as bare, and names resolved.
+    #[test]
+    fn hosts_by_address_or_name() {
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        assert_eq!(parse_host("[::1]"), Ok(v6));
+        assert_eq!(parse_host("::1"), Ok(v6));
+        assert_eq!(
+            parse_host("127.0.0.2"),
+            Ok(Ipv4Addr::new(127, 0, 0, 2).into())
+        );
+        // The system resolver, IPv4 first: 127.0.0.1 wherever ::1 is listed too.
+        assert_eq!(parse_host("localhost"), Ok(Ipv4Addr::LOCALHOST.into()));
+        for bad in ["not an address", "", "[]", "[localhost", "a/b"] {
+            assert_eq!(
+                parse_host(bad),
+                Err("not an IP address or a host name".to_string()),
+                "{bad:?}"
+            );
+        }
+        let e = parse_host("no-such-host.invalid").unwrap_err();
+        assert!(
+            e.starts_with("cannot resolve no-such-host.invalid: "),
+            "{e}"
+        );
+    }
 }

@@ -42,7 +42,7 @@ mod waker;
 
 pub use context::{AddDispatcher, Context};
 pub use dispatcher::{DispatchError, Dispatcher};
-pub use listener::{cannot_listen, listen, Listener, BACKLOG};
+pub use listener::{cannot_listen, listen, parse_host, Listener, BACKLOG};
 pub use shutdown::{ForceCause, ForcedShutdown};
 #[cfg(unix)]
 pub use socket::{listen_unix, send_without_sigpipe};

@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use medusa::xmlrpc::json::{from_json, to_json};
-use medusa::xmlrpc::{Client, ClientError, EncodeOptions, Value};
+use medusa::xmlrpc::{
+    decode_response, Client, ClientError, DecodeLimits, EncodeOptions, Fault, Value,
+};
 
 /// Exit status of a call that got a fault.
 const FAULT: u8 = 1;
@@ -74,7 +76,8 @@ struct Cli {
     /// pairs, e.g. add '[1,2]' echo '["x"]'
     #[arg(long)]
     multicall: bool,
-    /// Print the raw methodResponse document instead of JSON
+    /// Print the raw methodResponse document instead of JSON (a fault is
+    /// still also `fault CODE: STRING` on stderr, and exit status 1)
     #[arg(long)]
     xml: bool,
     /// Indent the JSON printed
@@ -212,7 +215,17 @@ fn answer(
         out.write_all(&xml)
             .and_then(|()| out.flush())
             .map_err(|e| e.to_string())?;
-        return Ok(ExitCode::SUCCESS);
+        // The document is the output either way; the status still says
+        // whether it was a fault, as without --xml. One the decoder cannot
+        // read is shown as it came, for whoever asked to see the wire.
+        let limits = DecodeLimits {
+            max_size: xml.len(),
+            ..DecodeLimits::default()
+        };
+        return Ok(match decode_response(&xml, &limits) {
+            Ok(Err(fault)) => fault_exit(&fault),
+            _ => ExitCode::SUCCESS,
+        });
     }
     match client.call(method, params) {
         Ok(value) => {
@@ -222,15 +235,18 @@ fn answer(
                 && matches!(&value, Value::Array(items) if items.iter().any(|i| matches!(i, Value::Struct(_))));
             Ok(ExitCode::from(if faulted { FAULT } else { 0 }))
         }
-        Err(ClientError::Fault(fault)) => {
-            eprintln!("fault {}: {}", fault.code, printable(&fault.message));
-            Ok(ExitCode::from(FAULT))
-        }
+        Err(ClientError::Fault(fault)) => Ok(fault_exit(&fault)),
         Err(e) => Err(format!(
             "{}: {e}",
             redacted(cli.url.as_deref().unwrap_or(""))
         )),
     }
+}
+
+/// Says `fault CODE: STRING` on stderr; the exit status of a fault.
+fn fault_exit(fault: &Fault) -> ExitCode {
+    eprintln!("fault {}: {}", fault.code, printable(&fault.message));
+    ExitCode::from(FAULT)
 }
 
 /// The URL without its password, for error messages.

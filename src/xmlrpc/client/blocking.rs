@@ -187,14 +187,18 @@ impl Transport {
     }
 
     fn post_once(&mut self, target: &Target, body: &[u8]) -> Result<Vec<u8>, Attempt> {
-        let limit = self.max_response_bytes;
+        let (limit, timeout) = (self.max_response_bytes, self.timeout);
         let request = target.request(&self.user_agent, body);
         let connection = self.connect(target).map_err(Attempt::Failed)?;
         // A write or an empty read on a reused connection means the server
-        // closed it while idle: stale, safe to retry.
+        // closed it while idle: stale, safe to retry. A write that timed
+        // out is not: the server is there, only slow.
         let written = connection.stream.get_mut().write_all(&request);
-        written.map_err(Attempt::Stale)?;
-        let result = read_response(&mut connection.stream, limit);
+        written.map_err(|e| match timed_out(e, timeout, "sending the request") {
+            e if e.kind() == io::ErrorKind::TimedOut => Attempt::Failed(e.into()),
+            e => Attempt::Stale(e),
+        })?;
+        let result = read_response(&mut connection.stream, limit, timeout);
         if !matches!(&result, Ok((head, _)) if head.keep_alive()) {
             self.connection = None;
         }
@@ -224,6 +228,7 @@ impl Attempt {
 fn read_response(
     stream: &mut impl BufRead,
     limit: usize,
+    timeout: Option<Duration>,
 ) -> Result<(ResponseHead, Vec<u8>), Attempt> {
     let mut reader = response_reader(limit);
     let mut got_any = false;
@@ -233,7 +238,10 @@ fn read_response(
             Err(e) if !got_any && e.kind() == io::ErrorKind::ConnectionReset => {
                 return Err(Attempt::Stale(e))
             }
-            Err(e) => return Err(Attempt::Failed(e.into())),
+            Err(e) => {
+                let e = timed_out(e, timeout, "waiting for the response");
+                return Err(Attempt::Failed(e.into()));
+            }
         };
         if data.is_empty() {
             if !got_any {
@@ -256,6 +264,20 @@ fn read_response(
                 return Ok(message);
             }
         }
+    }
+}
+
+/// A blocking socket's read or write timeout running out is `WouldBlock`
+/// (EAGAIN) on Unix, whose text, "Resource temporarily unavailable", hides
+/// what happened: it becomes `TimedOut`, "timed out after 500ms waiting
+/// for the response" (`doing` says which). Other errors pass unchanged.
+fn timed_out(e: io::Error, timeout: Option<Duration>, doing: &str) -> io::Error {
+    match (e.kind(), timeout) {
+        (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(t)) => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("timed out after {t:?} {doing}"),
+        ),
+        _ => e,
     }
 }
 

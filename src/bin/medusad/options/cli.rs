@@ -66,7 +66,7 @@ pub struct Cli {
 
     /// Address or host name to listen on (a name is resolved at startup:
     /// its first IPv4 address, else its first one); IPv6 as ::1 or [::1]
-    #[arg(short = 'H', long, value_name = "ADDR", value_parser = values::host)]
+    #[arg(short = 'H', long, value_name = "ADDR", value_parser = medusa::reactor::parse_host)]
     #[arg(default_value = "127.0.0.1")]
     pub host: IpAddr,
 

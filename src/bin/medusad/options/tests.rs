@@ -109,21 +109,21 @@ fn equals_short_forms_and_repeats() {
     assert_eq!(o.addr, Some("127.0.0.2:2".parse().unwrap()));
 }
 
-/// `--host`: bracketed IPv6 as well as bare, and names resolved.
+/// `--host` goes through `medusa::reactor::parse_host` (tested there):
+/// its address with `--port`, its reason after clap's "invalid value".
 #[test]
 fn hosts_by_address_or_name() {
     let o = serves(&["--host", "[::1]", "--port", "80"]);
     assert_eq!(o.addr, Some("[::1]:80".parse().unwrap()));
-    // The system resolver, IPv4 first: 127.0.0.1 wherever ::1 is listed too.
     let o = serves(&["--host", "localhost"]);
     assert_eq!(o.addr, Some("127.0.0.1:8182".parse().unwrap()));
     let e = refused(&["--host", "not an address"]);
     assert!(
-        e.contains("'not an address'") && e.contains("--host"),
+        e.contains("'not an address'")
+            && e.contains("--host")
+            && e.contains("not an IP address or a host name"),
         "{e}"
     );
-    let e = refused(&["--host", "no-such-host.invalid"]);
-    assert!(e.contains("cannot resolve no-such-host.invalid"), "{e}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! (which clap prints after "invalid value 'X' for '--flag'") says why not.
 
 use std::fmt;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 use std::num::{IntErrorKind, ParseIntError};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -64,39 +64,6 @@ pub fn workers(value: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(e) => Err(format!("{e}, or auto")),
     }
-}
-
-/// `--host`: an IP address (an IPv6 one bare or in brackets: `::1`,
-/// `[::1]`) or a host name, resolved now by the system resolver. A name
-/// with several addresses takes the first IPv4 one, else the first: one
-/// socket is bound, and `localhost` must mean 127.0.0.1 (the address its
-/// clients try first), not whichever the resolver lists first.
-pub fn host(value: &str) -> Result<IpAddr, String> {
-    let bare = value
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .unwrap_or(value);
-    if let Ok(ip) = bare.parse() {
-        return Ok(ip);
-    }
-    let name_like = !bare.is_empty()
-        && bare
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if !name_like {
-        return Err("not an IP address or a host name".to_string());
-    }
-    let addrs: Vec<IpAddr> = (bare, 0)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {bare}: {e}"))?
-        .map(|a| a.ip())
-        .collect();
-    addrs
-        .iter()
-        .find(|ip| ip.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or(format!("{bare} has no address"))
 }
 
 /// A path that is not empty (`--unix ""` would bind nothing).
