@@ -385,6 +385,10 @@ fn setup(
             "/status/metrics".to_string(),
             "Prometheus metrics".to_string(),
         ));
+        links.push((
+            "/status/health".to_string(),
+            "health check (503 while shutting down)".to_string(),
+        ));
         guard(
             server,
             Box::new(LandingHandler::new("medusad", links)),
