@@ -24,8 +24,9 @@
 //! The modules: the command line (`options`), the demo service (`demo`),
 //! the master (`prefork`), the worker's side of its contract (`worker`),
 //! restart delays (`backoff`), the one listening socket the master holds
-//! and passes down to its workers (`listening`) and systemd socket
-//! activation (`activation`). Everything here is built on the library's
+//! and passes down to its workers (`listening`), systemd socket
+//! activation (`activation`) and systemd's readiness and watchdog
+//! notifications (`notify`). Everything here is built on the library's
 //! public API.
 
 mod activation;
@@ -34,6 +35,7 @@ mod config;
 mod demo;
 mod endpoints;
 mod listening;
+mod notify;
 mod options;
 mod prefork;
 mod reload;
@@ -50,6 +52,7 @@ use medusa::reactor::{ForceCause, Reactor};
 
 use backoff::Backoff;
 use listening::{Listener, Listening};
+use notify::{Notifier, Watchdog};
 use options::{parse_options, Options, OptionsError};
 use prefork::{Master, MasterExit};
 use unix::UnixSocket;
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Some(_) => Ok(Vec::new()),
         None => activation::listen_fds(),
     };
+    let notifier = notify::Notifier::from_env(worker.is_some());
     let options = match parse_options(std::env::args_os()) {
         Ok(options) => options,
         // --help and --version too: clap prints each where it belongs
@@ -87,8 +91,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Without it the service still runs; systemd then says why it never
+    // became ready.
+    let notifier = notifier.unwrap_or_else(|e| {
+        log::error!("medusad: NOTIFY_SOCKET: {e}; not notifying");
+        None
+    });
     if let Some(worker) = worker {
-        return run_worker(worker, *options);
+        return run_worker(worker, *options, notifier);
     }
     let exposed = options.addr.filter(|addr| !addr.ip().is_loopback());
     if let (true, Some(addr), true) = (options.users.is_empty(), exposed, activated.is_empty()) {
@@ -99,7 +109,7 @@ fn main() -> ExitCode {
         );
     }
     if options.workers > 1 {
-        return match run_master(&options, activated) {
+        return match run_master(&options, activated, notifier) {
             Ok(MasterExit::Stopped) => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,
             Err(e) => {
@@ -120,7 +130,7 @@ fn main() -> ExitCode {
     } else {
         (activated, Vec::new())
     };
-    match serve(*options, listeners, files) {
+    match serve(*options, listeners, files, notifier) {
         Ok(()) => ExitCode::SUCCESS,
         // Logged by `serve`: some clients lost their requests.
         Err(Failure::Forced) => ExitCode::FAILURE,
@@ -166,7 +176,7 @@ enum Failure {
 
 /// A worker: dies with the master, serves beside the other workers, and
 /// tells the master with its exit status whether it could start at all.
-fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
+fn run_worker(mut worker: Worker, mut options: Options, notifier: Option<Notifier>) -> ExitCode {
     if let Err(e) = worker.die_with_master() {
         eprintln!("medusad worker: {e}");
         return ExitCode::FAILURE;
@@ -185,7 +195,7 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
         }
     };
     // The master holds the --unix socket files, and removes them.
-    match serve(options, listeners, Vec::new()) {
+    match serve(options, listeners, Vec::new(), notifier) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Startup(e)) => {
             eprintln!("medusad worker {pid}: {e}");
@@ -204,7 +214,11 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
 /// `--unix` socket files), starts the workers as new executions of this
 /// program with the same arguments, and supervises them
 /// (`prefork::Master`).
-fn run_master(options: &Options, activated: Vec<Listener>) -> std::io::Result<MasterExit> {
+fn run_master(
+    options: &Options,
+    activated: Vec<Listener>,
+    notifier: Option<Notifier>,
+) -> std::io::Result<MasterExit> {
     let exe = std::env::current_exe()?;
     // As given, not as UTF-8: a --root path need not be.
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -228,6 +242,10 @@ fn run_master(options: &Options, activated: Vec<Listener>) -> std::io::Result<Ma
         command
     })
     .sharing(listening);
+    let master = match notifier {
+        Some(notifier) => master.notifying(notifier),
+        None => master,
+    };
     let outcome = master.run();
     // The workers are gone: now the socket files may go.
     drop(files);
@@ -239,6 +257,7 @@ fn serve(
     options: Options,
     listeners: Vec<Listener>,
     files: Vec<UnixSocket>,
+    notifier: Option<Notifier>,
 ) -> Result<(), Failure> {
     raise_fd_limit(options.http.max_connections);
     let root = match &options.root {
@@ -278,6 +297,13 @@ fn serve(
     }
     for server in servers {
         reactor.add(server).map_err(Failure::Startup)?;
+    }
+    // Ready: the sockets are listening and the loop is about to serve them.
+    if let Some(notifier) = notifier {
+        notifier.ready();
+        reactor
+            .add(Watchdog::new(notifier))
+            .map_err(Failure::Startup)?;
     }
     reactor.run().map_err(Failure::Running)?;
     // The socket files go now, before the exit is announced.
