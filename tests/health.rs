@@ -154,12 +154,16 @@ fn drain(extra: &[&str], processes: usize) {
         daemon.wait_for("no longer accepting connections");
     }
 
-    // New connections are refused: the listening socket is closed.
-    let refused = TcpStream::connect_timeout(&addr, Duration::from_secs(5));
-    assert!(
-        refused.is_err(),
-        "a new connection was accepted while draining"
-    );
+    // New connections are refused once the listening socket is closed
+    // (just after the line: the loop closes it when the hook returns).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "new connections still accepted while draining"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 
     checker.send("\r\n");
     let reply = checker.reply();
@@ -178,6 +182,8 @@ fn drain(extra: &[&str], processes: usize) {
     assert!(answer.text().contains("<int>7</int>"), "{}", answer.brief());
     assert_eq!(answer.header("Connection"), Some("close"));
 
+    // Closed by us too: the server's lingering close ends at once.
+    drop((held, checker));
     let status = daemon.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "medusad exited with {status}");
 }
@@ -209,6 +215,7 @@ fn health_answers_head_and_refuses_post() {
     let post = connection.reply();
     assert_eq!(post.status, 405);
     assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+    drop(connection);
     daemon.terminate("medusad");
 }
 
@@ -221,11 +228,13 @@ fn health_follows_the_credentials_rule_and_can_be_public() {
     assert_eq!(connection.get("/status/health", "").status, 401);
     let auth = "Authorization: Basic b3BzOnNlY3JldA==\r\n";
     assert_up(&connection.get("/status/health", auth));
+    drop(connection);
     guarded.terminate("medusad");
 
     let public = Daemon::start(&["--auth-user", "ops:secret", "--public", "/status/health"]);
     let mut connection = Connection::open(public.addr);
     assert_up(&connection.get("/status/health", ""));
     assert_eq!(connection.get("/status", "").status, 401);
+    drop(connection);
     public.terminate("medusad");
 }
