@@ -6,6 +6,10 @@
 //! method calls, faults and latencies, every installed handler's own
 //! status, and the open connections. `/status/metrics` has the same
 //! numbers in the Prometheus text format, for monitoring to scrape.
+//! `/status/health` is for load balancers: `200 ok` while serving, `503
+//! draining` once a graceful shutdown has begun (on a connection that was
+//! already open: new ones are no longer accepted), so that the balancer
+//! takes this server out before it goes.
 //!
 //! | file | concept |
 //! | --- | --- |
@@ -39,12 +43,12 @@ pub struct StatusHandler {
 }
 
 impl StatusHandler {
-    /// Serves `/status` and `/status/metrics`.
+    /// Serves `/status`, `/status/metrics` and `/status/health`.
     pub fn new() -> StatusHandler {
         StatusHandler::at("/status")
     }
 
-    /// Serves `prefix` and `prefix/metrics`.
+    /// Serves `prefix`, `prefix/metrics` and `prefix/health`.
     pub fn at(prefix: &str) -> StatusHandler {
         StatusHandler {
             prefix: prefix.trim_end_matches('/').to_string(),
@@ -128,7 +132,7 @@ impl Default for StatusHandler {
 impl Handler for StatusHandler {
     fn matches(&self, request: &Request) -> bool {
         let rest = request.path.strip_prefix(self.prefix.as_str());
-        matches!(rest, Some("" | "/" | "/metrics")) || request.path == "/metrics"
+        matches!(rest, Some("" | "/" | "/metrics" | "/health")) || request.path == "/metrics"
     }
 
     fn handle_request(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
@@ -136,7 +140,9 @@ impl Handler for StatusHandler {
             return Response::method_not_allowed(&["GET", "HEAD"]).into();
         }
         self.hits += 1;
-        let response = if request.path.ends_with("/metrics") {
+        let response = if request.path.ends_with("/health") {
+            health(server)
+        } else if request.path.ends_with("/metrics") {
             Response::ok(
                 "text/plain; version=0.0.4; charset=utf-8",
                 exposition::metrics_text(server),
@@ -152,6 +158,18 @@ impl Handler for StatusHandler {
             name: format!("status handler ({})", self.prefix),
             facts: vec![("hits".to_string(), self.hits.to_string())],
         }
+    }
+}
+
+/// `/status/health`: up, or draining. A 503 needs no `Connection: close`
+/// of its own: no connection is kept alive during a shutdown.
+fn health(server: &ServerView<'_>) -> Response {
+    if server.is_shutting_down() {
+        Response::new(503)
+            .with_header("Content-Type", "text/plain; charset=utf-8")
+            .with_body("draining\n")
+    } else {
+        Response::ok("text/plain; charset=utf-8", "ok\n")
     }
 }
 

@@ -126,6 +126,7 @@ pub fn xmlrpc_post(
             waker: &waker,
             slot: &deferred,
         },
+        shutting_down: false,
     };
     let Outcome::Now(response) = handler.handle_request(&mut request, &view) else {
         // The fuzzed service has no deferred methods.

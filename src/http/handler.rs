@@ -40,6 +40,8 @@ pub struct ServerView<'a> {
     pub(crate) channels: &'a RefCell<Slab<ChannelInfo>>,
     /// The asking connection, for deferred replies.
     pub(crate) deferral: Deferral<'a>,
+    /// A graceful shutdown has begun (see [`ServerView::is_shutting_down`]).
+    pub(crate) shutting_down: bool,
 }
 
 /// What [`ServerView::defer`] needs to reach the asking connection later.
@@ -50,6 +52,14 @@ pub(crate) struct Deferral<'a> {
 }
 
 impl ServerView<'_> {
+    /// Whether the server is draining: a graceful shutdown has begun, it no
+    /// longer accepts connections, and this request came on one already
+    /// open. `/status/health` answers 503 then, so that a load balancer
+    /// stops sending here before the process goes.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
     /// Promises a later answer to the current request: keep the
     /// [`Responder`], return [`Outcome::Later`] with the [`Later`] from
     /// `handle_request`, and call [`Responder::respond`] when the answer is

@@ -82,6 +82,13 @@ pub unsafe fn inherited(fd: RawFd) -> io::Result<Listener> {
     {
         return Err(not_listening());
     }
+    // Inherited without close-on-exec (that is how it came); set again so
+    // that the programs behind program-backed methods do not inherit it:
+    // one still running would hold the port open after this process
+    // stopped listening, and connections would queue there unanswered
+    // instead of being refused. (The master clears it again on its own
+    // copies for its workers: `Listening::share`.)
+    socket.set_cloexec(true)?;
     let domain = socket.domain()?;
     if domain == socket2::Domain::UNIX {
         Ok(Listener::Unix(owned.into()))

@@ -26,9 +26,10 @@
 //! The modules: the command line (`options`), the demo service (`demo`),
 //! the master (`prefork`), the worker's side of its contract (`worker`),
 //! SIGHUP's reload (`reload`), SIGUSR1's reopening of the access log
-//! (`reopen`), restart delays (`backoff`), the one listening socket the
-//! master holds and passes down to its workers (`listening`) and systemd
-//! socket activation (`activation`). Everything here is built on the library's
+//! (`reopen`), restart delays (`backoff`), the listening sockets the
+//! master holds and passes down to its workers (`listening`), systemd
+//! socket activation (`activation`) and systemd's readiness and watchdog
+//! notifications (`notify`). Everything here is built on the library's
 //! public API.
 
 mod activation;
@@ -37,6 +38,7 @@ mod config;
 mod demo;
 mod endpoints;
 mod listening;
+mod notify;
 mod options;
 mod prefork;
 mod reload;
@@ -54,6 +56,7 @@ use medusa::reactor::{ForceCause, Reactor};
 
 use backoff::Backoff;
 use listening::{Listener, Listening};
+use notify::{Notifier, Watchdog};
 use options::{parse_options, Options, OptionsError};
 use prefork::{Master, MasterExit};
 use unix::UnixSocket;
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Some(_) => Ok(Vec::new()),
         None => activation::listen_fds(),
     };
+    let notifier = notify::Notifier::from_env(worker.is_some());
     let options = match parse_options(std::env::args_os()) {
         Ok(options) => options,
         // --help and --version too: clap prints each where it belongs
@@ -91,8 +95,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Without it the service still runs; systemd then says why it never
+    // became ready.
+    let notifier = notifier.unwrap_or_else(|e| {
+        log::error!("medusad: NOTIFY_SOCKET: {e}; not notifying");
+        None
+    });
     if let Some(worker) = worker {
-        return run_worker(worker, *options);
+        return run_worker(worker, *options, notifier);
     }
     let exposed = options.addr.filter(|addr| !addr.ip().is_loopback());
     if let (true, Some(addr), true) = (options.users.is_empty(), exposed, activated.is_empty()) {
@@ -106,7 +116,7 @@ fn main() -> ExitCode {
         log::warn!("--reuseport has no effect without --workers N (N > 1)");
     }
     if options.workers > 1 {
-        return match run_master(&options, activated) {
+        return match run_master(&options, activated, notifier) {
             Ok(MasterExit::Stopped) => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,
             Err(e) => {
@@ -127,7 +137,7 @@ fn main() -> ExitCode {
     } else {
         (activated, Vec::new())
     };
-    match serve(*options, listeners, files) {
+    match serve(*options, listeners, files, notifier) {
         Ok(()) => ExitCode::SUCCESS,
         // Logged by `serve`: some clients lost their requests.
         Err(Failure::Forced) => ExitCode::FAILURE,
@@ -173,7 +183,7 @@ enum Failure {
 
 /// A worker: dies with the master, serves beside the other workers, and
 /// tells the master with its exit status whether it could start at all.
-fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
+fn run_worker(mut worker: Worker, mut options: Options, notifier: Option<Notifier>) -> ExitCode {
     if let Err(e) = worker.die_with_master() {
         eprintln!("medusad worker: {e}");
         return ExitCode::FAILURE;
@@ -192,7 +202,7 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
         }
     };
     // The master holds the --unix socket files, and removes them.
-    match serve(options, listeners, Vec::new()) {
+    match serve(options, listeners, Vec::new(), notifier) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Startup(e)) => {
             eprintln!("medusad worker {pid}: {e}");
@@ -211,7 +221,11 @@ fn run_worker(mut worker: Worker, mut options: Options) -> ExitCode {
 /// `--unix` socket files), starts the workers as new executions of this
 /// program with the same arguments, and supervises them
 /// (`prefork::Master`).
-fn run_master(options: &Options, activated: Vec<Listener>) -> std::io::Result<MasterExit> {
+fn run_master(
+    options: &Options,
+    activated: Vec<Listener>,
+    notifier: Option<Notifier>,
+) -> std::io::Result<MasterExit> {
     let exe = std::env::current_exe()?;
     // As given, not as UTF-8: a --root path need not be.
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -246,6 +260,10 @@ fn run_master(options: &Options, activated: Vec<Listener>) -> std::io::Result<Ma
         command
     })
     .sharing(listening);
+    let master = match notifier {
+        Some(notifier) => master.notifying(notifier),
+        None => master,
+    };
     let outcome = master.run();
     // The workers are gone: now the socket files may go.
     drop(files);
@@ -257,6 +275,7 @@ fn serve(
     options: Options,
     listeners: Vec<Listener>,
     files: Vec<UnixSocket>,
+    notifier: Option<Notifier>,
 ) -> Result<(), Failure> {
     raise_fd_limit(options.http.max_connections);
     let root = match &options.root {
@@ -296,6 +315,13 @@ fn serve(
     }
     for server in servers {
         reactor.add(server).map_err(Failure::Startup)?;
+    }
+    // Ready: the sockets are listening and the loop is about to serve them.
+    if let Some(notifier) = notifier {
+        notifier.ready();
+        reactor
+            .add(Watchdog::new(notifier))
+            .map_err(Failure::Startup)?;
     }
     reactor.run().map_err(Failure::Running)?;
     // The socket files go now, before the exit is announced.
@@ -406,6 +432,10 @@ fn setup(
         links.push((
             "/status/metrics".to_string(),
             "Prometheus metrics".to_string(),
+        ));
+        links.push((
+            "/status/health".to_string(),
+            "health check (503 while shutting down)".to_string(),
         ));
         guard(
             server,

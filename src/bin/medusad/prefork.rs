@@ -24,6 +24,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::backoff::Backoff;
 use crate::listening::Listening;
+use crate::notify::{Notifier, Relay, WorkerMessage};
 use crate::worker::{STARTUP_FAILED, WORKER_ENV};
 
 /// How the master ended.
@@ -47,6 +48,23 @@ struct Slot {
     starts: u32,
     restart_at: Option<Instant>,
     backoff: Backoff,
+    /// Its worker said `READY=1` (see [`Master::notifying`]).
+    ready: bool,
+    /// Its worker's last `WATCHDOG=1`, or its start.
+    pinged: Instant,
+}
+
+/// The master's side of systemd's readiness protocol, see
+/// [`Master::notifying`].
+struct Notifying {
+    notifier: Notifier,
+    /// Where the workers' messages come; `None` where it cannot be made
+    /// (then a worker counts as ready, and alive, once started).
+    relay: Option<Relay>,
+    ready_sent: bool,
+    next_ping: Option<Instant>,
+    /// A worker was late with its ping at the last check (said once).
+    stalled: bool,
 }
 
 /// The master process. `command` builds the command line of one worker;
@@ -61,6 +79,7 @@ pub struct Master<F> {
     slots: Vec<Slot>,
     stopping: bool,
     outcome: MasterExit,
+    notifying: Option<Notifying>,
 }
 
 impl<F: FnMut() -> Command> Master<F> {
@@ -74,6 +93,8 @@ impl<F: FnMut() -> Command> Master<F> {
                 starts: 0,
                 restart_at: Some(Instant::now()),
                 backoff: backoff.clone(),
+                ready: false,
+                pinged: Instant::now(),
             })
             .collect();
         Master {
@@ -82,7 +103,34 @@ impl<F: FnMut() -> Command> Master<F> {
             slots,
             stopping: false,
             outcome: MasterExit::Stopped,
+            notifying: None,
         }
+    }
+
+    /// Tells systemd (`notifier`) about the service as a whole: `READY=1`
+    /// once every worker of the first generation has said it is ready,
+    /// `STOPPING=1` when stopping, and, with a watchdog interval,
+    /// `WATCHDOG=1` every half interval as long as every running worker
+    /// has pinged within the interval. The workers speak the same protocol
+    /// to the master (their `NOTIFY_SOCKET` names its [`Relay`]), each
+    /// from its own event loop: one frozen worker stops the master's pings,
+    /// and systemd restarts the service.
+    pub fn notifying(mut self, notifier: Notifier) -> Master<F> {
+        let relay = match Relay::bind() {
+            Ok(relay) => Some(relay),
+            Err(e) => {
+                log::warn!("master: no socket for the workers' readiness ({e}): a worker counts as ready once started");
+                None
+            }
+        };
+        self.notifying = Some(Notifying {
+            next_ping: notifier.watchdog().map(|_| Instant::now()),
+            notifier,
+            relay,
+            ready_sent: false,
+            stalled: false,
+        });
+        self
     }
 
     /// Gives every worker `listening` to accept on. The master holds it
@@ -105,6 +153,10 @@ impl<F: FnMut() -> Command> Master<F> {
         let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1])?;
         poll.registry()
             .register(&mut signals, Token(0), Interest::READABLE)?;
+        if let Some(relay) = self.notifying.as_mut().and_then(|n| n.relay.as_mut()) {
+            poll.registry()
+                .register(&mut relay.socket, RELAY, Interest::READABLE)?;
+        }
         let mut events = Events::with_capacity(4);
         loop {
             // SIGCHLD only wakes us; the children are asked one by one, so
@@ -121,10 +173,13 @@ impl<F: FnMut() -> Command> Master<F> {
                     self.start(index);
                 }
             }
+            self.tell_systemd();
+            let next_ping = self.notifying.as_ref().and_then(|n| n.next_ping);
             let timeout = self
                 .slots
                 .iter()
                 .filter_map(|s| s.restart_at)
+                .chain(next_ping)
                 .min()
                 .map(|at| at.saturating_duration_since(Instant::now()));
             match poll.poll(&mut events, timeout) {
@@ -132,6 +187,7 @@ impl<F: FnMut() -> Command> Master<F> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+            self.read_workers_messages();
             for signal in signals.pending() {
                 if signal == SIGTERM || signal == SIGINT {
                     log::info!("master: signal {signal}: stopping the workers");
@@ -172,11 +228,22 @@ impl<F: FnMut() -> Command> Master<F> {
         if let Some(listening) = &self.listening {
             listening.configure(&mut command, index);
         }
+        let relay = self.notifying.as_ref().and_then(|n| {
+            let relay = n.relay.as_ref()?;
+            command.env("NOTIFY_SOCKET", &relay.name);
+            if let Some(interval) = n.notifier.watchdog() {
+                command.env("WATCHDOG_USEC", interval.as_micros().to_string());
+            }
+            Some(())
+        });
         match command.spawn() {
             Ok(child) => {
                 log::info!("master: worker {} started (slot {index})", child.id());
                 slot.child = Some(child);
                 slot.started = Instant::now();
+                slot.pinged = slot.started;
+                // Without the relay, nothing will say more.
+                slot.ready = relay.is_none();
             }
             Err(e) if slot.starts == 1 => {
                 log::error!("master: cannot start a worker: {e}");
@@ -244,8 +311,90 @@ impl<F: FnMut() -> Command> Master<F> {
         self.stop(SIGTERM);
     }
 
+    /// The workers' datagrams: who is ready, who pinged.
+    fn read_workers_messages(&mut self) {
+        let Some(relay) = self.notifying.as_ref().and_then(|n| n.relay.as_ref()) else {
+            return;
+        };
+        let mut datagram = [0u8; 512];
+        loop {
+            let n = match relay.socket.recv(&mut datagram) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    log::warn!("master: reading the workers' messages: {e}");
+                    return;
+                }
+            };
+            // Anything else (not from a worker of ours) is ignored.
+            let Some(message) = WorkerMessage::parse(&datagram[..n]) else {
+                continue;
+            };
+            let slot = self
+                .slots
+                .iter_mut()
+                .find(|s| s.child.as_ref().is_some_and(|c| c.id() == message.pid));
+            if let Some(slot) = slot {
+                slot.ready |= message.ready;
+                if message.watchdog {
+                    slot.pinged = Instant::now();
+                }
+            }
+        }
+    }
+
+    /// `READY=1` once every worker is ready; `WATCHDOG=1` when due and
+    /// every running worker pinged within the interval.
+    fn tell_systemd(&mut self) {
+        let Some(notifying) = self.notifying.as_mut() else {
+            return;
+        };
+        if self.stopping {
+            return;
+        }
+        let all_ready = self.slots.iter().all(|s| s.child.is_some() && s.ready);
+        if !notifying.ready_sent && all_ready {
+            notifying.ready_sent = true;
+            log::info!("master: all {} workers ready", self.slots.len());
+            notifying.notifier.ready();
+        }
+        let (Some(interval), Some(due)) = (notifying.notifier.watchdog(), notifying.next_ping)
+        else {
+            return;
+        };
+        let now = Instant::now();
+        if now < due {
+            return;
+        }
+        notifying.next_ping = Some(now + interval / 2);
+        let late = self
+            .slots
+            .iter()
+            .filter(|s| s.child.is_some() && now.duration_since(s.pinged) >= interval)
+            .find_map(|s| s.child.as_ref().map(Child::id));
+        match late {
+            None => {
+                notifying.stalled = false;
+                notifying.notifier.notify("WATCHDOG=1");
+            }
+            Some(pid) if !notifying.stalled => {
+                notifying.stalled = true;
+                log::error!(
+                    "master: worker {pid} has not pinged for {interval:?}: no watchdog ping to systemd"
+                );
+            }
+            Some(_) => {}
+        }
+    }
+
     /// Relays `signal` to every worker and cancels pending restarts.
     fn stop(&mut self, signal: i32) {
+        if !self.stopping {
+            if let Some(notifying) = &self.notifying {
+                notifying.notifier.notify("STOPPING=1");
+            }
+        }
         self.stopping = true;
         // No worker starts from now on (see `sharing`).
         self.listening = None;
@@ -257,6 +406,9 @@ impl<F: FnMut() -> Command> Master<F> {
         }
     }
 }
+
+/// The workers' messages in the master's poll (signals are `Token(0)`).
+const RELAY: Token = Token(1);
 
 fn send_signal(child: &Child, signal: i32) {
     let Ok(pid) = libc::pid_t::try_from(child.id()) else {

@@ -80,7 +80,7 @@ impl HttpChannel {
         let outcome = match cors.preflight(&request) {
             // Before any handler: a preflight carries no credentials.
             Some(answer) => Outcome::Now(answer),
-            None => self.call_handler(&mut request),
+            None => self.call_handler(&mut request, cx.is_shutting_down()),
         };
         let origin = match cors.enabled() {
             true => request.header("Origin").map(str::to_string),
@@ -153,7 +153,7 @@ impl HttpChannel {
         }
     }
 
-    pub(super) fn call_handler(&self, request: &mut Request) -> Outcome {
+    pub(super) fn call_handler(&self, request: &mut Request, shutting_down: bool) -> Outcome {
         let mut handlers = self.shared.handlers.borrow_mut();
         let Some(index) = handlers.iter().position(|h| h.matches(request)) else {
             return Response::error(404, "no handler for this URL").into();
@@ -171,6 +171,7 @@ impl HttpChannel {
                 waker: &self.waker,
                 slot: &self.deferred,
             },
+            shutting_down,
         };
         match panic::catch_unwind(AssertUnwindSafe(|| handler.handle_request(request, &view))) {
             Ok(response) => response,
