@@ -182,15 +182,23 @@ impl Listening {
     /// only by the worker that accepts on it, and they cost one descriptor
     /// each.
     pub fn configure(&self, command: &mut Command, slot: usize) {
-        let fds: Vec<String> = self
-            .own
-            .get(slot)
-            .into_iter()
-            .chain(&self.listeners)
-            .map(|l| l.fd().as_raw_fd().to_string())
-            .collect();
-        command.env(LISTEN_FD_ENV, fds.join(","));
+        let mine = self.own.get(slot).into_iter().chain(&self.listeners);
+        command.env(LISTEN_FD_ENV, numbers(mine));
     }
+
+    /// The descriptors, comma-separated: the shared sockets', and the
+    /// per-worker ones' in slot order (for a new master: `upgrade`).
+    pub fn descriptors(&self) -> (String, String) {
+        (numbers(&self.listeners), numbers(&self.own))
+    }
+}
+
+fn numbers<'a>(listeners: impl IntoIterator<Item = &'a Listener>) -> String {
+    let fds: Vec<String> = listeners
+        .into_iter()
+        .map(|l| l.fd().as_raw_fd().to_string())
+        .collect();
+    fds.join(",")
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ mod reload;
 mod reopen;
 mod tls;
 mod unix;
+mod upgrade;
 mod worker;
 
 use std::io::Write;
@@ -117,7 +118,7 @@ fn main() -> ExitCode {
     }
     if options.workers > 1 {
         return match run_master(&options, activated, notifier) {
-            Ok(MasterExit::Stopped) => ExitCode::SUCCESS,
+            Ok(MasterExit::Stopped | MasterExit::Upgraded) => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("medusad: {e}");
@@ -235,17 +236,26 @@ fn run_master(
     if options.reuseport && !reuseport {
         log::warn!("--reuseport: ignored for sockets inherited from systemd");
     }
-    let (listeners, files) = match (activated.is_empty(), reuseport) {
-        (false, _) => (activated, Vec::new()),
-        (true, false) => listening::bind_all(options)?,
-        (true, true) => listening::bind_unix(options)?,
-    };
-    let own = match (reuseport, options.addr) {
-        (true, Some(addr)) => listening::bind_reuseport(addr, options.workers)?
-            .into_iter()
-            .map(Listener::Tcp)
-            .collect(),
-        _ => Vec::new(),
+    // A new master of an upgrade serves what the old one handed down.
+    let handed_down = upgrade::handed_down()?;
+    let (listeners, files, own) = match (handed_down, activated.is_empty(), reuseport) {
+        (Some((shared, own)), _, _) => (shared, Vec::new(), own),
+        (None, false, _) => (activated, Vec::new(), Vec::new()),
+        (None, true, false) => {
+            let (listeners, files) = listening::bind_all(options)?;
+            (listeners, files, Vec::new())
+        }
+        (None, true, true) => {
+            let (listeners, files) = listening::bind_unix(options)?;
+            let own = match options.addr {
+                Some(addr) => listening::bind_reuseport(addr, options.workers)?
+                    .into_iter()
+                    .map(Listener::Tcp)
+                    .collect(),
+                None => Vec::new(),
+            };
+            (listeners, files, own)
+        }
     };
     let listening = Listening::share(listeners)?.with_own(own)?;
     log::info!(
@@ -259,12 +269,23 @@ fn run_master(
         command.args(&args);
         command
     })
-    .sharing(listening);
+    .sharing(listening)
+    .upgrading(exe.clone(), args.clone());
     let master = match notifier {
         Some(notifier) => master.notifying(notifier),
         None => master,
     };
     let outcome = master.run();
+    if matches!(outcome, Ok(MasterExit::Upgraded)) {
+        // The new master serves the socket files: they must stay. (It did
+        // not make them, so nobody removes them when it stops; the next
+        // start replaces them as stale.)
+        for file in files {
+            file.keep();
+        }
+        log::info!("medusad master: handed over to the new master; all old workers stopped");
+        return outcome;
+    }
     // The workers are gone: now the socket files may go.
     drop(files);
     log::info!("medusad master: all workers stopped");
@@ -355,6 +376,8 @@ fn setup(
     let mut reloader = reload::Reloader::new()?;
     // And SIGUSR1's (logrotate's postrotate may send it at any time).
     let mut reopener = reopen::Reopener::new()?;
+    // And SIGUSR2's, meant for a master (binary upgrade).
+    let not_here = upgrade::NotHere::new()?;
 
     let http = options.http.clone();
     let mut listeners = listeners.into_iter();
@@ -465,6 +488,7 @@ fn setup(
     }
     reactor.add(reloader)?;
     reactor.add(reopener)?;
+    reactor.add(not_here)?;
     Ok((reactor, servers))
 }
 

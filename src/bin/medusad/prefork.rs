@@ -13,18 +13,21 @@
 //! pipe (SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1), with a timeout for the
 //! next restart.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::backoff::Backoff;
 use crate::listening::Listening;
 use crate::notify::{Notifier, Relay, WorkerMessage};
+use crate::upgrade::{Progress, Upgrade};
 use crate::worker::{STARTUP_FAILED, WORKER_ENV};
 
 /// How the master ended.
@@ -38,6 +41,9 @@ pub enum MasterExit {
     /// A first worker could not start (its error is on stderr); the others
     /// were stopped.
     StartFailed,
+    /// Replaced by a new master (SIGUSR2, `upgrade`), which serves now;
+    /// every old worker exited cleanly.
+    Upgraded,
 }
 
 /// One worker position: its current process, or when to start the next.
@@ -80,6 +86,10 @@ pub struct Master<F> {
     stopping: bool,
     outcome: MasterExit,
     notifying: Option<Notifying>,
+    /// SIGUSR2: the binary and arguments a new master is started with.
+    upgrade_with: Option<(PathBuf, Vec<OsString>)>,
+    /// A new master starting.
+    upgrade: Option<Upgrade>,
 }
 
 impl<F: FnMut() -> Command> Master<F> {
@@ -104,7 +114,17 @@ impl<F: FnMut() -> Command> Master<F> {
             stopping: false,
             outcome: MasterExit::Stopped,
             notifying: None,
+            upgrade_with: None,
+            upgrade: None,
         }
+    }
+
+    /// On SIGUSR2, starts `binary` with `args` as a new master, hands it
+    /// the listening sockets, and once it says it is ready stops the old
+    /// workers and returns [`MasterExit::Upgraded`] (see `upgrade`).
+    pub fn upgrading(mut self, binary: PathBuf, args: Vec<OsString>) -> Master<F> {
+        self.upgrade_with = Some((binary, args));
+        self
     }
 
     /// Tells systemd (`notifier`) about the service as a whole: `READY=1`
@@ -150,7 +170,7 @@ impl<F: FnMut() -> Command> Master<F> {
         let mut poll = Poll::new()?;
         // Before the first worker exists: a SIGTERM from now on is relayed,
         // never the default action (which would leave workers behind).
-        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1])?;
+        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2])?;
         poll.registry()
             .register(&mut signals, Token(0), Interest::READABLE)?;
         if let Some(relay) = self.notifying.as_mut().and_then(|n| n.relay.as_mut()) {
@@ -174,12 +194,19 @@ impl<F: FnMut() -> Command> Master<F> {
                 }
             }
             self.tell_systemd();
+            self.follow_upgrade();
             let next_ping = self.notifying.as_ref().and_then(|n| n.next_ping);
+            // While a new master starts, look at it every 50 ms.
+            let upgrading = self
+                .upgrade
+                .as_ref()
+                .map(|_| Instant::now() + Duration::from_millis(50));
             let timeout = self
                 .slots
                 .iter()
                 .filter_map(|s| s.restart_at)
                 .chain(next_ping)
+                .chain(upgrading)
                 .min()
                 .map(|at| at.saturating_duration_since(Instant::now()));
             match poll.poll(&mut events, timeout) {
@@ -192,6 +219,8 @@ impl<F: FnMut() -> Command> Master<F> {
                 if signal == SIGTERM || signal == SIGINT {
                     log::info!("master: signal {signal}: stopping the workers");
                     self.stop(signal);
+                } else if signal == SIGUSR2 {
+                    self.start_upgrade();
                 } else if signal == SIGHUP || signal == SIGUSR1 {
                     // The workers reload (SIGHUP: their TLS files and
                     // endpoints) or reopen the access log file they write
@@ -208,6 +237,54 @@ impl<F: FnMut() -> Command> Master<F> {
                         send_signal(child, signal);
                     }
                 }
+            }
+        }
+    }
+
+    /// SIGUSR2: starts a new master, unless stopping or already upgrading.
+    fn start_upgrade(&mut self) {
+        let (Some((binary, args)), Some(listening)) = (&self.upgrade_with, &self.listening) else {
+            log::warn!("master: SIGUSR2: stopping, no upgrade now");
+            return;
+        };
+        if let Some(upgrade) = &self.upgrade {
+            log::warn!(
+                "master: SIGUSR2: an upgrade is under way already (new master {})",
+                upgrade.pid()
+            );
+            return;
+        }
+        match Upgrade::start(binary, args, listening) {
+            Ok(upgrade) => {
+                log::info!(
+                    "master: SIGUSR2: new master {} started from {}",
+                    upgrade.pid(),
+                    binary.display()
+                );
+                self.upgrade = Some(upgrade);
+            }
+            Err(e) => log::error!("master: SIGUSR2: cannot start a new master: {e}; still serving"),
+        }
+    }
+
+    /// Hands over to a new master once it is ready; keeps serving if it
+    /// fails.
+    fn follow_upgrade(&mut self) {
+        let Some(upgrade) = self.upgrade.as_mut() else {
+            return;
+        };
+        match upgrade.progress() {
+            Progress::Waiting => {}
+            Progress::Ready(pid) => {
+                log::info!("master: new master {pid} is ready: stopping the old workers");
+                // Dropped, not waited for: it outlives this process.
+                self.upgrade = None;
+                self.stop(SIGTERM);
+                self.outcome = MasterExit::Upgraded;
+            }
+            Progress::Failed(why) => {
+                log::error!("master: upgrade failed: {why}; the old master keeps serving");
+                self.upgrade = None;
             }
         }
     }

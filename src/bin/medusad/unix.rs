@@ -47,6 +47,14 @@ impl UnixSocket {
     }
 }
 
+impl UnixSocket {
+    /// Lets go of the file without removing it (another process serves
+    /// it now: an upgrade's new master).
+    pub fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for UnixSocket {
     fn drop(&mut self) {
         let ours = fs::symlink_metadata(&self.path).is_ok_and(|m| identity(&m) == self.identity);
