@@ -631,3 +631,65 @@ fn reuseport_gives_each_worker_a_socket() {
     drop(intruder);
     daemon.terminate("medusad --workers 2 --reuseport");
 }
+
+/// One call on a new connection, waiting at most `limit` for the answer:
+/// `Some(worker)` if answered, `None` if nothing came in time.
+fn call_within(addr: SocketAddr, limit: Duration) -> Option<u32> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let body = add_call(1, 2);
+    let request = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return None
+        }
+        Err(e) => panic!("reading the answer: {e}"),
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix("X-Medusa-Worker: "))
+        .and_then(|pid| pid.trim().parse().ok())
+}
+
+/// A SIGSTOPped worker holds nothing with the shared socket (the default):
+/// every new connection is taken by the running worker. With
+/// `--reuseport`, the documented caveat: connections hashed to the
+/// stopped worker's socket wait there until it runs again.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stopped_worker_holds_connections_only_with_reuseport() {
+    for reuseport in [false, true] {
+        let extra: &[&str] = if reuseport { &["--reuseport"] } else { &[] };
+        let (daemon, pids) = two_workers(extra);
+        signal_pid(pids[0], libc::SIGSTOP);
+        let answers: Vec<Option<u32>> = (0..20)
+            .map(|_| call_within(daemon.addr, Duration::from_millis(1500)))
+            .collect();
+        signal_pid(pids[0], libc::SIGCONT);
+        if reuseport {
+            assert!(
+                answers.contains(&None),
+                "some of 20 connections wait on the stopped worker's socket: {answers:?}"
+            );
+        } else {
+            assert!(
+                answers.iter().all(|a| *a == Some(pids[1])),
+                "the running worker answers every connection: {answers:?}"
+            );
+        }
+        daemon.terminate("medusad after SIGSTOP/SIGCONT");
+    }
+}
