@@ -245,36 +245,43 @@ server.serve_forever()
     daemon.terminate("medusad with the docs' example");
 }
 
-/// With `--workers`, SIGHUP to the master reaches every worker, and each
-/// serves the new endpoints: a method added to the file is answered by
-/// both workers (told apart by `X-Medusa-Worker`), and the one removed by
-/// neither.
+/// With `--workers` and a file, SIGHUP to the master checks the file and
+/// recycles the workers one at a time: the fresh workers serve the new
+/// method (and not the removed one) and apply the file's changed
+/// `[server]` keys too (a smaller body limit); a broken file is refused
+/// and the running workers stay.
 #[test]
-fn sighup_to_the_master_reloads_every_worker() {
+fn sighup_to_the_master_recycles_every_worker() {
     use util::daemon::RpcConnection;
     let dir = TempDir::new().unwrap();
-    let config = |name: &str, prints: &str| {
+    let config = |name: &str, prints: &str, server: &str| {
         format!(
-            "[server]\naccess-log = \"off\"\n\n[[endpoint]]\npath = \"/RPC2\"\n\n\
+            "[server]\naccess-log = \"off\"\n{server}\n[[endpoint]]\npath = \"/RPC2\"\n\n\
              [[endpoint.method]]\nname = \"{name}\"\ncommand = [\"/bin/echo\", \"{prints}\"]\n"
         )
     };
-    let file = write_config(dir.path(), &config("m.one", "1"));
+    let file = write_config(dir.path(), &config("m.one", "1", ""));
     let mut daemon = Daemon::start(&["--workers", "2", "--config", &file]);
-    let pids = daemon.worker_pids(2);
-    for pid in &pids {
+    let old = daemon.worker_pids(2);
+    for pid in &old {
         daemon.wait_for_seen(&format!("pid={pid}] medusad listening on"));
     }
     let call = |name: &str| {
         format!("<?xml version=\"1.0\"?><methodCall><methodName>{name}</methodName><params/></methodCall>")
     };
 
-    write_config(dir.path(), &config("m.two", "2"));
+    write_config(dir.path(), &config("m.two", "2", "max-body-bytes = 200"));
     daemon.signal(libc::SIGHUP);
-    for pid in &pids {
-        daemon.wait_for_seen(&format!("pid={pid}] SIGHUP: {file} reloaded"));
+    daemon.wait_for("recycling the 2 workers one at a time");
+    let fresh = daemon.worker_pids(4)[2..].to_vec();
+    for pid in &fresh {
+        daemon.wait_for_seen(&format!("pid={pid}] medusad listening on"));
+        assert!(!old.contains(pid));
     }
-    // Fresh connections until both workers have answered the new method.
+    for pid in &old {
+        daemon.wait_for_seen(&format!("worker {pid} recycled"));
+    }
+    // Fresh connections until both fresh workers have answered.
     let mut answered_by = std::collections::BTreeSet::new();
     for _ in 0..200 {
         let mut connection = RpcConnection::connect(daemon.addr).unwrap();
@@ -282,6 +289,9 @@ fn sighup_to_the_master_reloads_every_worker() {
         assert_eq!(answer.int, Some(2), "{answer:?}");
         let gone = connection.call(&call("m.one"), "").unwrap();
         assert_eq!(gone.int, Some(-32601), "m.one is gone: {gone:?}");
+        let big = format!("{}<!--{}-->", call("m.two"), "x".repeat(300));
+        let refused = connection.call(&big, "").unwrap();
+        assert_eq!(refused.status, 413, "the new [server] limit");
         answered_by.insert(answer.worker.expect("X-Medusa-Worker"));
         if answered_by.len() == 2 {
             break;
@@ -289,8 +299,18 @@ fn sighup_to_the_master_reloads_every_worker() {
     }
     assert_eq!(
         answered_by,
-        pids.iter().copied().collect(),
-        "both workers serve the reloaded file"
+        fresh.iter().copied().collect(),
+        "both fresh workers serve"
     );
+
+    // A broken file: refused, the workers stay.
+    write_config(dir.path(), "[server]\nport = 70000\n");
+    daemon.signal(libc::SIGHUP);
+    let line = daemon.wait_for("keeping the workers that are running");
+    assert!(line.contains("70000"), "{line}");
+    let mut connection = RpcConnection::connect(daemon.addr).unwrap();
+    let answer = connection.call(&call("m.two"), "").unwrap();
+    assert_eq!(answer.int, Some(2));
+    assert!(fresh.contains(&answer.worker.unwrap()));
     daemon.terminate("medusad --workers after SIGHUP");
 }

@@ -271,6 +271,16 @@ fn run_master(
     })
     .sharing(listening)
     .upgrading(exe.clone(), args.clone());
+    let master = match &options.config {
+        // What a new worker will read: the same command line, the file as
+        // it is now.
+        Some(_) => master.reloading(move || match parse_options(std::env::args_os()) {
+            Ok(_) => Ok(()),
+            Err(OptionsError::Usage(e)) => Err(e.to_string().trim_end().to_string()),
+            Err(OptionsError::Config(e)) => Err(e.to_string()),
+        }),
+        None => master,
+    };
     let master = match notifier {
         Some(notifier) => master.notifying(notifier),
         None => master,

@@ -13,6 +13,7 @@
 //! pipe (SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1), with a timeout for the
 //! next restart.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -58,6 +59,9 @@ struct Slot {
     ready: bool,
     /// Its worker's last `WATCHDOG=1`, or its start.
     pinged: Instant,
+    /// Its worker was told to finish so that a fresh one (with the
+    /// configuration as it is now) takes its place (SIGHUP).
+    recycled: bool,
 }
 
 /// The master's side of systemd's readiness protocol, see
@@ -90,6 +94,11 @@ pub struct Master<F> {
     upgrade_with: Option<(PathBuf, Vec<OsString>)>,
     /// A new master starting.
     upgrade: Option<Upgrade>,
+    /// SIGHUP with a configuration file: checks what a new worker would
+    /// read (`Err`: why it would not start).
+    check_config: Option<Box<dyn Fn() -> Result<(), String>>>,
+    /// Slots whose workers are still to be recycled, one at a time.
+    to_recycle: VecDeque<usize>,
 }
 
 impl<F: FnMut() -> Command> Master<F> {
@@ -105,6 +114,7 @@ impl<F: FnMut() -> Command> Master<F> {
                 backoff: backoff.clone(),
                 ready: false,
                 pinged: Instant::now(),
+                recycled: false,
             })
             .collect();
         Master {
@@ -116,7 +126,23 @@ impl<F: FnMut() -> Command> Master<F> {
             notifying: None,
             upgrade_with: None,
             upgrade: None,
+            check_config: None,
+            to_recycle: VecDeque::new(),
         }
+    }
+
+    /// On SIGHUP, runs `check` (what a new worker would read: the command
+    /// line and the `--config` file); if it passes, recycles the workers
+    /// one at a time, each finishing its requests while the others serve,
+    /// and each replaced by a fresh one that reads the file as it is now
+    /// (its `[server]` keys included; the listening addresses and the
+    /// number of workers are the master's and need a restart). If it
+    /// fails, the error is logged and the workers keep running. Without
+    /// it, SIGHUP is relayed to the workers (they reload their TLS files
+    /// in place).
+    pub fn reloading(mut self, check: impl Fn() -> Result<(), String> + 'static) -> Master<F> {
+        self.check_config = Some(Box::new(check));
+        self
     }
 
     /// On SIGUSR2, starts `binary` with `args` as a new master, hands it
@@ -195,6 +221,7 @@ impl<F: FnMut() -> Command> Master<F> {
             }
             self.tell_systemd();
             self.follow_upgrade();
+            self.recycle_next();
             let next_ping = self.notifying.as_ref().and_then(|n| n.next_ping);
             // While a new master starts, look at it every 50 ms.
             let upgrading = self
@@ -221,6 +248,8 @@ impl<F: FnMut() -> Command> Master<F> {
                     self.stop(signal);
                 } else if signal == SIGUSR2 {
                     self.start_upgrade();
+                } else if signal == SIGHUP && self.check_config.is_some() {
+                    self.start_recycling();
                 } else if signal == SIGHUP || signal == SIGUSR1 {
                     // The workers reload (SIGHUP: their TLS files and
                     // endpoints) or reopen the access log file they write
@@ -238,6 +267,52 @@ impl<F: FnMut() -> Command> Master<F> {
                     }
                 }
             }
+        }
+    }
+
+    /// SIGHUP with a configuration file: checks it, then queues every
+    /// worker for recycling (see [`Master::reloading`]).
+    fn start_recycling(&mut self) {
+        let Some(check) = &self.check_config else {
+            return;
+        };
+        if self.stopping {
+            return;
+        }
+        match check() {
+            Err(e) => log::error!("master: SIGHUP: {e}; keeping the workers that are running"),
+            Ok(()) => {
+                log::info!(
+                    "master: SIGHUP: configuration checked: recycling the {} workers one at a time",
+                    self.slots.len()
+                );
+                self.to_recycle = (0..self.slots.len()).collect();
+            }
+        }
+    }
+
+    /// Tells the next worker to finish once the one recycled before it
+    /// has a ready replacement.
+    fn recycle_next(&mut self) {
+        if self.stopping {
+            self.to_recycle.clear();
+            return;
+        }
+        let busy = self
+            .slots
+            .iter()
+            .any(|s| s.recycled || s.restart_at.is_some() || (s.child.is_some() && !s.ready));
+        if busy {
+            return;
+        }
+        let Some(index) = self.to_recycle.pop_front() else {
+            return;
+        };
+        let slot = &mut self.slots[index];
+        if let Some(child) = &slot.child {
+            log::info!("master: recycling worker {} (slot {index})", child.id());
+            slot.recycled = true;
+            send_signal(child, SIGTERM);
         }
     }
 
@@ -363,6 +438,11 @@ impl<F: FnMut() -> Command> Master<F> {
                     self.outcome = MasterExit::Unclean;
                 }
             }
+            return;
+        }
+        if std::mem::take(&mut slot.recycled) && status.success() {
+            log::info!("master: worker {pid} recycled; starting a fresh one");
+            slot.restart_at = Some(Instant::now());
             return;
         }
         let start_failed = status.code() == Some(i32::from(STARTUP_FAILED));
