@@ -5,11 +5,12 @@
 mod util;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use util::daemon::*;
+use util::peers::{doc_block, peer, substitute};
 
 /// The access log line of a request carrying `marker` in its path.
 fn access_line(daemon: &mut Daemon, marker: &str) -> String {
@@ -87,35 +88,6 @@ fn access_log_believes_x_forwarded_for_only_from_trusted_proxies() {
     assert_eq!(client_field(&line), "203.0.113.7", "{line}");
 }
 
-/// The nginx configuration block of docs/deploying.md.
-fn documented_nginx_config() -> String {
-    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/deploying.md");
-    let text = std::fs::read_to_string(&doc).expect("docs/deploying.md");
-    let start = text
-        .find("```nginx\n")
-        .expect("an ```nginx block in docs/deploying.md")
-        + 9;
-    let len = text[start..].find("```").expect("the block's end");
-    text[start..start + len].to_string()
-}
-
-/// Replaces `from` (which must occur) with `to`.
-fn substitute(text: &str, from: &str, to: &str) -> String {
-    assert!(
-        text.contains(from),
-        "the documented nginx config no longer contains {from:?}: update tests/deploying.rs"
-    );
-    text.replace(from, to)
-}
-
-fn nginx_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nginx"))
-        .find(|p| p.is_file())
-}
-
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -180,20 +152,13 @@ impl Drop for Nginx {
 /// the other; and the access log names the client nginx forwarded for.
 #[test]
 fn documented_nginx_config_balances_and_fails_over() {
-    let Some(binary) = nginx_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nginx is missing and CI is set: .ci/run should have installed it"
-        );
-        eprintln!(
-            "!!! SKIPPED documented_nginx_config_balances_and_fails_over: nginx not installed"
-        );
+    let Some(binary) = peer("nginx") else {
         return;
     };
     let mut a = Daemon::start(&["--trusted-proxy", "127.0.0.1"]);
     let mut b = Daemon::start(&["--trusted-proxy", "127.0.0.1"]);
     let port = free_port();
-    let site = documented_nginx_config();
+    let site = doc_block("deploying.md", "", "nginx");
     let site = substitute(&site, "127.0.0.1:8182", &a.addr.to_string());
     let site = substitute(&site, "127.0.0.1:8183", &b.addr.to_string());
     let site = substitute(&site, "listen 80;", &format!("listen 127.0.0.1:{port};"));

@@ -5,41 +5,13 @@
 mod util;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use util::daemon::{add_call, Daemon, RpcConnection};
-
-/// The haproxy block of docs/deploying.md.
-fn documented_config() -> String {
-    let doc =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploying.md")).unwrap();
-    let start = doc
-        .find("```haproxy\n")
-        .expect("an ```haproxy block in docs/deploying.md")
-        + "```haproxy\n".len();
-    doc[start..start + doc[start..].find("```").unwrap()].to_string()
-}
-
-/// Replaces `from` (which must occur) with `to`.
-fn substitute(text: &str, from: &str, to: &str) -> String {
-    assert!(
-        text.contains(from),
-        "the documented HAProxy config no longer contains {from:?}: update tests/haproxy.rs"
-    );
-    text.replace(from, to)
-}
-
-fn haproxy_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("haproxy"))
-        .find(|p| p.is_file())
-}
+use util::peers::{doc_block, peer, substitute, wait_for_count};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -67,19 +39,14 @@ struct Report {
 
 #[test]
 fn documented_haproxy_config_drains_an_instance_without_losing_a_call() {
-    let Some(binary) = haproxy_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "haproxy is missing and CI is set: .ci/run should have installed it"
-        );
-        eprintln!("\n!!! SKIPPED: haproxy is not installed. This test checked nothing.\n");
+    let Some(binary) = peer("haproxy") else {
         return;
     };
     // The access log on stderr (the default): the test sees b serve.
     let a = Daemon::start(&[]);
     let mut b = Daemon::start(&[]);
     let port = free_port();
-    let config = documented_config();
+    let config = doc_block("deploying.md", "", "haproxy");
     let config = substitute(&config, "127.0.0.1:8182", &a.addr.to_string());
     let config = substitute(&config, "127.0.0.1:8183", &b.addr.to_string());
     let config = substitute(&config, "bind :80", &format!("bind 127.0.0.1:{port}"));
@@ -148,17 +115,7 @@ fn documented_haproxy_config_drains_an_instance_without_losing_a_call() {
             })
         })
         .collect();
-    let wait_for_calls = |n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while total.load(Ordering::SeqCst) < n {
-            assert!(
-                Instant::now() < deadline,
-                "the load did not reach {n} calls"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    wait_for_calls(500);
+    wait_for_count(&total, 500);
     b.wait_for("\"POST /RPC2 HTTP/1.1\" 200");
     // Stop b gracefully, as systemctl stop would, mid-load.
     b.signal(libc::SIGTERM);
@@ -167,7 +124,7 @@ fn documented_haproxy_config_drains_an_instance_without_losing_a_call() {
         "b stopped cleanly"
     );
     let at_stop = total.load(Ordering::SeqCst);
-    wait_for_calls(at_stop + 500);
+    wait_for_count(&total, at_stop + 500);
     stop.store(true, Ordering::SeqCst);
     let reports: Vec<Report> = clients.into_iter().map(|t| t.join().unwrap()).collect();
     let errors: Vec<&String> = reports.iter().flat_map(|r| &r.errors).collect();

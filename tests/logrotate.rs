@@ -7,13 +7,14 @@
 mod util;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use util::daemon::*;
+use util::peers::{doc_block, peer};
 
 /// Client threads, each on its own keep-alive connection.
 const CLIENTS: usize = 4;
@@ -26,33 +27,9 @@ const CALLS_EACH_SIDE: usize = 300;
 const DOC_PATH: &str = "/var/log/medusad/access.log";
 const DOC_SIGNAL: &str = "systemctl kill --kill-who=main --signal=USR1 medusad.service";
 
-/// `logrotate` on `PATH` or in `/usr/sbin` (not on a user's `PATH`). If
-/// missing, the test is skipped with a note, or fails under `CI=1`
-/// (`.ci/run` installs it).
-fn logrotate() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("logrotate"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "logrotate is missing and CI is set: .ci/run should have installed it"
-        );
-        eprintln!("\n!!! SKIPPED: logrotate is not installed. This test checked nothing.\n");
-    }
-    found
-}
-
 /// The logrotate configuration of docs/deploying.md's "Log rotation".
 fn doc_config() -> String {
-    let doc =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploying.md")).unwrap();
-    let section = doc.find("## Log rotation").expect("the section");
-    let start =
-        section + doc[section..].find("```text\n").expect("its configuration") + "```text\n".len();
-    let config = doc[start..start + doc[start..].find("```").unwrap()].to_string();
+    let config = doc_block("deploying.md", "## Log rotation", "text");
     assert!(config.contains(DOC_PATH), "{config}");
     assert!(config.contains(DOC_SIGNAL), "{config}");
     assert!(config.contains("create"), "{config}");
@@ -102,7 +79,7 @@ fn read(path: &Path) -> String {
 /// Rotates medusad's access log (started with `args`, whose processes
 /// that serve are `servers`) in the middle of a steady load.
 fn rotation_loses_no_line(args: &[&str], servers: usize) {
-    let Some(logrotate) = logrotate() else {
+    let Some(logrotate) = peer("logrotate") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -11,11 +11,12 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use util::daemon::{
     add_call, listening_addr, signal_pid, wait_gone, CallError, Daemon, RpcConnection,
 };
+use util::peers::wait_for_count;
 
 /// A copy of medusad in `dir`, run from there (so the test can replace
 /// it on disk, as a package upgrade does).
@@ -108,17 +109,7 @@ fn an_upgrade_under_load_loses_no_call() {
             })
         })
         .collect();
-    let wait_for_calls = |n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while total.load(Ordering::SeqCst) < n {
-            assert!(
-                Instant::now() < deadline,
-                "the load did not reach {n} calls"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    wait_for_calls(1000);
+    wait_for_count(&total, 1000);
 
     daemon.signal(libc::SIGUSR2);
     let line = daemon.wait_for("new master ");
@@ -136,7 +127,7 @@ fn an_upgrade_under_load_loses_no_call() {
         assert!(wait_gone(*pid, Duration::from_secs(20)), "old worker {pid}");
     }
     let after = total.load(Ordering::SeqCst);
-    wait_for_calls(after + 1000);
+    wait_for_count(&total, after + 1000);
     stop.store(true, Ordering::SeqCst);
     let broken: Vec<String> = clients
         .into_iter()

@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use util::daemon::*;
+use util::peers::wait_for_count;
 
 const CONNECTIONS: usize = 50;
 const CALLS_PER_CONNECTION: usize = 20;
@@ -23,15 +24,6 @@ fn two_workers(extra: &[&str]) -> (Daemon, Vec<u32>) {
     daemon.wait_for("listening on ");
     let pids = daemon.worker_pids(2);
     (daemon, pids)
-}
-
-/// Waits until `counter` reaches `n`, so that a signal lands mid-load.
-fn wait_until(counter: &AtomicUsize, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while counter.load(Ordering::SeqCst) < n {
-        assert!(Instant::now() < deadline, "load did not reach {n} calls");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// What one client connection's thread saw while a worker was killed.
@@ -103,8 +95,8 @@ fn two_workers_share_the_load_and_survive_a_killed_worker() {
         })
         .collect();
 
-    wait_until(&ready, CONNECTIONS);
-    wait_until(&answered, 300);
+    wait_for_count(&ready, CONNECTIONS);
+    wait_for_count(&answered, 300);
     let held = |pid: u32| {
         first_worker
             .iter()
@@ -295,7 +287,7 @@ fn sigterm_to_the_master_under_load_answers_every_accepted_call() {
         })
         .collect();
 
-    wait_until(&answered, 300);
+    wait_for_count(&answered, 300);
     daemon.signal(libc::SIGTERM);
     let status = daemon.wait_exit(Duration::from_secs(30));
     let total: usize = clients

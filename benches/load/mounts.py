@@ -43,7 +43,7 @@ import xmlrpc.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import REPO, TCK, Server, f1, family, free_port, median, stop_all, table, wrk  # noqa: E402
+from run import REPO, Server, cpu_seconds, f1, family, free_port, median, stop_all, table, wrk  # noqa: E402
 
 SECTIONS = ("remote", "program")
 # The bare runs of the program, in C, 8 at a time: with fork() + execv(),
@@ -144,24 +144,11 @@ int main(int argc, char **argv) {
 """
 
 
-def cpu_with_children(pids):
-    """utime+stime+cutime+cstime of the processes, in seconds."""
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total / TCK
-
-
 class ProgramServer(Server):
     """A medusad whose CPU includes its reaped children's."""
 
     def cpu(self):
-        return cpu_with_children(family(self.proc.pid))
+        return cpu_seconds(family(self.proc.pid), children=True)
 
 
 def lua(scratch, name, method, params):

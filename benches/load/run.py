@@ -158,14 +158,15 @@ def family(pid):
     return out
 
 
-def cpu_seconds(pids):
-    """utime + stime of the processes (all their threads), in seconds."""
+def cpu_seconds(pids, children=False):
+    """utime + stime of the processes (all their threads), in seconds; with
+    children, also cutime + cstime (the children they reaped)."""
     total = 0
     for p in pids:
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(x) for x in fields[11:15 if children else 13])
         except (FileNotFoundError, ProcessLookupError):
             pass
     return total / TCK

@@ -15,6 +15,7 @@ pub mod browser;
 pub mod curl;
 pub mod daemon;
 pub mod http;
+pub mod peers;
 pub mod python;
 pub mod site;
 pub mod tls;
