@@ -489,3 +489,25 @@ fn stalled_reader_is_cut_off() {
     }
     assert!(total < 32 << 20, "the whole body cannot have been sent");
 }
+
+/// A keep-alive request and the client's end of input arriving together
+/// (one write, then `shutdown(Write)`): the answer, then the server closes
+/// at once, not after its 30 s idle timeout. (The read that ends a short
+/// read's pass is skipped only when the poller reported no end of input;
+/// this is the case where it did, in the same event as the data.)
+#[test]
+fn request_and_end_of_input_together_get_the_answer_then_a_close() {
+    let server = server();
+    for _ in 0..20 {
+        let (mut stream, mut reader) = client(&server);
+        send(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let reply = read_reply(&mut reader, false);
+        assert!(reply.status > 0);
+        // A timeout here would mean the end of input went unnoticed.
+        assert_closed(&mut reader);
+    }
+}

@@ -27,6 +27,9 @@ pub struct AsyncChat<H> {
 /// What one `read` call gave.
 enum ReadOutcome {
     Data,
+    /// Data, and the socket's queue is empty now (a short read on a plain
+    /// socket, no end of input reported): no read for `EAGAIN` needed.
+    DataDrained,
     Eof,
     WouldBlock,
 }
@@ -122,7 +125,9 @@ impl<H: ChatHandler> AsyncChat<H> {
                 match self.read_once(cx)? {
                     ReadOutcome::Data => {}
                     ReadOutcome::Eof => self.chat.state.note_eof(),
-                    ReadOutcome::WouldBlock => self.chat.state.note_read_drained(),
+                    ReadOutcome::WouldBlock | ReadOutcome::DataDrained => {
+                        self.chat.state.note_read_drained()
+                    }
                 }
             }
             self.report_eof(cx);
@@ -158,8 +163,18 @@ impl<H: ChatHandler> AsyncChat<H> {
                 other => break other,
             }
         };
+        // What nginx does with EPOLLRDHUP: a short read from a plain socket
+        // emptied its queue, so the read that would only find EAGAIN is
+        // skipped (a system call per request). Not through TLS, whose
+        // record layer may hold more than one read returned.
+        let drained = |n: usize| {
+            n < buf.len() && !cx.peer_may_have_closed() && self.chat.stream.reads_directly()
+        };
         let outcome = match result {
             Ok(0) => Ok(ReadOutcome::Eof),
+            Ok(n) if drained(n) => self
+                .consume(&buf[..n], cx)
+                .map(|()| ReadOutcome::DataDrained),
             Ok(n) => self.consume(&buf[..n], cx).map(|()| ReadOutcome::Data),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
             Err(e) => Err(e),

@@ -19,6 +19,9 @@ pub struct Context<'a> {
     core: &'a mut Core,
     token: Token,
     closing: bool,
+    /// Whether the readiness being handled may include the peer's end of
+    /// input: `true` unless a poll event said otherwise.
+    read_closed: bool,
 }
 
 impl<'a> Context<'a> {
@@ -27,7 +30,24 @@ impl<'a> Context<'a> {
             core,
             token,
             closing: false,
+            read_closed: true,
         }
+    }
+
+    /// The poll event being handled says whether the peer has shut its
+    /// side (`EPOLLRDHUP`): see [`Context::peer_may_have_closed`].
+    pub(crate) fn note_event(&mut self, read_closed: bool) {
+        self.read_closed = read_closed;
+    }
+
+    /// `false` only while handling a poll event that reported readable
+    /// data and no end of input from the peer: then a read that returns
+    /// less than asked has emptied the socket's queue, and another would
+    /// only find `EAGAIN` (edge-triggered readiness brings a new event for
+    /// new data, or for the end of input). `true` when unknown (a
+    /// rescheduled pass, a timer): read until `EAGAIN` then.
+    pub fn peer_may_have_closed(&self) -> bool {
+        self.read_closed
     }
 
     /// This dispatcher's token: its key in the socket map.

@@ -25,7 +25,12 @@ impl Core {
         let writable = event.is_writable();
         // asyncore's poll2 closes on POLLERR/POLLHUP after reading what is left.
         let hangup = event.is_error() || (event.is_read_closed() && event.is_write_closed());
+        // Known only for an event that reports readable data: its mask is
+        // the socket's state when the poll collected it, so no end of
+        // input had come then (a later one brings an event of its own).
+        let read_closed = !event.is_readable() || event.is_read_closed() || event.is_error();
         self.dispatch(token, |d, cx| {
+            cx.note_event(read_closed);
             if readable {
                 if d.accepting() {
                     d.handle_accept(cx)?;

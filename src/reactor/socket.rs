@@ -87,6 +87,15 @@ pub enum Stream {
     Tls(Box<TlsStream>),
 }
 
+impl Stream {
+    /// Whether a read is one `recv` on the socket (TCP, Unix), so that a
+    /// short one means its queue is empty; not for TLS, which decrypts
+    /// from records it may have read ahead.
+    pub fn reads_directly(&self) -> bool {
+        !matches!(self, Stream::Tls(_))
+    }
+}
+
 impl From<TcpStream> for Stream {
     fn from(stream: TcpStream) -> Stream {
         Stream::Tcp(stream)
