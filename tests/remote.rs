@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
-use util::daemon::Daemon;
+use util::daemon::{Daemon, RpcConnection};
 use util::python::PythonServer;
 use util::python_lines;
 use util::tls::TestPki;
@@ -35,12 +35,14 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-/// A raw HTTP server (a thread per connection): `hang` is never answered,
+/// A raw HTTP server (a thread per connection): `hang` is never answered
+/// (and leaves a file `hang-*` in the folder argv[1], so a test knows it
+/// arrived),
 /// `garbage` gets a 200 that is not XML-RPC, `get` and `put` lose their
 /// first attempt for each argument (the connection closes unanswered) and
 /// answer the next; `system.*` is a fault (no introspection).
 const RAW_REMOTE: &str = r#"
-import re, socketserver, threading
+import os, re, socketserver, sys, threading, time
 seen = set()
 lock = threading.Lock()
 def answer(value):
@@ -65,6 +67,7 @@ class Handler(socketserver.StreamRequestHandler):
             arg = re.search(rb"<string>([^<]*)</string>", body)
             arg = arg.group(1).decode() if arg else ""
             if method == "hang":
+                open(os.path.join(sys.argv[1], "hang-%d" % time.time_ns()), "w").close()
                 self.rfile.read()
                 return
             if method == "garbage":
@@ -263,8 +266,8 @@ fn a_remote_killed_and_started_again() {
 /// and waiting place are taken; other calls are answered meanwhile.
 #[test]
 fn slow_garbage_and_flaky_remotes() {
-    let raw = PythonServer::start(RAW_REMOTE, &[] as &[&str]);
     let dir = TempDir::new().unwrap();
+    let raw = PythonServer::start(RAW_REMOTE, &[dir.path()]);
     let url = format!("http://127.0.0.1:{}/RPC2", raw.port);
     let config = front_config(
         dir.path(),
@@ -303,22 +306,46 @@ print(fault(lambda: p.raw.put("a")))
     assert_eq!(out[3], "'put:a'");
 
     // One call hangs on the only connection, one waits, the third is
-    // refused at once; local calls are answered throughout.
+    // refused at once; local calls are answered throughout. The first is
+    // known to hang once the remote has seen it (it leaves a file).
     let addr = front.addr;
-    let hang = |delay: u64| {
+    let hang = || {
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(delay));
-            let url = format!("http://{addr}/RPC2");
-            python_lines(
-                "import sys, xmlrpc.client as x\ntry:\n    x.ServerProxy(sys.argv[1]).raw.hang()\nexcept x.Fault as e:\n    print(e.faultCode, e.faultString)",
-                &[&url],
-            )
+            let mut connection = RpcConnection::connect(addr).unwrap();
+            let body = "<?xml version=\"1.0\"?><methodCall><methodName>raw.hang</methodName><params/></methodCall>";
+            connection.call(body, "").unwrap()
         })
     };
+    let hung = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen = std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("hang-")
+                })
+                .count();
+            if seen >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the remote did not see {n} hanging calls"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
     let started = Instant::now();
-    let first = hang(0);
-    let second = hang(300);
-    std::thread::sleep(Duration::from_millis(600));
+    let first = hang();
+    hung(1);
+    let second = hang();
+    // The second waits in the front for the only connection (nothing to
+    // see from outside): give its request time to arrive.
+    std::thread::sleep(Duration::from_millis(300));
     let out = py(
         "print(fault(lambda: p.raw.hang()))\nprint(sum(p.add(i, 1) for i in range(20)))",
         &front,
@@ -332,9 +359,16 @@ print(fault(lambda: p.raw.put("a")))
         !first.is_finished() || started.elapsed() >= Duration::from_millis(1500),
         "the hanging call ended before its timeout"
     );
-    let timeout = format!("-32300 {name}: no answer within 1.5 s");
-    assert_eq!(first.join().unwrap(), std::slice::from_ref(&timeout));
-    assert_eq!(second.join().unwrap(), [timeout]);
+    for call in [first, second] {
+        let answer = call.join().unwrap();
+        assert_eq!(answer.int, Some(-32300), "{answer:?}");
+    }
+    // The timeout's fault says so.
+    let out = py("print(fault(lambda: p.raw.hang()))", &front);
+    assert_eq!(
+        out,
+        [format!("fault -32300 {name}: no answer within 1.5 s")]
+    );
 }
 
 /// SIGHUP with the remote moved to another prefix: the new prefix is
