@@ -27,7 +27,7 @@ use crate::http::{
 };
 use crate::xmlrpc::{
     decode_call, introspect, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault,
-    Reply, XmlRpcService,
+    Reply, XmlRpcService, INTROSPECTION,
 };
 
 /// Settings of an [`XmlRpcHandler`].
@@ -99,8 +99,11 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         };
         let service = &mut self.service;
         let method = call.method;
-        // Kept for the handler's own introspection (rare, and small).
-        let system_params = method.starts_with("system.").then(|| call.params.clone());
+        // Kept for the handler's own introspection: one method name, and
+        // only for those three methods (not a multicall's calls).
+        let system_params = INTROSPECTION
+            .contains(&method.as_str())
+            .then(|| call.params.clone());
         let mut cx = CallContext::new(server, answering, &method);
         let reply = panic::catch_unwind(AssertUnwindSafe(|| {
             service.call_or_defer(&method, call.params, &mut cx)

@@ -93,7 +93,7 @@ pub use server::program::ProgramMethod;
 pub use server::registry::{MethodDoc, Registry};
 pub use server::remote::{Remote, RemoteConfig};
 pub use server::service::{CallContext, MethodInfo, Reply, XmlRpcResponder, XmlRpcService};
-pub(crate) use server::system::introspect;
+pub(crate) use server::system::{introspect, INTROSPECTION};
 pub use server::workers::{Busy, WorkerPool};
 
 pub use client::async_client::{AsyncClient, AsyncClientConfig, CallResult};

@@ -49,7 +49,7 @@ impl Described for Registry {
 /// The three introspection methods themselves, beside what a service
 /// describes: for a service that describes itself but does not answer
 /// them (the handler answers for it).
-const INTROSPECTION: [&str; 3] = [
+pub(crate) const INTROSPECTION: [&str; 3] = [
     "system.listMethods",
     "system.methodHelp",
     "system.methodSignature",

@@ -119,11 +119,7 @@ fn listed(weak: &Weak<std::cell::RefCell<State>>, result: CallResult) {
         Err(error) => {
             let mut s = state.borrow_mut();
             let what = super::describe(&error, s.config.timeout);
-            log::warn!(
-                "remote {} ({}): listing its methods: {what:?}",
-                s.prefix,
-                s.shown
-            );
+            log::warn!("{}: listing its methods: {what:?}", s.name);
             s.note_failure(&what);
             s.refreshing = false;
             return;

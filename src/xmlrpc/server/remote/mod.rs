@@ -105,12 +105,14 @@ pub struct Remote {
 /// What a remote's calls, its watcher and the registry share, on the
 /// loop's thread.
 struct State {
-    /// Where it is mounted (`inventory.`); set by `Registry::mount`.
-    prefix: String,
-    /// The URL as given (it may carry credentials: never shown).
-    url: String,
+    /// The URL as given (it may carry credentials: never shown); shared
+    /// with each call on its way, not copied.
+    url: Rc<str>,
     /// The URL without user info, for faults, logs and the status page.
     shown: String,
+    /// `remote PREFIX (URL)`, as faults and logs name it; made once, when
+    /// `Registry::mount` gives the prefix.
+    name: Rc<str>,
     client: AsyncClient,
     config: RemoteConfig,
     health: Health,
@@ -165,8 +167,8 @@ impl Remote {
         )?;
         let refresh = config.refresh.max(Duration::from_secs(1));
         let state = Rc::new(RefCell::new(State {
-            prefix: String::new(),
-            url: url.to_string(),
+            url: url.into(),
+            name: format!("remote ({})", target.shown()).into(),
             shown: target.shown(),
             client,
             config,
@@ -186,7 +188,8 @@ impl Remote {
     }
 
     pub(crate) fn set_prefix(&self, prefix: &str) {
-        self.state.borrow_mut().prefix = prefix.to_string();
+        let mut state = self.state.borrow_mut();
+        state.name = format!("remote {prefix} ({})", state.shown).into();
     }
 
     /// Sends `method` (the remote's own name) with `params`; the answer,
@@ -197,8 +200,8 @@ impl Remote {
             let waiting = state.client.queued();
             let busy = (waiting >= state.config.max_waiting).then(|| {
                 Fault::application_error(format!(
-                    "remote {} ({}) is busy: {waiting} calls wait for it already; try again",
-                    state.prefix, state.shown
+                    "{} is busy: {waiting} calls wait for it already; try again",
+                    state.name
                 ))
             });
             let idempotent = state
@@ -210,7 +213,7 @@ impl Remote {
                 state: Rc::downgrade(&self.state),
                 client: state.client.clone(),
                 url: state.url.clone(),
-                name: format!("remote {} ({})", state.prefix, state.shown),
+                name: state.name.clone(),
                 method: method.to_string(),
                 idempotent,
                 retries: if idempotent { state.config.retries } else { 0 },
@@ -311,9 +314,9 @@ impl Remote {
 struct Call {
     state: Weak<RefCell<State>>,
     client: AsyncClient,
-    url: String,
+    url: Rc<str>,
     /// `remote PREFIX (URL)`, as faults and logs name it.
-    name: String,
+    name: Rc<str>,
     method: String,
     /// Whether it may be sent more than once.
     idempotent: bool,
