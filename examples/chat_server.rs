@@ -212,6 +212,6 @@ fn main() -> ExitCode {
         })?;
         log::info!("chat server listening on {}", listener.local_addr()?);
         reactor.add(listener)?;
-        shutdown::run_to_exit("chat server", &mut reactor, grace)
+        shutdown::run_to_exit("chat server", &mut reactor)
     })
 }

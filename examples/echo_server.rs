@@ -35,6 +35,6 @@ fn main() -> ExitCode {
         })?;
         log::info!("echo server listening on {}", listener.local_addr()?);
         reactor.add(listener)?;
-        shutdown::run_to_exit("echo server", &mut reactor, grace)
+        shutdown::run_to_exit("echo server", &mut reactor)
     })
 }

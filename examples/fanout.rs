@@ -219,7 +219,7 @@ fn run(options: Options) -> std::io::Result<ExitCode> {
     reactor.catch_signals(grace)?;
     if options.role == Role::Worker {
         serve(addr, worker_registry(), "worker", &mut reactor)?;
-        return shutdown::run_to_exit("worker", &mut reactor, grace);
+        return shutdown::run_to_exit("worker", &mut reactor);
     }
     let mut workers = options.worker;
     if workers.is_empty() {
@@ -239,5 +239,5 @@ fn run(options: Options) -> std::io::Result<ExitCode> {
         "coordinator",
         &mut reactor,
     )?;
-    shutdown::run_to_exit("coordinator", &mut reactor, grace)
+    shutdown::run_to_exit("coordinator", &mut reactor)
 }

@@ -247,6 +247,6 @@ fn main() -> ExitCode {
         log::info!("validator1 listening on {local}");
         log::info!("POST XML-RPC calls to http://{local}/RPC2 (GET it for the method list)");
         reactor.add(server)?;
-        shutdown::run_to_exit("validator1", &mut reactor, grace)
+        shutdown::run_to_exit("validator1", &mut reactor)
     })
 }

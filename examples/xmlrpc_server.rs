@@ -151,6 +151,6 @@ fn main() -> ExitCode {
         log::info!("xmlrpc server listening on {local}");
         log::info!("POST XML-RPC calls to http://{local}/RPC2");
         reactor.add(server)?;
-        shutdown::run_to_exit("xmlrpc server", &mut reactor, grace)
+        shutdown::run_to_exit("xmlrpc server", &mut reactor)
     })
 }

@@ -111,13 +111,13 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         let result = match reply {
             // A service that describes its methods but does not answer
             // introspection itself: the handler answers from what it says.
-            Ok(Reply::Now(Err(fault))) if fault.code == Fault::METHOD_NOT_FOUND => {
-                let described = self.service.describe();
-                let answer = described
-                    .zip(system_params)
-                    .and_then(|(methods, params)| introspect(methods.as_slice(), &method, &params));
-                answer.unwrap_or(Err(fault))
-            }
+            // (Described only then: not for every unknown method.)
+            Ok(Reply::Now(Err(fault))) if fault.code == Fault::METHOD_NOT_FOUND => system_params
+                .and_then(|params| {
+                    let methods = self.service.describe()?;
+                    introspect(methods.as_slice(), &method, &params)
+                })
+                .unwrap_or(Err(fault)),
             Ok(Reply::Now(result)) => result,
             Ok(Reply::Later(later)) => return Outcome::Later(later),
             Err(_) => {

@@ -1431,7 +1431,8 @@ fn shutdown_tells_everyone_then_force_closes_after_grace() {
         reactor.forced_shutdown(),
         Some(ForcedShutdown {
             cause: ForceCause::GraceExpired,
-            closed: 1
+            closed: 1,
+            grace,
         })
     );
 }

@@ -11,7 +11,7 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use medusa::reactor::{ForceCause, Reactor};
+use medusa::reactor::Reactor;
 
 /// The `--grace` flag, for a program's own clap options to flatten.
 #[derive(clap::Args)]
@@ -27,20 +27,13 @@ pub struct Grace {
 /// status 0; some closed by force (a second signal, or `grace` over) is
 /// "forced shutdown" with how many, and 1, so that whoever stopped the
 /// server can tell replies were cut off.
-pub fn run_to_exit(name: &str, reactor: &mut Reactor, grace: Duration) -> io::Result<ExitCode> {
+pub fn run_to_exit(name: &str, reactor: &mut Reactor) -> io::Result<ExitCode> {
     reactor.run()?;
     let Some(forced) = reactor.forced_shutdown() else {
         log::info!("{name}: all connections closed, exiting");
         return Ok(ExitCode::SUCCESS);
     };
-    let cause = match forced.cause {
-        ForceCause::Signal(signal) => format!("signal {signal} during the shutdown"),
-        ForceCause::GraceExpired => format!("--grace {grace:?} over"),
-    };
-    log::error!(
-        "{name}: forced shutdown ({cause}): {} connection(s) dropped, exiting",
-        forced.closed
-    );
+    log::error!("{name}: {forced}, exiting");
     Ok(ExitCode::FAILURE)
 }
 

@@ -214,14 +214,30 @@ pub fn parse_host(value: &str) -> Result<IpAddr, String> {
 /// with [`Listener::from_listener`] or `HttpServer::from_listener` (via
 /// `std::net::TcpListener::from`).
 pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = bind_and_listen(addr).map_err(|e| cannot_listen(&addr, &e))?;
+    let socket = bind_and_listen(addr, false).map_err(|e| cannot_listen(&addr, &e))?;
     Ok(TcpListener::from_std(socket.into()))
 }
 
-fn bind_and_listen(addr: SocketAddr) -> io::Result<Socket> {
+/// [`listen`] with `SO_REUSEPORT` as well: several such sockets (of one
+/// user) may listen on one port, and Linux spreads new connections among
+/// them by a hash of the addresses and ports. For a socket per worker
+/// process; any other process of the same user may join the port too.
+#[cfg(target_os = "linux")]
+pub fn listen_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = bind_and_listen(addr, true).map_err(|e| cannot_listen(&addr, &e))?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+fn bind_and_listen(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Restarting a server must not wait out TIME_WAIT on the old port.
     socket.set_reuse_address(true)?;
+    #[cfg(target_os = "linux")]
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = reuse_port;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;

@@ -42,6 +42,8 @@ mod waker;
 
 pub use context::{AddDispatcher, Context};
 pub use dispatcher::{DispatchError, Dispatcher};
+#[cfg(target_os = "linux")]
+pub use listener::listen_reuseport;
 pub use listener::{cannot_listen, listen, parse_host, Listener, BACKLOG};
 pub use shutdown::{ForceCause, ForcedShutdown};
 #[cfg(unix)]

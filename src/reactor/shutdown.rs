@@ -28,6 +28,25 @@ pub struct ForcedShutdown {
     /// Dispatchers still open then, closed by force (for a server, the
     /// connections whose requests or replies were cut off).
     pub closed: usize,
+    /// The grace period the shutdown had.
+    pub grace: Duration,
+}
+
+/// The log line's words: `forced shutdown (signal 15 during the shutdown):
+/// 2 connection(s) dropped`, or `(--grace 5s over)`: the flag every server
+/// here takes, named so an operator knows what to raise.
+impl std::fmt::Display for ForcedShutdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.cause {
+            ForceCause::Signal(signal) => {
+                write!(f, "forced shutdown (signal {signal} during the shutdown)")?
+            }
+            ForceCause::GraceExpired => {
+                write!(f, "forced shutdown (--grace {:?} over)", self.grace)?
+            }
+        }
+        write!(f, ": {} connection(s) dropped", self.closed)
+    }
 }
 
 /// Why a graceful shutdown was cut short.
@@ -68,6 +87,8 @@ impl Reactor {
             return;
         }
         self.core.shutdown_deadline = Some(Instant::now() + grace);
+        // The one this shutdown has, for `ForcedShutdown` to report.
+        self.shutdown_grace = grace;
         for token in self.core.live_tokens() {
             self.core.dispatch(token, |d, cx| {
                 d.handle_shutdown(cx);
@@ -126,9 +147,11 @@ impl Reactor {
         if closed == 0 {
             return;
         }
-        let forced = self
-            .forced
-            .get_or_insert(ForcedShutdown { cause, closed: 0 });
+        let forced = self.forced.get_or_insert(ForcedShutdown {
+            cause,
+            closed: 0,
+            grace: self.shutdown_grace,
+        });
         forced.closed += closed;
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::RawFd;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::process::Command;
@@ -93,20 +94,15 @@ fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
 /// bind the port with `SO_REUSEPORT` and take a share too.
 #[cfg(target_os = "linux")]
 pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<Vec<TcpListener>> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let one = |addr: SocketAddr| -> io::Result<TcpListener> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(medusa::reactor::BACKLOG)?;
-        Ok(socket.into())
+    let one = |addr| -> io::Result<TcpListener> {
+        let listener = medusa::reactor::listen_reuseport(addr)?;
+        Ok(TcpListener::from(OwnedFd::from(listener)))
     };
-    let first = one(addr).map_err(|e| medusa::reactor::cannot_listen(&addr, &e))?;
+    let first = one(addr)?;
     let addr = first.local_addr()?;
     let mut all = vec![first];
     for _ in 1..count {
-        all.push(one(addr).map_err(|e| medusa::reactor::cannot_listen(&addr, &e))?);
+        all.push(one(addr)?);
     }
     Ok(all)
 }
@@ -191,6 +187,27 @@ impl Listening {
     pub fn descriptors(&self) -> (String, String) {
         (numbers(&self.listeners), numbers(&self.own))
     }
+}
+
+/// Reads a list that [`Listening::configure`] or [`Listening::descriptors`]
+/// wrote: descriptor numbers, comma-separated (empty: none). `None` if one
+/// is not a number, or is named twice (it would be taken, and closed,
+/// twice).
+pub fn parse_fds(list: &str) -> Option<Vec<RawFd>> {
+    let fds = list
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|fd| fd.parse().ok())
+        .collect::<Option<Vec<RawFd>>>()?;
+    distinct(&fds).then_some(fds)
+}
+
+/// No number twice.
+pub fn distinct(fds: &[RawFd]) -> bool {
+    let mut sorted = fds.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.len() == fds.len()
 }
 
 fn numbers<'a>(listeners: impl IntoIterator<Item = &'a Listener>) -> String {

@@ -53,7 +53,7 @@ use std::process::{Command, ExitCode};
 
 use medusa::handlers::{AuthHandler, FaviconHandler, FileHandler, LandingHandler, StatusHandler};
 use medusa::http::{Handler, HandlerStatus, HttpServer, Outcome, Request, Response, ServerView};
-use medusa::reactor::{ForceCause, Reactor};
+use medusa::reactor::Reactor;
 
 use backoff::Backoff;
 use listening::{Listener, Listening};
@@ -358,14 +358,7 @@ fn serve(
     // The socket files go now, before the exit is announced.
     drop(files);
     if let Some(forced) = reactor.forced_shutdown() {
-        let cause = match forced.cause {
-            ForceCause::Signal(signal) => format!("signal {signal} during the shutdown"),
-            ForceCause::GraceExpired => format!("--grace {:?} over", options.grace),
-        };
-        log::error!(
-            "medusad: forced shutdown ({cause}): {} connection(s) dropped, exiting",
-            forced.closed
-        );
+        log::error!("medusad: {forced}, exiting");
         return Err(Failure::Forced);
     }
     log::info!("medusad: all connections closed, exiting");

@@ -21,7 +21,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::activation;
-use crate::listening::{Listener, Listening};
+use crate::listening::{self, Listener, Listening};
 use crate::notify::Relay;
 
 /// Set by the old master for the new one: the shared listening sockets'
@@ -44,12 +44,10 @@ pub fn handed_down() -> io::Result<Option<(Vec<Listener>, Vec<Listener>)>> {
     let Some(shared) = shared else {
         return Ok(None);
     };
-    let shared = numbers(&shared)?;
-    let own = numbers(own.as_deref().unwrap_or(""))?;
-    let mut all: Vec<RawFd> = shared.iter().chain(&own).copied().collect();
-    all.sort_unstable();
-    all.dedup();
-    if all.len() != shared.len() + own.len() {
+    let bad = || io::Error::other(format!("{SHARED_ENV}/{OWN_ENV}: not a list of descriptors"));
+    let shared = listening::parse_fds(&shared).ok_or_else(bad)?;
+    let own = listening::parse_fds(own.as_deref().unwrap_or("")).ok_or_else(bad)?;
+    if !listening::distinct(&[shared.as_slice(), own.as_slice()].concat()) {
         return Err(io::Error::other(format!(
             "{SHARED_ENV}/{OWN_ENV}: a descriptor named twice"
         )));
@@ -66,16 +64,6 @@ pub fn handed_down() -> io::Result<Option<(Vec<Listener>, Vec<Listener>)>> {
             .collect()
     };
     Ok(Some((take(shared)?, take(own)?)))
-}
-
-fn numbers(list: &str) -> io::Result<Vec<RawFd>> {
-    list.split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse()
-                .map_err(|_| io::Error::other(format!("bad descriptor list {list:?}")))
-        })
-        .collect()
 }
 
 /// An upgrade under way, seen from the old master.
@@ -110,9 +98,9 @@ impl Upgrade {
             .args(args)
             .env(SHARED_ENV, shared)
             .env(OWN_ENV, own)
-            .env("NOTIFY_SOCKET", &relay.name)
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID");
+            // (WATCHDOG_USEC and WATCHDOG_PID left this process's
+            // environment at its start: `Notifier::from_env`.)
+            .env("NOTIFY_SOCKET", &relay.name);
         let child = command.spawn()?;
         Ok(Upgrade {
             child,

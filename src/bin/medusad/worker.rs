@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 use crate::activation;
-use crate::listening::Listener;
+use crate::listening::{self, Listener};
 
 /// Set by the master in each worker's environment: the master's pid.
 pub const WORKER_ENV: &str = "MEDUSAD_WORKER";
@@ -47,19 +47,7 @@ impl Worker {
         std::env::remove_var(WORKER_ENV);
         std::env::remove_var(LISTEN_FD_ENV);
         let master = value.parse().ok()?;
-        // A number listed twice would be wrapped (and closed) twice.
-        let listen_fds = listen_fd
-            .and_then(|fds| {
-                fds.split(',')
-                    .map(|fd| fd.parse().ok())
-                    .collect::<Option<Vec<RawFd>>>()
-            })
-            .filter(|fds| {
-                let mut distinct = fds.clone();
-                distinct.sort_unstable();
-                distinct.dedup();
-                distinct.len() == fds.len()
-            });
+        let listen_fds = listen_fd.and_then(|fds| listening::parse_fds(&fds));
         Some(Worker { master, listen_fds })
     }
 
