@@ -17,12 +17,9 @@ fn access_line(daemon: &mut Daemon, marker: &str) -> String {
     daemon.wait_for(marker)
 }
 
-/// The client field (first word after the `] `) of an access log line.
+/// The client field (the first word) of an access log line.
 fn client_field(line: &str) -> &str {
-    line.split("] ")
-        .nth(1)
-        .and_then(|clf| clf.split_whitespace().next())
-        .unwrap_or("")
+    line.split_whitespace().next().unwrap_or("")
 }
 
 /// A GET with `extra` header lines on a fresh connection; returns the

@@ -29,8 +29,8 @@ fn serves_files_status_and_logs_access() {
     assert!(reply.starts_with("HTTP/1.0 200 OK\r\n"), "{reply}");
     assert!(reply.ends_with("\r\n\r\nhello from disk\n"));
     let line = daemon.wait_for("\"GET /hello.txt HTTP/1.0\"");
-    // host - user [date] "request" status bytes
-    let clf = line.split("] ").skip(1).collect::<Vec<_>>().join("] ");
+    // On stderr, without --access-log: host - user [date] "request" status bytes
+    let clf = line.as_str();
     assert!(clf.starts_with("127.0.0.1 - - ["), "{line}");
     assert!(
         clf.ends_with("\"GET /hello.txt HTTP/1.0\" 200 16"),
@@ -83,6 +83,54 @@ fn mkfifo(path: &std::path::Path) {
     // SAFETY: mkfifo reads a NUL-terminated path that lives for the call.
     let rc = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
     assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+}
+
+/// Without `--access-log`, lines go to stderr in Common Log Format (buffered,
+/// written at the end of the loop's pass), each line whole though many
+/// clients are answered in one pass; RUST_LOG's target `medusa::access`
+/// turns them off.
+#[test]
+fn default_access_log_is_stderr_and_rust_log_decides() {
+    let mut daemon = Daemon::start(&[]);
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let addr = daemon.addr;
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let reply = get(addr, &format!("/status?client={c}&call={i}"));
+                    assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+    let lines: Vec<String> = daemon
+        .rest_of_log()
+        .into_iter()
+        .filter(|l| l.contains("GET /status?client="))
+        .collect();
+    assert_eq!(lines.len(), 200, "{lines:?}");
+    for line in &lines {
+        assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+        // Whole: the line ends with the byte count, nothing run into it.
+        let (_, bytes) = line.rsplit_once(" HTTP/1.0\" 200 ").expect("a whole line");
+        assert!(bytes.parse::<u64>().is_ok(), "{line}");
+    }
+
+    let mut quiet = Daemon::start_with_env(&[], &[("RUST_LOG", "info,medusa::access=off")]);
+    assert!(get(quiet.addr, "/status?quiet").starts_with("HTTP/1.0 200"));
+    quiet.signal(libc::SIGTERM);
+    assert!(quiet.wait_exit(Duration::from_secs(10)).success());
+    let log = quiet.rest_of_log();
+    assert!(
+        log.iter().any(|l| l.contains("all connections closed")),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("/status?quiet")), "{log:?}");
 }
 
 /// `--access-log FILE`: lines go to the file (buffered, so they appear

@@ -303,7 +303,7 @@ fn sigterm_to_the_master_under_load_answers_every_accepted_call() {
     let logged = daemon
         .seen
         .iter()
-        .filter(|l| l.contains("medusa::access") && l.contains("\"POST /RPC2 HTTP/1.1\" 200"))
+        .filter(|l| l.contains("\"POST /RPC2 HTTP/1.1\" 200") && l.contains(" pid="))
         .count();
     assert_eq!(
         logged, total,

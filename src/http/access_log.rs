@@ -1,14 +1,18 @@
 //! The access log (Medusa's `logger` objects handed to `http_server`): one
 //! Common Log Format line per response.
 //!
-//! Three sinks, chosen by [`HttpConfig::access_log`](super::HttpConfig):
-//! the `log` crate (target `medusa::access`, the default, so `RUST_LOG`
-//! decides), a file, or nothing. The file sink is the fast one: lines are
+//! Four sinks, chosen by [`HttpConfig::access_log`](super::HttpConfig):
+//! the `log` crate (target `medusa::access`, the library's default, so the
+//! program's logger decides), a file, standard error (medusad's default),
+//! or nothing. The file and stderr sinks are the fast ones: lines are
 //! formatted straight into a buffer without allocating, and the buffer is
-//! written out when it passes 64 KiB, once a second (the server's timer),
-//! and when the server is dropped. Going through `log` and `env_logger`
-//! costs a formatted record and a `write` system call per line, about a
-//! sixth of the whole cost of an XML-RPC call.
+//! written out when it passes 64 KiB, when the server is dropped, and
+//! otherwise once a second (the file: the server's timer) or at the end of
+//! each pass of the loop that logged (stderr, which a person may be
+//! watching: a line shows at once when the server is quiet, and under load
+//! one `write` carries the lines of many requests). Going through `log`
+//! and `env_logger` costs a formatted record and a `write` system call per
+//! line, about a sixth of the whole cost of an XML-RPC call.
 //!
 //! The file is opened for appending, and a line is never split across two
 //! writes of the buffer. For `logrotate`'s `create` (rename, then ask the
@@ -34,6 +38,11 @@ pub enum AccessLog {
     Log,
     /// Appended to this file, buffered (flushed at least once a second).
     File(PathBuf),
+    /// Written to standard error, buffered: flushed at the end of each
+    /// pass of the loop that logged, in writes of whole lines of at most
+    /// `PIPE_BUF` bytes, so that processes sharing a pipe (medusad's
+    /// workers) never interleave within a line.
+    Stderr,
     /// Not written at all.
     Off,
 }
@@ -57,9 +66,9 @@ pub(crate) struct Entry {
 
 enum Sink {
     Log,
-    File {
-        file: File,
-        path: PathBuf,
+    /// The buffered sinks.
+    Lines {
+        out: Out,
         /// `HttpConfig::access_log_tag`, e.g. which of several processes
         /// sharing the file wrote the line.
         tag: Option<String>,
@@ -67,12 +76,23 @@ enum Sink {
     Off,
 }
 
+enum Out {
+    File { file: File, path: PathBuf },
+    Stderr,
+}
+
+/// Bytes the kernel writes to a pipe in one piece (POSIX's minimum is
+/// 512; Linux's, and most systems', 4096).
+const PIPE_BUF: usize = 4096;
+
 /// The open sink of one server.
 pub(crate) struct AccessLogger {
     sink: Sink,
-    /// The file sink's lines not yet written; the `log` sink's one line,
-    /// reused.
+    /// The buffered sinks' lines not yet written; the `log` sink's one
+    /// line, reused.
     buffer: String,
+    /// A flush at the end of this pass has been asked for (stderr).
+    flush_asked: bool,
 }
 
 impl AccessLogger {
@@ -88,32 +108,42 @@ impl AccessLogger {
         let sink = match target {
             AccessLog::Log => Sink::Log,
             AccessLog::Off => Sink::Off,
-            AccessLog::File(path) => Sink::File {
-                file: open_append(path)?,
-                path: path.clone(),
+            AccessLog::File(path) => Sink::Lines {
+                out: Out::File {
+                    file: open_append(path)?,
+                    path: path.clone(),
+                },
+                tag: tag.map(str::to_string),
+            },
+            AccessLog::Stderr => Sink::Lines {
+                out: Out::Stderr,
                 tag: tag.map(str::to_string),
             },
         };
         Ok(AccessLogger {
             sink,
             buffer: String::new(),
+            flush_asked: false,
         })
     }
 
-    /// Logs one response of `bytes` body bytes.
-    pub(crate) fn record(&mut self, entry: &Entry, bytes: u64) {
+    /// Logs one response of `bytes` body bytes. True when the caller
+    /// should have [`flush`](Self::flush) called at the end of this pass of
+    /// the loop (the first line buffered for stderr).
+    pub(crate) fn record(&mut self, entry: &Entry, bytes: u64) -> bool {
         match self.sink {
-            Sink::Off => {}
+            Sink::Off => false,
             Sink::Log => {
                 if !log::log_enabled!(target: "medusa::access", log::Level::Info) {
-                    return;
+                    return false;
                 }
                 self.buffer.clear();
                 // Writing to a String cannot fail.
                 let _ = format_line(&mut self.buffer, entry, bytes);
                 log::info!(target: "medusa::access", "{}", self.buffer);
+                false
             }
-            Sink::File { ref tag, .. } => {
+            Sink::Lines { ref out, ref tag } => {
                 // Formatted straight onto the lines waiting to be written.
                 let _ = format_line(&mut self.buffer, entry, bytes);
                 if let Some(tag) = tag {
@@ -123,7 +153,11 @@ impl AccessLogger {
                 self.buffer.push('\n');
                 if self.buffer.len() >= FLUSH_AT {
                     self.flush();
+                    return false;
                 }
+                let ask = matches!(out, Out::Stderr) && !self.flush_asked;
+                self.flush_asked |= ask;
+                ask
             }
         }
     }
@@ -136,7 +170,11 @@ impl AccessLogger {
     /// other sinks.
     pub(crate) fn reopen(&mut self) -> io::Result<()> {
         self.flush();
-        let Sink::File { file, path, .. } = &mut self.sink else {
+        let Sink::Lines {
+            out: Out::File { file, path },
+            ..
+        } = &mut self.sink
+        else {
             return Ok(());
         };
         // A blocking open() on the loop, made on purpose: once, at the
@@ -148,7 +186,10 @@ impl AccessLogger {
     /// The file this logger appends to, if it is the file sink.
     pub(crate) fn path(&self) -> Option<&Path> {
         match &self.sink {
-            Sink::File { path, .. } => Some(path),
+            Sink::Lines {
+                out: Out::File { path, .. },
+                ..
+            } => Some(path),
             _ => None,
         }
     }
@@ -156,16 +197,24 @@ impl AccessLogger {
     /// Writes the buffered lines out. A failing disk must not take the
     /// server down: the lines are dropped with one error message.
     pub(crate) fn flush(&mut self) {
-        let Sink::File { file, path, .. } = &mut self.sink else {
+        self.flush_asked = false;
+        let Sink::Lines { out, .. } = &mut self.sink else {
             return;
         };
         if self.buffer.is_empty() {
             return;
         }
-        if let Err(e) = file.write_all(self.buffer.as_bytes()) {
+        let written = match out {
+            Out::File { file, .. } => file.write_all(self.buffer.as_bytes()),
+            Out::Stderr => write_in_pieces(&mut io::stderr().lock(), self.buffer.as_bytes()),
+        };
+        if let Err(e) = written {
+            let name = match out {
+                Out::File { path, .. } => path.display().to_string(),
+                Out::Stderr => "on stderr".to_string(),
+            };
             log::error!(
-                "access log {}: {e}; {} bytes of log lines lost",
-                path.display(),
+                "access log {name}: {e}; {} bytes of log lines lost",
                 self.buffer.len()
             );
         }
@@ -180,6 +229,25 @@ impl Drop for AccessLogger {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+/// Whole lines in writes of at most [`PIPE_BUF`] bytes each (a longer
+/// line alone in its write): a pipe shared with other processes keeps
+/// every line in one piece.
+fn write_in_pieces(out: &mut impl io::Write, mut lines: &[u8]) -> io::Result<()> {
+    while !lines.is_empty() {
+        let window = &lines[..lines.len().min(PIPE_BUF)];
+        let cut = match window.iter().rposition(|&b| b == b'\n') {
+            Some(end) if window.len() < lines.len() => end.saturating_add(1),
+            _ if window.len() == lines.len() => lines.len(),
+            // One line longer than PIPE_BUF: it goes out whole.
+            _ => memchr::memchr(b'\n', lines).map_or(lines.len(), |end| end.saturating_add(1)),
+        };
+        let (piece, rest) = lines.split_at(cut);
+        out.write_all(piece)?;
+        lines = rest;
+    }
+    Ok(())
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
@@ -284,6 +352,41 @@ mod tests {
         drop(logger);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2001, "drop flushes the rest");
+    }
+
+    /// Pieces of whole lines, each at most PIPE_BUF bytes unless one line
+    /// alone is longer.
+    #[test]
+    fn stderr_lines_go_out_in_pieces_of_whole_lines() {
+        struct Writes(Vec<Vec<u8>>);
+        impl io::Write for Writes {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.push(buf.to_vec());
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut lines = String::new();
+        for i in 0..200 {
+            lines.push_str(&format!("line {i} {}\n", "x".repeat(i % 90)));
+        }
+        let long = format!("{}\n", "y".repeat(3 * PIPE_BUF));
+        lines.push_str(&long);
+        lines.push_str("last\n");
+        let mut out = Writes(Vec::new());
+        write_in_pieces(&mut out, lines.as_bytes()).unwrap();
+        assert!(out.0.len() > 3, "{} pieces", out.0.len());
+        for piece in &out.0 {
+            assert!(piece.ends_with(b"\n"));
+            assert!(
+                piece.len() <= PIPE_BUF || piece == long.as_bytes(),
+                "{}",
+                piece.len()
+            );
+        }
+        assert_eq!(out.0.concat(), lines.as_bytes());
     }
 
     #[test]

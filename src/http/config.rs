@@ -50,7 +50,8 @@ pub struct HttpConfig {
     /// Buffering and backpressure of each connection.
     pub chat: ChatConfig,
     /// Where the access log goes. Default: the `log` crate, target
-    /// `medusa::access`. [`AccessLog::File`] is much cheaper per request.
+    /// `medusa::access`. [`AccessLog::File`] and [`AccessLog::Stderr`] are
+    /// much cheaper per request.
     pub access_log: AccessLog,
     /// Proxies whose `X-Forwarded-For` is believed: a request from one of
     /// them is logged under the client address the header gives (see
@@ -60,7 +61,8 @@ pub struct HttpConfig {
     /// `X-Medusa-Worker`. Default none.
     pub extra_headers: Vec<(String, String)>,
     /// Text appended, after a space, to each line an [`AccessLog::File`]
-    /// gets, e.g. `pid=4242` from each of medusad's workers (`--workers`),
+    /// or [`AccessLog::Stderr`] gets, e.g. `pid=4242` from each of
+    /// medusad's workers (`--workers`),
     /// so that processes sharing one file say which served what. The
     /// `log` sink's lines are `log` records, which the program's logger
     /// formats (medusad's puts the pid there). No control characters

@@ -87,6 +87,9 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     pub(crate) channels: RefCell<Slab<ChannelInfo>>,
     pub(crate) access_log: RefCell<AccessLogger>,
+    /// The dispatcher that flushes the access log when woken (the one that
+    /// keeps house), once it is in the reactor.
+    pub(crate) log_flusher: Cell<Option<Token>>,
     /// Most connections open at once since memory was last handed back.
     pub(crate) connections_peak: Cell<u64>,
     /// Evicted connections not yet closed: still counted open.
@@ -328,6 +331,7 @@ impl HttpServer {
         )?);
         let shared = Rc::new(Shared {
             access_log,
+            log_flusher: Cell::new(None),
             connections_peak: Cell::new(0),
             evicting: Cell::new(0),
             refusal_logged: Cell::new(None),
@@ -472,6 +476,7 @@ impl Dispatcher for HttpServer {
     fn handle_added(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         if self.keeps_house {
             self.housekeeping = Some(cx.set_repeating(HOUSEKEEPING_PERIOD));
+            self.shared.log_flusher.set(Some(cx.token()));
         }
         Ok(())
     }
@@ -487,6 +492,13 @@ impl Dispatcher for HttpServer {
             return Ok(());
         }
         self.listener.handle_timer(cx, timer)
+    }
+
+    /// A channel logged the first line of this pass for a sink that is
+    /// written at the end of each pass (see `access_log.rs`).
+    fn handle_wake(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
+        self.shared.access_log.borrow_mut().flush();
+        Ok(())
     }
 
     fn handle_shutdown(&mut self, cx: &mut Context<'_>) {

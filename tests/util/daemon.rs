@@ -26,6 +26,19 @@ impl Daemon {
         daemon
     }
 
+    /// [`start`](Daemon::start) with environment variables set (e.g. `RUST_LOG`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_medusad"));
+        command
+            .args(["--port", "0"])
+            .args(args)
+            .envs(env.iter().copied());
+        let mut daemon = Daemon::spawn_command(command);
+        let line = daemon.wait_for("listening on ");
+        daemon.addr = listening_addr(&line);
+        daemon
+    }
+
     /// Starts the example program `name` on a free port (built on demand,
     /// see `example_path`) and waits for the address it logs.
     pub fn start_example(name: &str) -> Daemon {

@@ -3,10 +3,11 @@
 //! methods), the status page at `/status` (and Prometheus metrics at
 //! `/status/metrics`) and, with `--root DIR`, a directory of files.
 //!
-//! Logging goes through `env_logger` (`RUST_LOG`, default `info`): a
-//! startup line with the bound address, then the access log (target
-//! `medusa::access`), unless `--access-log FILE` sends it to a file
-//! (reopened on SIGUSR1, for `logrotate`). On SIGINT/SIGTERM it stops
+//! Logging goes through `env_logger` (`RUST_LOG`, default `info`) to
+//! stderr: a startup line with the bound address, and so on. The access
+//! log goes to stderr too, buffered (see `AccessLog::Stderr`; RUST_LOG's
+//! target `medusa::access` turns it on or off), unless `--access-log FILE`
+//! sends it to a file (reopened on SIGUSR1, for `logrotate`). On SIGINT/SIGTERM it stops
 //! accepting, finishes the requests in flight, and exits 0; if it has to
 //! drop connections to stop (a second signal, or `--grace` over), it says
 //! so and exits 1. A bad command line exits 2.
@@ -52,7 +53,9 @@ use std::io::Write;
 use std::process::{Command, ExitCode};
 
 use medusa::handlers::{AuthHandler, FaviconHandler, FileHandler, LandingHandler, StatusHandler};
-use medusa::http::{Handler, HandlerStatus, HttpServer, Outcome, Request, Response, ServerView};
+use medusa::http::{
+    AccessLog, Handler, HandlerStatus, HttpServer, Outcome, Request, Response, ServerView,
+};
 use medusa::reactor::Reactor;
 
 use backoff::Backoff;
@@ -382,7 +385,14 @@ fn setup(
     // And SIGUSR2's, meant for a master (binary upgrade).
     let not_here = upgrade::NotHere::new()?;
 
-    let http = options.http.clone();
+    let mut http = options.http.clone();
+    // The default sink, stderr, is the access log of RUST_LOG's target
+    // `medusa::access`: RUST_LOG decides whether it is written at all.
+    if http.access_log == AccessLog::Stderr
+        && !log::log_enabled!(target: "medusa::access", log::Level::Info)
+    {
+        http.access_log = AccessLog::Off;
+    }
     let mut listeners = listeners.into_iter();
     let server = match listeners.next() {
         Some(Listener::Tcp(listener)) => HttpServer::from_listener(listener, http)?,

@@ -130,7 +130,14 @@ impl HttpChannel {
             Some(origin) => self.shared.config.cors.decorate(response, Some(origin)),
             None => response,
         };
-        let keep_alive = self.send(chat, response, keep_alive, exchange.head_only, exchange.log);
+        let keep_alive = self.send(
+            chat,
+            Some(cx),
+            response,
+            keep_alive,
+            exchange.head_only,
+            exchange.log,
+        );
         if keep_alive {
             self.state = State::Idle;
             if !backlog {

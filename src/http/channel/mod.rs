@@ -175,7 +175,7 @@ impl HttpChannel {
             None => (String::new(), String::new()),
         };
         let log = self.entry(method, uri, version, None);
-        self.send(chat, response, false, false, log);
+        self.send(chat, None, response, false, false, log);
         self.state = State::Closing;
         self.since = Instant::now();
         chat.close_when_done();

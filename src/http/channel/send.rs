@@ -9,6 +9,7 @@ use crate::http::response::Framing;
 use crate::http::server::HttpStats;
 use crate::http::{Body, Response};
 use crate::producers::{ChunkedProducer, HookedProducer};
+use crate::reactor::Context;
 
 impl HttpChannel {
     /// The access log's view of a request. Strings are moved in, not
@@ -36,6 +37,7 @@ impl HttpChannel {
     pub(super) fn send(
         &self,
         chat: &mut Chat,
+        cx: Option<&mut Context<'_>>,
         response: Response,
         keep_alive: bool,
         head_only: bool,
@@ -84,16 +86,13 @@ impl HttpChannel {
             Body::Empty => {
                 chat.push_vec(out);
                 HttpStats::add(&stats.bytes_out, head_len);
-                self.shared.access_log.borrow_mut().record(&log, 0);
+                self.log(cx, &log, 0);
             }
             Body::Bytes(bytes) => {
                 out.extend_from_slice(&bytes);
                 HttpStats::add(&stats.bytes_out, out.len() as u64);
                 chat.push_vec(out);
-                self.shared
-                    .access_log
-                    .borrow_mut()
-                    .record(&log, bytes.len() as u64);
+                self.log(cx, &log, bytes.len() as u64);
             }
             Body::Stream { producer, .. } => {
                 chat.push_vec(out);
@@ -103,6 +102,8 @@ impl HttpChannel {
                 // producer is exhausted.
                 let hooked = HookedProducer::new(producer, move |n| {
                     HttpStats::add(&shared.stats.bytes_out, n);
+                    // No Context here: a line for stderr waits for the
+                    // next pass that logs, or the once-a-second flush.
                     shared.access_log.borrow_mut().record(&log, n);
                 });
                 if framing == Framing::Chunked {
@@ -113,5 +114,16 @@ impl HttpChannel {
             }
         }
         keep_alive
+    }
+
+    /// Logs a response, and has the log flushed at the end of this pass if
+    /// its sink wants that. Without a Context (a refusal while reading),
+    /// the line waits for the next pass that logs, or the once-a-second
+    /// flush.
+    fn log(&self, cx: Option<&mut Context<'_>>, entry: &Entry, bytes: u64) {
+        let flush_soon = self.shared.access_log.borrow_mut().record(entry, bytes);
+        if let (true, Some(cx), Some(flusher)) = (flush_soon, cx, self.shared.log_flusher.get()) {
+            cx.notify(flusher);
+        }
     }
 }

@@ -21,8 +21,9 @@ use super::values::{self, whole, CredentialsFile, Seconds};
 /// The notes after the flags in `--help`, one line per paragraph (a `\`
 /// joins source lines): clap wraps them to the terminal.
 const AFTER_HELP: &str = "\
-Logging: RUST_LOG (default info; without --access-log, the access log is \
-target medusa::access).
+Logging: RUST_LOG (default info) on stderr; without --access-log, the access \
+log goes there too, in Common Log Format, and RUST_LOG's target medusa::access \
+turns it on or off.
 Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the TLS files and \
 --config endpoints; SIGUSR1 reopens the --access-log file (after logrotate \
 renamed it: see docs/deploying.md). With --workers, signal the master: it \
@@ -200,9 +201,11 @@ pub struct Cli {
     #[arg(default_value_t = http().max_connections)]
     pub max_connections: usize,
 
-    /// Append the access log to FILE, buffered and flushed every second
-    /// (much cheaper than the default, the log); 'off' for none. SIGUSR1
-    /// reopens FILE (for logrotate's `create`), losing no line
+    /// Append the access log to FILE, buffered and flushed every second;
+    /// 'off' for none. Without it, lines go to stderr, buffered and written
+    /// at the end of each pass of the loop (RUST_LOG=medusa::access=off
+    /// turns them off). SIGUSR1 reopens FILE (for logrotate's `create`),
+    /// losing no line
     #[arg(long, value_name = "FILE", value_parser = values::access_log)]
     pub access_log: Option<AccessLog>,
 

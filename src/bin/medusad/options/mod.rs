@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use medusa::handlers::XmlRpcConfig;
-use medusa::http::HttpConfig;
+use medusa::http::{AccessLog, HttpConfig};
 
 use crate::config::{apply_server_keys, ConfigError, ConfigFile, EndpointSpec, ServerKeys};
 use crate::tls::TlsFiles;
@@ -111,9 +111,9 @@ impl From<Cli> for Options {
             allowed_hosts: cli.allowed_host,
             ..HttpConfig::default()
         };
-        if let Some(log) = cli.access_log {
-            http.access_log = log;
-        }
+        // Without --access-log: stderr, buffered (the `log` crate's path,
+        // the library's default, costs a write per line).
+        http.access_log = cli.access_log.unwrap_or(AccessLog::Stderr);
         http.cors.origins = cli.cors_origin;
         if http.allowed_hosts.is_empty() && addr.ip().is_loopback() {
             http.allowed_hosts = medusa::http::loopback_names();

@@ -36,7 +36,7 @@ fn defaults() {
     assert_eq!(o.http.max_body_bytes, 10 * 1024 * 1024);
     assert_eq!(o.grace, Duration::from_secs(10));
     assert_eq!(o.http.handshake_timeout, Duration::from_secs(10));
-    assert_eq!(o.http.access_log, AccessLog::default());
+    assert_eq!(o.http.access_log, AccessLog::Stderr);
     assert!(o.http.allowed_hosts.contains(&"localhost".to_string()));
 }
 
