@@ -50,6 +50,7 @@ MANY = 1000
 # row: (the workload it posts, wrk connections)
 ROWS = {"add": ("add", 50), "add_c1000": ("add", MANY), "echo10k": ("echo10k", 50),
         "structs": ("structs", 50), "base64_1m": ("base64_1m", 50)}
+PEERS = ("medusad", "dxr", "nginx")
 PAUSE = 1.0  # seconds between runs
 
 
@@ -180,24 +181,28 @@ class Peers(Run):
         return self.report(rows, names, res, bodies)
 
     def report(self, rows, names, res, bodies):
-        us = {k: median(v, "us") if v else float("nan") for k, v in res.items()}
+        def med(row, name, key):  # nan for a server that did not run
+            return median(res.get((row, name), []), key)
+
+        def ratio(a, b):
+            return a / b if b else float("nan")
+
         main, detail = [], []
         for row in rows:
-            m = us[(row, "medusad")]
-            cells = [f1(us.get((row, n), float("nan"))) for n in ("medusad", "dxr", "nginx")]
-            p99 = [f2(median(res[(row, n)], "p99")) if (row, n) in res else "–" for n in ("medusad", "dxr", "nginx")]
-            main.append([f"`{row}`", ROWS[row][1]] + cells + [f2(m / us[(row, "nginx")]),
-                                                              f2(m / us.get((row, "dxr"), float("nan")))] + p99)
+            us = {n: med(row, n, "us") for n in PEERS}
+            main.append([f"`{row}`", ROWS[row][1]] + [f1(us[n]) for n in PEERS]
+                        + [f2(ratio(us["medusad"], us["nginx"])), f2(ratio(us["medusad"], us["dxr"]))]
+                        + [f2(med(row, n, "p99")) for n in PEERS])
             for n in names:
                 runs = res[(row, n)]
-                request = "GET, no body" if n == "nginx" and ROWS[row][0] != "add" else \
-                    f"{len(self.work[ROWS[row][0]].body):,}"
-                detail.append([f"`{row}`", n, request, f"{len(bodies[(row, n)]):,}", f"{median(runs, 'rps'):,.0f}",
+                get = n == "nginx" and ROWS[row][0] != "add"
+                detail.append([f"`{row}`", n, "GET, no body" if get else f"{len(self.work[ROWS[row][0]].body):,}",
+                               f"{len(bodies[(row, n)]):,}", f"{median(runs, 'rps'):,.0f}",
                                ", ".join(f1(r["us"]) for r in runs), ", ".join(f2(r["p99"]) for r in runs),
                                sum(r["non2xx"] for r in runs),
                                "/".join(str(sum(r["errors"][i] for r in runs)) for i in range(4))])
-        dxr_version = re.search(r'name = "dxr"\nversion = "([^"]+)"',
-                                open(os.path.join(DXR_DIR, "Cargo.lock")).read())
+        with open(os.path.join(DXR_DIR, "Cargo.lock")) as f:
+            dxr_version = re.search(r'name = "dxr"\nversion = "([^"]+)"', f.read())
         parts = [
             "# medusad, nginx and dxr", "",
             table(["", ""], machine() + [("dxr", dxr_version.group(1) if dxr_version else "?")]), "",
