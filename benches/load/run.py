@@ -172,6 +172,17 @@ def cpu_seconds(pids, children=False):
     return total / TCK
 
 
+def raise_nofile(want):
+    """RLIMIT_NOFILE to at least want (or the hard limit, if that may not be
+    raised), for this process and the servers and wrk runs it starts."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def proc_status(pid):
     """VmRSS, RssAnon... from /proc/PID/status, in KiB."""
     out = {}
@@ -660,13 +671,7 @@ class Run:
 
     def idle(self):
         n = self.a.idle_conns
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = n + 1024
-        if soft < want:
-            try:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(hard, want)))
-            except (ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        raise_nofile(n + 1024)
         # The default idle timeout (30 s) stays on: the whole test takes a few seconds.
         server = self.medusad_server("medusad-idle", ["--max-connections", str(n + 100)])
         self.commands.append(f"{server.name}: {server.command()}")
