@@ -72,6 +72,7 @@ pub mod json;
 mod ser;
 mod server;
 mod value;
+mod xml_text;
 
 pub use datetime::DateTime;
 pub use de::from_value;

@@ -31,6 +31,7 @@ use memchr::memmem;
 
 use super::grammar::Event;
 use super::tag::Tag;
+use crate::xmlrpc::xml_text::find_special;
 
 /// "Outside my subset, ask xml-rs." Carries no reason: the reason, if the
 /// document is really wrong, comes from xml-rs.
@@ -166,9 +167,7 @@ impl<'a> FastReader<'a> {
         let mut plain = true;
         let mut at = start;
         loop {
-            while at < bytes.len() && !SPECIAL[usize::from(bytes[at])] {
-                at += 1;
-            }
+            at = find_special(bytes, at);
             match bytes.get(at) {
                 None => return Err(Bail),
                 Some(b'<') => break,
@@ -195,21 +194,6 @@ impl<'a> FastReader<'a> {
         }
     }
 }
-
-/// Bytes the text scanner must look at; all others are plain text.
-static SPECIAL: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = !matches!(b, 0x09 | 0x0A);
-        b += 1;
-    }
-    table[b'<' as usize] = true;
-    table[b'&' as usize] = true;
-    table[b'>' as usize] = true;
-    table[0xEF] = true;
-    table
-};
 
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')

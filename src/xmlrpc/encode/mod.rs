@@ -32,6 +32,7 @@ use base64::Engine as _;
 
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
+use crate::xmlrpc::xml_text::find_special;
 
 /// Which extensions the encoder may use.
 ///
@@ -237,29 +238,32 @@ fn is_xml_char(c: char) -> bool {
 /// escaping it always is simpler and harmless.
 fn write_escaped(out: &mut Vec<u8>, text: &str) -> Result<(), EncodeError> {
     let bytes = text.as_bytes();
-    let mut clean = 0; // bytes[clean..i] still to be copied as they are
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut clean = 0; // bytes[clean..at] still to be copied as they are
+    let mut at = 0;
+    loop {
+        at = find_special(bytes, at);
+        let Some(&b) = bytes.get(at) else { break };
         let escape: &[u8] = match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
             b'\r' => b"&#13;",
-            b'\t' | b'\n' => continue,
-            0..=0x1F => return Err(EncodeError::InvalidXmlChar(char::from(b))),
             // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
-            0xEF if matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => {
-                let c = if bytes[i + 2] == 0xBE {
-                    '\u{FFFE}'
-                } else {
-                    '\u{FFFF}'
-                };
-                return Err(EncodeError::InvalidXmlChar(c));
-            }
-            _ => continue,
+            0xEF => match bytes.get(at + 1..at + 3) {
+                Some([0xBF, 0xBE]) => return Err(EncodeError::InvalidXmlChar('\u{FFFE}')),
+                Some([0xBF, 0xBF]) => return Err(EncodeError::InvalidXmlChar('\u{FFFF}')),
+                _ => {
+                    at += 1;
+                    continue;
+                }
+            },
+            // The other control characters (find_special skips tab and LF).
+            _ => return Err(EncodeError::InvalidXmlChar(char::from(b))),
         };
-        out.extend_from_slice(&bytes[clean..i]);
+        out.extend_from_slice(&bytes[clean..at]);
         out.extend_from_slice(escape);
-        clean = i + 1;
+        at += 1;
+        clean = at;
     }
     out.extend_from_slice(&bytes[clean..]);
     Ok(())
