@@ -3,6 +3,7 @@
 //! Python's `register_function` needs neither: its functions take what
 //! arrives.
 
+use std::any::Any;
 use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
@@ -41,9 +42,20 @@ pub struct Plain;
 /// Marker: the function returns `Result<T, Fault>`.
 pub struct Fallible;
 
-impl<T: Serialize> IntoReply<Plain> for T {
+impl<T: Serialize + 'static> IntoReply<Plain> for T {
     fn into_reply(self) -> Result<Value, Fault> {
-        to_value(&self)
+        // A method that returns a Value (an echo, or one that builds its
+        // own) hands it over as it is: serializing would copy every string.
+        let mut result = Some(self);
+        if let Some(value) = (&mut result as &mut dyn Any).downcast_mut::<Option<Value>>() {
+            if let Some(value) = value.take() {
+                return Ok(value);
+            }
+        }
+        let Some(result) = result else {
+            return Err(Fault::internal_error("the result was taken"));
+        };
+        to_value(&result)
             .map_err(|e| Fault::internal_error(format!("cannot convert the result: {e}")))
     }
 
@@ -55,7 +67,7 @@ impl<T: Serialize> IntoReply<Plain> for T {
     }
 }
 
-impl<T: Serialize> IntoReply<Fallible> for Result<T, Fault> {
+impl<T: Serialize + 'static> IntoReply<Fallible> for Result<T, Fault> {
     fn into_reply(self) -> Result<Value, Fault> {
         self.and_then(|value| value.into_reply())
     }
