@@ -28,45 +28,54 @@ pub(super) static SPECIAL: [bool; 256] = {
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
-/// Whether any byte of `word` is below `n` (n ≤ 0x80): the classic
-/// "has less" bit trick, exact for the question "is there one".
-fn any_below(word: u64, n: u8) -> bool {
-    word.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !word & HIGHS != 0
+/// The high bit of `below(word, n) & HIGHS` is set somewhere exactly when
+/// some byte of `word` is below `n` (n ≤ 0x80): the classic "has less"
+/// bit trick, exact for the question "is there one" (not for which).
+fn below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !word
 }
 
-/// Whether any byte of `word` is `b`.
-fn any_equal(word: u64, b: u8) -> bool {
-    any_below(word ^ ONES.wrapping_mul(u64::from(b)), 1)
+/// The same for "some byte is `b`".
+fn equal(word: u64, b: u8) -> u64 {
+    below(word ^ ONES.wrapping_mul(u64::from(b)), 1)
 }
 
 /// Whether an eight-byte word may hold a byte of [`SPECIAL`]. Tab and LF
 /// answer yes too (they are below 0x20): the caller then looks byte by
-/// byte, which only text full of line breaks pays for.
-fn may_hold_special(word: u64) -> bool {
-    any_below(word, 0x20)
-        | any_equal(word, b'<')
-        | any_equal(word, b'&')
-        | any_equal(word, b'>')
-        | any_equal(word, 0xEF)
+/// byte, which only text full of line breaks pays for. `<` (0x3C) and `>`
+/// (0x3E) are one test: with bit 1 set, both are 0x3E, and no other byte
+/// is.
+fn may_hold_special(word: u64) -> u64 {
+    below(word, 0x20)
+        | equal(word | ONES.wrapping_mul(0x02), b'>')
+        | equal(word, b'&')
+        | equal(word, 0xEF)
 }
 
 /// The position of the first byte of [`SPECIAL`] in `bytes` at or after
-/// `from`, or `bytes.len()` if there is none.
+/// `from`, or `bytes.len()` if there is none. Sixteen bytes per step, one
+/// branch for both words.
 pub(super) fn find_special(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
-    let mut words = bytes.get(from..).unwrap_or_default().chunks_exact(8);
-    for chunk in words.by_ref() {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        if may_hold_special(u64::from_ne_bytes(word)) {
-            if let Some(i) = chunk.iter().position(|&b| SPECIAL[usize::from(b)]) {
+    let mut blocks = bytes.get(from..).unwrap_or_default().chunks_exact(16);
+    for block in blocks.by_ref() {
+        let (mut low, mut high) = ([0; 8], [0; 8]);
+        low.copy_from_slice(&block[..8]);
+        high.copy_from_slice(&block[8..]);
+        let found =
+            may_hold_special(u64::from_ne_bytes(low)) | may_hold_special(u64::from_ne_bytes(high));
+        if found & HIGHS != 0 {
+            if let Some(i) = block.iter().position(|&b| SPECIAL[usize::from(b)]) {
                 return at.saturating_add(i);
             }
         }
-        at = at.saturating_add(8);
+        at = at.saturating_add(16);
     }
-    let rest = words.remainder();
-    match rest.iter().position(|&b| SPECIAL[usize::from(b)]) {
+    match blocks
+        .remainder()
+        .iter()
+        .position(|&b| SPECIAL[usize::from(b)])
+    {
         Some(i) => at.saturating_add(i),
         None => bytes.len(),
     }
@@ -81,7 +90,7 @@ mod tests {
     #[test]
     fn finds_what_the_table_says_wherever_it_is() {
         for b in 0..=255u8 {
-            for len in [1, 7, 8, 9, 16, 23] {
+            for len in [1, 7, 8, 9, 15, 16, 17, 31, 40] {
                 for pos in 0..len {
                     let mut text = vec![b'a'; len];
                     text[pos] = b;
