@@ -28,8 +28,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use medusa::xmlrpc::{
-    decode_call, decode_call_reference, encode_call, encode_response, DecodeLimits,
-    EncodeOptions, Value,
+    decode_call, decode_call_reference, encode_call, encode_response, DecodeLimits, EncodeOptions,
+    Value,
 };
 
 mod common;

@@ -40,7 +40,10 @@ use common::Case;
 
 /// ab.py's `echo10k`: 10,000 ASCII bytes, nothing to escape.
 fn echo_10k() -> Case {
-    let text = "abcdefghijklmnopqrstuvwxyz0123456789".chars().cycle().take(10_000);
+    let text = "abcdefghijklmnopqrstuvwxyz0123456789"
+        .chars()
+        .cycle()
+        .take(10_000);
     Case::echo("echo_10k", Value::String(text.collect()))
 }
 
@@ -54,7 +57,10 @@ fn structs() -> Case {
             ("active".to_string(), Value::Bool(i % 2 == 1)),
             ("score".to_string(), Value::Double(f64::from(i) * 1.25)),
             ("created".to_string(), Value::DateTime(created)),
-            ("tags".to_string(), Value::Array(vec![Value::String(format!("t{}", i % 7))])),
+            (
+                "tags".to_string(),
+                Value::Array(vec![Value::String(format!("t{}", i % 7))]),
+            ),
         ]))
     };
     Case::echo("structs", Value::Array((0..100).map(record).collect()))
@@ -96,6 +102,14 @@ fn peers(c: &mut Criterion) {
         let response = encode_response(&case.result, &options).unwrap();
         let json = json_call(&case);
         let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        // Criterion reports rates; the sizes turn them back into documents.
+        println!(
+            "{}: call {} B, response {} B, JSON {} B",
+            case.name,
+            case.body.len(),
+            response.len(),
+            json.len()
+        );
 
         let mut group = c.benchmark_group(case.name);
         if case.body.len() > 100_000 {
