@@ -28,26 +28,12 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use medusa::xmlrpc::{
-    decode_call, decode_call_fast_only, decode_call_reference, encode_call, encode_response,
-    DecodeLimits, EncodeOptions, Value,
+    decode_call, decode_call_reference, encode_call, encode_response, DecodeLimits, EncodeOptions,
+    Value,
 };
 
-/// `shared/bench/add_body.xml`, the body `post_add.lua` posts (trailing
-/// newline included).
-const ADD_BODY: &[u8] = b"<?xml version=\"1.0\"?>\n<methodCall><methodName>add</methodName>\
-<params><param><value><int>40</int></value></param><param><value><int>2</int></value></param>\
-</params></methodCall>\n";
-
-/// One benchmark document: a call, decoded and encoded, and its answer.
-struct Case {
-    name: &'static str,
-    /// The request body as a client sends it.
-    body: Vec<u8>,
-    method: String,
-    params: Vec<Value>,
-    /// What the server answers.
-    result: Value,
-}
+mod common;
+use common::{Case, ADD_BODY};
 
 /// The validator's calendar: years → months → days → {moe, larry, curly},
 /// keys zero-padded ("2000", "04", "01") as validator1 sends them. Three
@@ -98,69 +84,28 @@ fn april_first_2000(calendar: &Value) -> Value {
 }
 
 fn cases() -> Vec<Case> {
-    let options = EncodeOptions::default();
-    let mut cases = Vec::new();
-
-    let add = decode_call(ADD_BODY, &DecodeLimits::default()).expect("add body decodes");
-    cases.push(Case {
-        name: "add",
-        body: ADD_BODY.to_vec(),
-        method: add.method,
-        params: add.params,
-        result: Value::Int(42),
-    });
-
     let cal = calendar();
     let answer = april_first_2000(&cal);
-    let params = vec![cal];
-    cases.push(Case {
-        name: "calendar",
-        body: encode_call("validator1.nestedStructTest", &params, &options).unwrap(),
-        method: "validator1.nestedStructTest".to_string(),
-        params,
-        result: answer,
-    });
-
     // Printable ASCII with the characters that need escaping mixed in.
     let text: String = "The quick brown fox <jumps> over the lazy dog & co. \n"
         .chars()
         .cycle()
         .take(1_000_000)
         .collect();
-    let params = vec![Value::String(text)];
-    cases.push(Case {
-        name: "string_1mb",
-        body: encode_call("echo", &params, &options).unwrap(),
-        method: "echo".to_string(),
-        result: params[0].clone(),
-        params,
-    });
-
     let array = Value::Array((0..10_000).map(|i| Value::Int(i * 7 - 35_000)).collect());
-    let params = vec![array];
-    cases.push(Case {
-        name: "array_10k",
-        body: encode_call("echo", &params, &options).unwrap(),
-        method: "echo".to_string(),
-        result: params[0].clone(),
-        params,
-    });
-    cases
+    vec![
+        Case::add(),
+        Case::call("calendar", "validator1.nestedStructTest", vec![cal], answer),
+        Case::echo("string_1mb", Value::String(text)),
+        Case::echo("array_10k", array),
+    ]
 }
 
 fn codec(c: &mut Criterion) {
     let limits = DecodeLimits::default();
     let options = EncodeOptions::default();
     for case in cases() {
-        // The documents must be what they claim before they are timed.
-        let decoded = decode_call(&case.body, &limits).expect("benchmark body decodes");
-        assert_eq!(decoded.method, case.method);
-        assert_eq!(decoded.params, case.params);
-        assert!(
-            decode_call_fast_only(&case.body, &limits).is_some(),
-            "{} takes the fast reader",
-            case.name
-        );
+        case.check(&limits);
         let response = encode_response(&case.result, &options).unwrap();
 
         let mut group = c.benchmark_group(case.name);
