@@ -1048,7 +1048,7 @@ fn panicking_channels_are_closed_while_others_keep_being_served() {
         let mut channel = AsyncChat::new(stream, Fragile::default());
         channel
             .chat_mut()
-            .set_terminator(Terminator::Bytes(b"\n".to_vec()));
+            .set_terminator(Terminator::Bytes(b"\n".to_vec().into()));
         cx.add(channel)?;
         Ok(())
     })

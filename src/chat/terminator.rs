@@ -4,6 +4,8 @@
 //! This is pure logic with no I/O, so the tricky case, a terminator split
 //! across two reads, is tested here at every offset.
 
+use std::borrow::Cow;
+
 use memchr::memmem;
 
 /// What ends the current message (asynchat's `terminator` attribute).
@@ -13,8 +15,10 @@ pub enum Terminator {
     /// `found_terminator` is never called (Python's `None`).
     None,
     /// A byte string such as `b"\r\n"` or `b"\r\n\r\n"` (Python's `str`).
-    /// It is consumed, not passed to `collect_incoming_data`.
-    Bytes(Vec<u8>),
+    /// It is consumed, not passed to `collect_incoming_data`. Borrowed
+    /// when it is a constant ([`Terminator::fixed`]): an HTTP channel sets
+    /// one per request.
+    Bytes(Cow<'static, [u8]>),
     /// A byte count (Python's `int`): after that many bytes,
     /// `found_terminator` is called. It counts down as data arrives, and
     /// reads `Length(0)` once reached, which collects like `None` until the
@@ -23,9 +27,31 @@ pub enum Terminator {
 }
 
 impl Terminator {
-    /// Convenience for `Terminator::Bytes(bytes.to_vec())`.
+    /// Convenience for `Terminator::Bytes`, with a copy of `bytes`.
     pub fn bytes(bytes: impl AsRef<[u8]>) -> Terminator {
-        Terminator::Bytes(bytes.as_ref().to_vec())
+        Terminator::Bytes(Cow::Owned(bytes.as_ref().to_vec()))
+    }
+
+    /// A constant byte terminator, not copied.
+    pub const fn fixed(bytes: &'static [u8]) -> Terminator {
+        Terminator::Bytes(Cow::Borrowed(bytes))
+    }
+}
+
+/// Where `needle` first occurs in `haystack`. A short needle (`\r\n`,
+/// `\r\n\r\n`: every HTTP head) is found from its first byte with
+/// `memchr`, each candidate compared in place; `memmem::find` would build
+/// a searcher for every call, which costs more than a request head's whole
+/// scan. At most 4 bytes compared per candidate: linear whatever the input.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        [] => Some(0),
+        [first, ..] if needle.len() <= 4 => memchr::memchr_iter(*first, haystack).find(|&at| {
+            haystack
+                .get(at..)
+                .is_some_and(|rest| rest.starts_with(needle))
+        }),
+        _ => memmem::find(haystack, needle),
     }
 }
 
@@ -41,7 +67,7 @@ pub(crate) enum Scan {
 
 /// Looks for `terminator` in `input`.
 pub(crate) fn scan(input: &[u8], terminator: &[u8]) -> Scan {
-    if let Some(index) = memmem::find(input, terminator) {
+    if let Some(index) = find(input, terminator) {
         return Scan::Found { data: index };
     }
     Scan::NotFound {

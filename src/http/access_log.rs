@@ -23,6 +23,7 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::date::with_clf_date;
@@ -260,11 +261,23 @@ fn open_append(path: &Path) -> io::Result<File> {
 
 /// `127.0.0.1 - user [10/Oct/2000:13:55:36 +0000] "POST /RPC2 HTTP/1.1" 200 157`
 fn format_line(out: &mut String, entry: &Entry, bytes: u64) -> std::fmt::Result {
+    let mut digits = itoa::Buffer::new();
     match entry.client {
+        // The common case without core::fmt (a third of the line's cost).
+        Peer::Ip(SocketAddr::V4(addr)) => {
+            for (i, octet) in addr.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(digits.format(octet));
+            }
+        }
         Peer::Ip(addr) => write!(out, "{}", addr.ip())?,
         local => write!(out, "{local}")?,
     }
-    write!(out, " - {} [", entry.user.as_deref().unwrap_or("-"))?;
+    out.push_str(" - ");
+    out.push_str(entry.user.as_deref().unwrap_or("-"));
+    out.push_str(" [");
     with_clf_date(|date| out.push_str(date));
     out.push_str("] \"");
     if entry.method.is_empty() {
@@ -276,7 +289,11 @@ fn format_line(out: &mut String, entry: &Entry, bytes: u64) -> std::fmt::Result 
         out.push(' ');
         out.push_str(entry.version.as_str());
     }
-    write!(out, "\" {} {bytes}", entry.status)
+    out.push_str("\" ");
+    out.push_str(digits.format(entry.status));
+    out.push(' ');
+    out.push_str(digits.format(bytes));
+    Ok(())
 }
 
 /// Peer-controlled text, escaped so a line cannot be forged or broken
@@ -316,6 +333,14 @@ mod tests {
         let (date, rest) = rest.split_once("] ").unwrap();
         assert!(date.ends_with(" +0000"), "{date}");
         assert_eq!(rest, "\"POST /RPC2 HTTP/1.1\" 200 157");
+        let six = Entry {
+            client: Peer::Ip("[::1]:5000".parse().unwrap()),
+            ..entry("GET", "/")
+        };
+        line.clear();
+        format_line(&mut line, &six, 0).unwrap();
+        assert!(line.starts_with("::1 - - ["), "{line}");
+        assert!(line.ends_with("\"GET / HTTP/1.1\" 200 0"), "{line}");
     }
 
     #[test]

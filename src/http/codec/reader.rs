@@ -88,9 +88,9 @@ impl<H: Head> MessageReader<H> {
     /// after each `found_terminator`.
     pub fn terminator(&self) -> Terminator {
         match self.phase {
-            Phase::Idle | Phase::Head | Phase::Done => Terminator::bytes(b"\r\n\r\n"),
+            Phase::Idle | Phase::Head | Phase::Done => Terminator::fixed(b"\r\n\r\n"),
             Phase::Body(n) | Phase::ChunkData(n) => Terminator::Length(n),
-            Phase::ChunkSize | Phase::ChunkEnd | Phase::Trailers => Terminator::bytes(b"\r\n"),
+            Phase::ChunkSize | Phase::ChunkEnd | Phase::Trailers => Terminator::fixed(b"\r\n"),
             Phase::UntilClose => Terminator::None,
         }
     }
