@@ -104,10 +104,11 @@ impl<'a> FastReader<'a> {
         let mut name_end = at;
         let mut colon = None;
         while let Some(&b) = bytes.get(name_end) {
-            match b {
-                b':' => colon = Some(name_end - at),
-                b if is_name_byte(b) => {}
-                _ => break,
+            if !NAME_BYTE[usize::from(b)] {
+                break;
+            }
+            if b == b':' {
+                colon = Some(name_end - at);
             }
             name_end += 1;
         }
@@ -202,11 +203,19 @@ fn is_space(b: u8) -> bool {
 }
 
 /// Bytes of the names we accept: XML-RPC's names are ASCII letters, digits,
-/// `.` (`dateTime.iso8601`) and the `ex:` prefix. Any other byte ends the
-/// name, and the caller bails unless it is whitespace, `>` or `/>`.
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
-}
+/// `.` (`dateTime.iso8601`) and the `ex:` prefix (`-` and `_` as well).
+/// Any other byte ends the name, and the caller bails unless it is
+/// whitespace, `>` or `/>`. A table: one load per byte of every tag.
+static NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b':');
+        b += 1;
+    }
+    table
+};
 
 /// Line ends normalised (CR LF and a lone CR become LF, as XML requires)
 /// and references replaced. A reference that is unknown, malformed or
