@@ -10,6 +10,10 @@ use crate::http::server::HttpStats;
 use crate::http::{Body, Response};
 use crate::producers::{ChunkedProducer, HookedProducer};
 
+/// In-memory bodies up to this size are copied behind their head, so that
+/// head and body go in one write.
+const COPY_BEHIND_HEAD: usize = 64 * 1024;
+
 impl HttpChannel {
     /// The access log's view of a request. Strings are moved in, not
     /// copied: the request is done with them.
@@ -65,10 +69,12 @@ impl HttpChannel {
             HttpStats::add(&stats.errors, 1);
             stats.error_history.record();
         }
-        // Room for the head and a body in memory: the body is copied once,
-        // behind the head, and the whole moves into the output buffer.
+        // Room for the head and a small body in memory: the body is copied
+        // once, behind the head, and the whole is one write. A large one
+        // is queued as it is, behind the head (a copy would cost its size
+        // again, for one write less).
         let in_memory = match &response.body {
-            Body::Bytes(bytes) => bytes.len(),
+            Body::Bytes(bytes) if bytes.len() <= COPY_BEHIND_HEAD => bytes.len(),
             _ => 0,
         };
         let mut out = Vec::with_capacity(256usize.saturating_add(in_memory));
@@ -85,6 +91,18 @@ impl HttpChannel {
                 chat.push_vec(out);
                 HttpStats::add(&stats.bytes_out, head_len);
                 self.shared.access_log.borrow_mut().record(&log, 0);
+            }
+            Body::Bytes(bytes) if bytes.len() > COPY_BEHIND_HEAD => {
+                HttpStats::add(
+                    &stats.bytes_out,
+                    head_len.saturating_add(bytes.len() as u64),
+                );
+                self.shared
+                    .access_log
+                    .borrow_mut()
+                    .record(&log, bytes.len() as u64);
+                chat.push_vec(out);
+                chat.push_vec(bytes);
             }
             Body::Bytes(bytes) => {
                 out.extend_from_slice(&bytes);
