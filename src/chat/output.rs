@@ -13,8 +13,8 @@ use crate::reactor::Stream;
 /// `write` call.
 const SEND_CHUNK: usize = 64 * 1024;
 
-/// A buffer larger than this is freed, not kept, when it empties: an idle
-/// connection should hold no buffers.
+/// An input buffer larger than this is freed, not kept, when it empties:
+/// an idle connection should hold no large buffers.
 const KEEP_CAPACITY: usize = 4 * 1024;
 
 /// Everything queued for the peer, in order: `buf[sent..]`, then the fifo.
@@ -124,8 +124,11 @@ impl Output {
             }
             self.refill(sendfile)?;
             if self.sent == self.buf.len() {
+                // Freed, even when small: the next `push_vec` (an HTTP
+                // response) replaces the buffer anyway, so keeping it only
+                // made every idle connection hold its last response.
                 self.sent = 0;
-                release(&mut self.buf);
+                self.buf = Vec::new();
                 return Ok(());
             }
             if !self.writable {
@@ -273,6 +276,9 @@ mod tests {
         assert_eq!(chat.pending_output(), 19);
         assert_eq!(sent(&mut chat, &mut peer, 19), b"HTTP/1.1 200 OK\r\n\r\n");
         assert_eq!(chat.bytes_sent(), 19);
+
+        // Sent, it is freed: an idle connection holds no output buffer.
+        assert_eq!(chat.output.buf.capacity(), 0);
 
         // Once that is sent, the next one is adopted too.
         let next = b"again".to_vec();
