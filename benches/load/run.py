@@ -897,7 +897,7 @@ def main():
     p.add_argument("--echo-sizes", default="1000,10000,100000,1000000,10000000,100000000",
                    help="echo string sizes in bytes, comma-separated")
     p.add_argument("--echo-reps", type=int, default=5, help="timed batches of calls per echo size")
-    p.add_argument("--echo-batch-bytes", type=int, default=64_000_000,
+    p.add_argument("--echo-batch-bytes", type=int, default=128_000_000,
                    help="request bytes per echo batch (calls = this ÷ the request, at least 1)")
     p.add_argument("--echo-max-calls", type=int, default=20_000, help="most calls in one echo batch")
     p.add_argument("--sections", default=",".join(SECTIONS),
