@@ -27,7 +27,7 @@ use crate::http::{
 };
 use crate::xmlrpc::{
     decode_call, introspect, Answering, CallContext, Counters, DecodeLimits, EncodeOptions, Fault,
-    Reply, XmlRpcService, INTROSPECTION,
+    MethodCall, Reply, XmlRpcService, INTROSPECTION,
 };
 
 /// Settings of an [`XmlRpcHandler`].
@@ -91,9 +91,14 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
 
     /// Decode, call, encode: the answer now, or later through a responder
     /// (which makes its response the same way, with `answering`).
-    fn answer(&mut self, body: &[u8], server: &ServerView<'_>, answering: &Answering) -> Outcome {
+    fn answer(
+        &mut self,
+        call: Result<MethodCall, Fault>,
+        server: &ServerView<'_>,
+        answering: &Answering,
+    ) -> Outcome {
         Counters::add(&self.counters.calls);
-        let call = match decode_call(body, &self.config.decode) {
+        let call = match call {
             Ok(call) => call,
             Err(fault) => return answering.response(Err(fault), "").into(),
         };
@@ -131,16 +136,20 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
         answering.response(result, &method).into()
     }
 
-    fn post(&mut self, request: &Request, server: &ServerView<'_>) -> Outcome {
+    fn post(&mut self, request: &mut Request, server: &ServerView<'_>) -> Outcome {
         if let Err(refusal) = self.within_body_limit(request.body.len() as u64) {
             return refusal.into();
         }
         // The method's latency counts from here, unzipping included.
         let started = Instant::now();
-        let body = match request.decoded_body(server.config) {
+        let body = match request.take_decoded_body(server.config) {
             Ok(body) => body,
             Err(error) => return Response::error(error.status, &error.detail).into(),
         };
+        let call = decode_call(&body, &self.config.decode);
+        // Freed before the call is answered: a large call is held as its
+        // values alone, not also as the document they came from.
+        drop(body);
         let accepts_gzip = request.header_has_token("Accept-Encoding", "gzip");
         let answering = Answering {
             encode: self.config.encode,
@@ -148,7 +157,7 @@ impl<S: XmlRpcService> XmlRpcHandler<S> {
             counters: self.counters.clone(),
             started,
         };
-        self.answer(&body, server, &answering)
+        self.answer(call, server, &answering)
     }
 
     /// 413 for a body (or a declared one) over `max_body_bytes`.

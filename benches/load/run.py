@@ -19,8 +19,9 @@ of interleaved rounds:
   idle     10,000 idle keep-alive connections to medusad: RSS per
            connection, a fresh call's time while they are open, RSS after
            they close
-  echo     `echo` round trips of a 1 KB … 10 MB string and a 10,000-int
-           array over one keep-alive connection: ms and MB/s
+  echo     `echo` round trips of a 1 KB … 100 MB string and a 10,000-int
+           array over one keep-alive connection, a fresh medusad each: ms,
+           MB/s, server CPU µs per KB, and the RSS peak of one call
 
 Server CPU per request = the server's utime+stime (/proc/PID/stat, its
 threads and children included) over the run ÷ requests wrk completed: the
@@ -454,16 +455,20 @@ class Run:
     # ---------------- building and starting
 
     def build(self):
-        cmds = [["cargo", "build", "--release", "--bin", "medusad", "--examples"],
-                ["cargo", "build", "--release", "--manifest-path", os.path.join(self.kit, "floor", "Cargo.toml"),
-                 "--target-dir", FLOOR_TARGET]]
+        cmds = [["cargo", "build", "--release", "--bin", "medusad", "--examples"]]
+        binaries = [self.medusad]
+        # The floor runs only beside medusad in the wrk sections.
+        if set(self.a.sections) & {"ka", "close", "latency"}:
+            cmds.append(["cargo", "build", "--release", "--manifest-path",
+                         os.path.join(self.kit, "floor", "Cargo.toml"), "--target-dir", FLOOR_TARGET])
+            binaries.append(self.floor)
         for cmd in cmds:
             self.commands.append(shlex.join(cmd))
             if self.a.no_build:
                 continue
             self.say(f"$ {shlex.join(cmd)}")
             subprocess.run(cmd, cwd=REPO, check=True)
-        for binary in (self.medusad, self.floor):
+        for binary in binaries:
             if not os.path.exists(binary):
                 raise SystemExit(f"{binary} missing (build failed, or --no-build before any build)")
 
@@ -750,8 +755,9 @@ class Run:
             table(["call", "median ms", "max ms"], ms)]))
 
     def echo(self):
-        server = self.medusad_server("medusad-echo", ["--max-body-bytes", str(64 << 20)])
-        self.commands.append(f"{server.name}: {server.command()}")
+        """Per payload, a fresh medusad: after a small warm-up call, the RSS
+        peak of the first big call (VmHWM reset through clear_refs), then
+        batches of calls with the server's CPU around each batch."""
         cases = []
         for size in self.a.echo_sizes:
             text = echo_text(size)
@@ -761,38 +767,73 @@ class Run:
         cases.append(("array of 10,000 ints", None,
                       rpc_body("echo", ["<array><data>" + "".join(f"<value><int>{i}</int></value>" for i in arr)
                                         + "</data></array>"]), arr))
-        conn = Conn(server.port, timeout=120)
+        # Room for the largest call, with the decode limit following it.
+        limit = max(64 << 20, 2 * max(len(body) for _, _, body, _ in cases))
+        warm = rpc_body("echo", [f"<string>{echo_text(1000)}</string>"])
         rows = []
         base = None
+        command = None
         for label, size, body, expect in cases:
-            status, reply = conn.call(body)  # also the warm-up
+            server = self.medusad_server("medusad-echo", ["--max-body-bytes", str(limit)])
+            command = command or server.command()
+            pid = server.proc.pid
+            conn = Conn(server.port, timeout=600)
+            status, _ = conn.call(warm)
+            if status != 200:
+                raise SystemExit(f"echo warm-up: status {status}")
+            rss = proc_status(pid)["VmRSS"]
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")  # VmHWM := VmRSS
+            status, reply = conn.call(body)  # also the check
+            peak = proc_status(pid)["VmHWM"]
             if status != 200:
                 raise SystemExit(f"echo {label}: status {status} {reply[:300]!r}")
             (got,), _ = xmlrpc.client.loads(reply)
             if got != expect:
                 raise SystemExit(f"echo {label}: wrong answer")
-            reps = self.a.echo_reps if len(body) < 5_000_000 else max(1, self.a.echo_reps // 2)
-            times = []
-            for _ in range(reps):
-                t = time.perf_counter()
-                status, reply = conn.call(body)
-                times.append(time.perf_counter() - t)
+            del got
+            # Enough calls per batch that the CPU (in clock ticks) is
+            # measured to a few per cent.
+            per_batch = max(1, min(self.a.echo_max_calls, -(-self.a.echo_batch_bytes // len(body))))
+            times, cpu = [], []
+            for _ in range(self.a.echo_reps):
+                c0 = server.cpu()
+                for _ in range(per_batch):
+                    t = time.perf_counter()
+                    status, reply = conn.call(body)
+                    times.append(time.perf_counter() - t)
+                    if status != 200:
+                        raise SystemExit(f"echo {label}: status {status}")
+                cpu.append((server.cpu() - c0) / per_batch)
+            conn.close()
+            server.stop()
             ms = statistics.median(times) * 1e3
             mbs = len(body) / 1e6 / (ms / 1e3)
-            per_kb = ms * 1e3 / (len(body) / 1e3)
-            if base is None:
-                base = per_kb
-            rows.append([label, len(body), len(reply), reps, f"{ms:.3f}", f"{mbs:.1f}", f"{per_kb:.2f}",
-                         f2(per_kb / base) if base and size else "–"])
-        conn.close()
-        server.stop()
+            cpu_per_kb = statistics.median(cpu) * 1e6 / (len(body) / 1e3)
+            if size == 10_000:
+                base = cpu_per_kb
+            growth = (peak - rss) * 1024
+            rows.append((size is not None, cpu_per_kb,
+                         [label, len(body), len(reply), f"{self.a.echo_reps}×{per_batch}", f"{ms:.3f}",
+                          f"{mbs:.1f}", f"{cpu_per_kb:.3f}",
+                          ", ".join(f"{c * 1e6 / (len(body) / 1e3):.3f}" for c in cpu)],
+                         [f"{rss:,}", f"{growth / 1024:,.0f}", f2(growth / len(body))]))
+        # Against 10 KB: from there up, the per-request cost is small.
+        rows = [head + [f2(per_kb / base) if base and string else "–"] + tail
+                for string, per_kb, head, tail in rows]
+        self.commands.append(f"medusad-echo (a fresh one per payload): {command}")
         self.out.append("\n".join([
             "## 6. echo round trips", "",
-            "One keep-alive connection (Python client, raw socket), the median of several calls after a "
-            "checked warm-up call; medusad with `--max-body-bytes 67108864`. MB/s = request body bytes ÷ round "
-            "trip time; linear time shows as a constant µs per KB.", "",
-            table(["payload", "request bytes", "response bytes", "calls", "ms (median)", "MB/s", "µs per KB",
-                   "µs/KB vs 1 KB"], rows)]))
+            "One keep-alive connection (Python client, raw socket) to a fresh medusad per payload "
+            f"(`--max-body-bytes {limit}`; the decode limit follows it). Memory: after a 1 KB warm-up "
+            "call, VmRSS, then `echo 5 > /proc/PID/clear_refs` (VmHWM := VmRSS), one checked call, and "
+            "VmHWM: peak growth = VmHWM − VmRSS before, ÷ request bytes. Time: "
+            f"{self.a.echo_reps} batches of calls, server CPU (utime+stime) around each batch ÷ its calls; "
+            "CPU µs per KB of request = the median batch's; ms = median round trip, MB/s = request bytes ÷ "
+            "round trip. Linear cost shows as a constant CPU µs per KB.", "",
+            table(["payload", "request bytes", "response bytes", "batches×calls", "ms (median)", "MB/s",
+                   "CPU µs per KB", "per batch", "CPU/KB vs 10 KB", "VmRSS before KiB", "peak growth KiB",
+                   "peak ÷ request"], rows)]))
 
     # ---------------- all of it
 
@@ -858,9 +899,12 @@ def main():
                    help="the medusad binary to measure (default: the one the build step makes)")
     p.add_argument("--idle-conns", type=int, default=10_000, help="idle keep-alive connections")
     p.add_argument("--fresh-calls", type=int, default=20, help="calls timed in the idle test")
-    p.add_argument("--echo-sizes", default="1000,10000,100000,1000000,10000000",
+    p.add_argument("--echo-sizes", default="1000,10000,100000,1000000,10000000,100000000",
                    help="echo string sizes in bytes, comma-separated")
-    p.add_argument("--echo-reps", type=int, default=7, help="timed calls per echo size (half above 5 MB)")
+    p.add_argument("--echo-reps", type=int, default=5, help="timed batches of calls per echo size")
+    p.add_argument("--echo-batch-bytes", type=int, default=128_000_000,
+                   help="request bytes per echo batch (calls = this ÷ the request, at least 1)")
+    p.add_argument("--echo-max-calls", type=int, default=20_000, help="most calls in one echo batch")
     p.add_argument("--sections", default=",".join(SECTIONS),
                    help=f"which measurements, comma-separated, of {','.join(SECTIONS)}")
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")

@@ -13,8 +13,8 @@ use crate::reactor::Stream;
 /// `write` call.
 const SEND_CHUNK: usize = 64 * 1024;
 
-/// A buffer larger than this is freed, not kept, when it empties: an idle
-/// connection should hold no buffers.
+/// An input buffer larger than this is freed, not kept, when it empties:
+/// an idle connection should hold no large buffers.
 const KEEP_CAPACITY: usize = 4 * 1024;
 
 /// Everything queued for the peer, in order: `buf[sent..]`, then the fifo.
@@ -56,12 +56,13 @@ impl Output {
     }
 
     /// Queues `data` behind everything queued, taking it as the buffer
-    /// itself (no copy) when nothing is queued.
+    /// itself (no copy) when nothing is queued; a large `data` behind
+    /// bytes still unsent waits for them, and is not copied either.
     pub(super) fn push_vec(&mut self, data: Vec<u8>) {
         if data.is_empty() {
             return;
         }
-        if !self.fifo.is_empty() {
+        if !self.fifo.is_empty() || (data.len() >= SEND_CHUNK && self.has_output()) {
             // Behind the producers, as `push` would put it, but not copied.
             self.fifo.push_back(Box::new(data));
         } else if self.sent == self.buf.len() {
@@ -123,8 +124,11 @@ impl Output {
             }
             self.refill(sendfile)?;
             if self.sent == self.buf.len() {
+                // Freed, even when small: the next `push_vec` (an HTTP
+                // response) replaces the buffer anyway, so keeping it only
+                // made every idle connection hold its last response.
                 self.sent = 0;
-                release(&mut self.buf);
+                self.buf = Vec::new();
                 return Ok(());
             }
             if !self.writable {
@@ -196,6 +200,13 @@ impl Output {
                 self.fifo.pop_front();
                 continue;
             }
+            if piece.len() >= SEND_CHUNK && self.sent < self.buf.len() {
+                // A large piece (a response body behind its head) becomes
+                // the buffer once what is ahead of it is written, rather
+                // than being copied behind it.
+                self.fifo.push_front(Box::new(piece));
+                break;
+            }
             if self.sent > 0 {
                 self.buf.drain(..self.sent);
                 self.sent = 0;
@@ -266,12 +277,44 @@ mod tests {
         assert_eq!(sent(&mut chat, &mut peer, 19), b"HTTP/1.1 200 OK\r\n\r\n");
         assert_eq!(chat.bytes_sent(), 19);
 
+        // Sent, it is freed: an idle connection holds no output buffer.
+        assert_eq!(chat.output.buf.capacity(), 0);
+
         // Once that is sent, the next one is adopted too.
         let next = b"again".to_vec();
         let at = next.as_ptr();
         chat.push_vec(next);
         assert_eq!(chat.output.buf.as_ptr(), at);
         assert_eq!(sent(&mut chat, &mut peer, 5), b"again");
+    }
+
+    #[test]
+    fn a_large_vec_behind_a_head_is_sent_from_its_own_buffer() {
+        let (mut chat, mut peer) = chat_and_peer();
+        let body: Vec<u8> = (0..8 << 20).map(|i: u32| i as u8).collect();
+        let at = body.as_ptr();
+        let expected = [b"head ".as_slice(), &body].concat();
+        chat.push_vec(b"head ".to_vec());
+        chat.push_vec(body);
+        chat.initiate_send().unwrap();
+        // The head went first, alone; the body is written from the very
+        // buffer pushed, not from a copy behind the head.
+        assert!(chat.has_output(), "8 MiB does not fit the socket at once");
+        assert_eq!(chat.output.buf.as_ptr(), at);
+        let reader = std::thread::spawn(move || {
+            let mut got = vec![0; expected.len()];
+            peer.read_exact(&mut got).unwrap();
+            got == expected
+        });
+        while chat.has_output() {
+            chat.output.note_writable();
+            chat.initiate_send().unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            reader.join().unwrap(),
+            "the peer got head and body in order"
+        );
     }
 
     #[test]

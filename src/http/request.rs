@@ -76,6 +76,19 @@ impl Request {
         content_decoded(&self.headers, &self.body, config.gunzip_limits())
     }
 
+    /// [`decoded_body`](Self::decoded_body), taking the body out of the
+    /// request: without a coding the buffer itself, with gzip the inflated
+    /// bytes (the compressed ones freed). A handler done with the body once
+    /// it has read it then holds a large body once, not twice.
+    pub fn take_decoded_body(&mut self, config: &HttpConfig) -> Result<Vec<u8>, HttpError> {
+        let body = std::mem::take(&mut self.body);
+        let inflated = match content_decoded(&self.headers, &body, config.gunzip_limits())? {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(inflated) => Some(inflated),
+        };
+        Ok(inflated.unwrap_or(body))
+    }
+
     /// The request line, for logs: `GET /path HTTP/1.1`.
     pub fn request_line(&self) -> String {
         format!("{} {} {}", self.method, self.uri, self.version.as_str())

@@ -270,3 +270,29 @@ fn encode_errors_become_internal_error_faults() {
     assert_eq!(fault.code, Fault::INTERNAL_ERROR);
     assert_eq!(fault.message, "cannot encode nil: the nil extension is off");
 }
+
+#[test]
+fn a_large_document_is_written_into_one_buffer_of_its_size() {
+    let big = "a".repeat(1 << 20);
+    let values = [
+        Value::String(big.clone()),
+        Value::Base64(vec![7; 1 << 20]),
+        Value::Array(vec![Value::String(big.clone()), Value::Int(1)]),
+        Value::Struct(BTreeMap::from([("text".to_string(), Value::String(big))])),
+    ];
+    for value in &values {
+        for body in [
+            encode_response(value, &EncodeOptions::default()).unwrap(),
+            encode_call(
+                "echo",
+                std::slice::from_ref(value),
+                &EncodeOptions::default(),
+            )
+            .unwrap(),
+        ] {
+            // Grown by doubling it would be up to twice the length.
+            let spare = body.capacity() - body.len();
+            assert!(spare < 512, "{} spare bytes for {}", spare, body.len());
+        }
+    }
+}

@@ -105,6 +105,28 @@ pub trait Method<Args, Marker> {
     }
 }
 
+/// A method's result as the value to send. A `Value` (or `Result<Value,
+/// Fault>`) is handed over as it is: through serde it would be copied, and
+/// an `echo` of a large string would hold it twice.
+fn reply<M, R: IntoReply<M> + 'static>(result: R) -> Result<Value, Fault> {
+    let mut slot = Some(result);
+    let any: &mut dyn Any = &mut slot;
+    if let Some(value) = any.downcast_mut::<Option<Value>>().and_then(Option::take) {
+        return Ok(value);
+    }
+    if let Some(result) = any
+        .downcast_mut::<Option<Result<Value, Fault>>>()
+        .and_then(Option::take)
+    {
+        return result;
+    }
+    // Taken above only when it was returned.
+    slot.map_or_else(
+        || Err(Fault::internal_error("the result was taken")),
+        R::into_reply,
+    )
+}
+
 /// One parameter, converted; a mismatch is -32602 naming its position.
 fn param<T: DeserializeOwned>(
     params: &mut std::vec::IntoIter<Value>,
@@ -142,7 +164,7 @@ macro_rules! impl_method {
                     index += 1;
                 )*
                 let _ = index;
-                self($($arg),*).into_reply()
+                reply(self($($arg),*))
             }
 
             fn signature(&self) -> Option<Vec<&'static str>> {
@@ -195,6 +217,24 @@ mod tests {
         let xs = Value::Array(vec![Value::Double(0.5), Value::Int(2)]);
         assert_eq!(r.call("sum", vec![xs]), Ok(Value::Double(2.5)));
         assert_eq!(r.call("nothing", vec![]), Ok(Value::Nil));
+    }
+
+    #[test]
+    fn a_value_returned_is_handed_over_not_copied() {
+        let mut r = Registry::new();
+        r.register("echo", |value: Value| value);
+        r.register("checked", |value: Value| -> Result<Value, Fault> {
+            Ok(value)
+        });
+        for method in ["echo", "checked"] {
+            let text = "x".repeat(1 << 16);
+            let at = text.as_ptr();
+            match r.call(method, vec![Value::String(text)]) {
+                // The very buffer that came in: no copy on the way out.
+                Ok(Value::String(out)) => assert_eq!(out.as_ptr(), at, "{method}"),
+                other => panic!("{method}: {other:?}"),
+            }
+        }
     }
 
     #[test]
