@@ -42,20 +42,9 @@ pub struct Plain;
 /// Marker: the function returns `Result<T, Fault>`.
 pub struct Fallible;
 
-impl<T: Serialize + 'static> IntoReply<Plain> for T {
+impl<T: Serialize> IntoReply<Plain> for T {
     fn into_reply(self) -> Result<Value, Fault> {
-        // A method that returns a Value (an echo, or one that builds its
-        // own) hands it over as it is: serializing would copy every string.
-        let mut result = Some(self);
-        if let Some(value) = (&mut result as &mut dyn Any).downcast_mut::<Option<Value>>() {
-            if let Some(value) = value.take() {
-                return Ok(value);
-            }
-        }
-        let Some(result) = result else {
-            return Err(Fault::internal_error("the result was taken"));
-        };
-        to_value(&result)
+        to_value(&self)
             .map_err(|e| Fault::internal_error(format!("cannot convert the result: {e}")))
     }
 
@@ -67,7 +56,7 @@ impl<T: Serialize + 'static> IntoReply<Plain> for T {
     }
 }
 
-impl<T: Serialize + 'static> IntoReply<Fallible> for Result<T, Fault> {
+impl<T: Serialize> IntoReply<Fallible> for Result<T, Fault> {
     fn into_reply(self) -> Result<Value, Fault> {
         self.and_then(|value| value.into_reply())
     }
