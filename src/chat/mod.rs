@@ -47,6 +47,7 @@ mod terminator;
 
 pub use async_chat::AsyncChat;
 pub use echo::EchoHandler;
+pub(crate) use output::COPIED_BEHIND_HEAD;
 pub use terminator::{find_prefix_at_end, next_piece, Piece, Terminator};
 pub(crate) use terminator::{scan, Scan};
 
@@ -199,7 +200,9 @@ impl Chat {
 
     /// `push` for bytes the caller owns, such as an encoded response: with
     /// nothing queued, `data` becomes the output buffer as it is, saving a
-    /// copy; otherwise it is queued behind the rest, like `push`.
+    /// copy; behind bytes still unsent, a long `data` (4 KiB or more) is
+    /// written together with them in one `writev`, not copied; otherwise it
+    /// is queued behind the rest, like `push`.
     pub fn push_vec(&mut self, data: Vec<u8>) {
         self.output.push_vec(data);
     }

@@ -17,11 +17,21 @@ const SEND_CHUNK: usize = 64 * 1024;
 /// an idle connection should hold no large buffers.
 const KEEP_CAPACITY: usize = 4 * 1024;
 
-/// Everything queued for the peer, in order: `buf[sent..]`, then the fifo.
+/// A `push_vec` shorter than this, behind bytes still unsent, is copied
+/// behind them; a longer one is not: it waits as `tail`, and both go in
+/// one `writev` (a copy of a long body costs more than the second iovec).
+pub(crate) const COPIED_BEHIND_HEAD: usize = 4 * 1024;
+
+/// Everything queued for the peer, in order: `buf[sent..]`, `tail`, then
+/// the fifo.
 pub(super) struct Output {
     /// Coalesced output; `buf[sent..]` is still to be written.
     buf: Vec<u8>,
     sent: usize,
+    /// A whole buffer queued right behind `buf` as it is (an HTTP response
+    /// body behind its head): written together with `buf` in one system
+    /// call, it becomes `buf` once `buf` is sent. Empty when there is none.
+    tail: Vec<u8>,
     /// Bytes written since the channel opened.
     bytes_sent: u64,
     /// Producers queued behind `buf` (asynchat's `producer_fifo`).
@@ -36,6 +46,7 @@ impl Output {
         Output {
             buf: Vec::new(),
             sent: 0,
+            tail: Vec::new(),
             bytes_sent: 0,
             fifo: VecDeque::new(),
             writable,
@@ -47,27 +58,29 @@ impl Output {
         if data.is_empty() {
             return;
         }
-        if self.fifo.is_empty() {
+        if self.fifo.is_empty() && self.tail.is_empty() {
             self.buf.extend_from_slice(data);
         } else {
-            // Order matters: behind the producers already queued.
+            // Order matters: behind the tail and producers already queued.
             self.fifo.push_back(Box::new(data.to_vec()));
         }
     }
 
     /// Queues `data` behind everything queued, taking it as the buffer
-    /// itself (no copy) when nothing is queued; a large `data` behind
-    /// bytes still unsent waits for them, and is not copied either.
+    /// itself (no copy) when nothing is queued; a long `data` behind bytes
+    /// still unsent becomes the tail, not copied either.
     pub(super) fn push_vec(&mut self, data: Vec<u8>) {
         if data.is_empty() {
             return;
         }
-        if !self.fifo.is_empty() || (data.len() >= SEND_CHUNK && self.has_output()) {
-            // Behind the producers, as `push` would put it, but not copied.
+        if !self.fifo.is_empty() || !self.tail.is_empty() {
+            // Behind what is queued, as `push` would put it, but not copied.
             self.fifo.push_back(Box::new(data));
         } else if self.sent == self.buf.len() {
             self.buf = data;
             self.sent = 0;
+        } else if data.len() >= COPIED_BEHIND_HEAD {
+            self.tail = data;
         } else {
             self.buf.extend_from_slice(&data);
         }
@@ -81,17 +94,21 @@ impl Output {
     pub(super) fn clear(&mut self) {
         self.buf = Vec::new();
         self.sent = 0;
+        self.tail = Vec::new();
         self.fifo.clear();
     }
 
     /// Bytes queued but not yet written, not counting producers.
     pub(super) fn pending(&self) -> usize {
-        self.buf.len().saturating_sub(self.sent)
+        self.buf
+            .len()
+            .saturating_sub(self.sent)
+            .saturating_add(self.tail.len())
     }
 
     /// Whether anything (bytes or producers) waits to be sent.
     pub(super) fn has_output(&self) -> bool {
-        self.sent < self.buf.len() || !self.fifo.is_empty()
+        self.sent < self.buf.len() || !self.tail.is_empty() || !self.fifo.is_empty()
     }
 
     /// Whether enough waits that the channel should take no more input;
@@ -115,12 +132,16 @@ impl Output {
         // Under TLS every byte is encrypted here: no sendfile.
         let sendfile = sendfile::SUPPORTED && stream.can_sendfile();
         loop {
-            if sendfile && self.sent == self.buf.len() && self.writable {
+            if sendfile && self.sent == self.buf.len() && self.tail.is_empty() && self.writable {
                 match self.send_file_region(stream)? {
                     Some(true) => continue,
                     Some(false) => return Ok(()),
                     None => {}
                 }
+            }
+            if self.sent == self.buf.len() && !self.tail.is_empty() {
+                self.buf = std::mem::take(&mut self.tail);
+                self.sent = 0;
             }
             self.refill(sendfile)?;
             if self.sent == self.buf.len() {
@@ -134,12 +155,28 @@ impl Output {
             if !self.writable {
                 return Ok(());
             }
-            match io::Write::write(stream, &self.buf[self.sent..]) {
+            let written = if self.tail.is_empty() {
+                io::Write::write(stream, &self.buf[self.sent..])
+            } else {
+                let both = [
+                    io::IoSlice::new(&self.buf[self.sent..]),
+                    io::IoSlice::new(&self.tail),
+                ];
+                io::Write::write_vectored(stream, &both)
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    // write() returns at most what it was given.
-                    self.sent = self.sent.saturating_add(n).min(self.buf.len());
                     self.bytes_sent = self.bytes_sent.saturating_add(n as u64);
+                    let ahead = self.buf.len().saturating_sub(self.sent);
+                    if n > ahead && !self.tail.is_empty() {
+                        // Into the tail: it becomes the buffer.
+                        self.buf = std::mem::take(&mut self.tail);
+                        self.sent = n.saturating_sub(ahead).min(self.buf.len());
+                    } else {
+                        // write() returns at most what it was given.
+                        self.sent = self.sent.saturating_add(n).min(self.buf.len());
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.writable = false;
@@ -188,6 +225,11 @@ impl Output {
     /// A producer with a file region left waits for `send_file_region`
     /// (once what is buffered ahead of it is sent).
     fn refill(&mut self, sendfile: bool) -> io::Result<()> {
+        // The producers come after the tail: nothing of theirs may be put
+        // ahead of it.
+        if !self.tail.is_empty() {
+            return Ok(());
+        }
         while self.buf.len().saturating_sub(self.sent) < SEND_CHUNK {
             let Some(producer) = self.fifo.front_mut() else {
                 break;
@@ -200,11 +242,10 @@ impl Output {
                 self.fifo.pop_front();
                 continue;
             }
-            if piece.len() >= SEND_CHUNK && self.sent < self.buf.len() {
-                // A large piece (a response body behind its head) becomes
-                // the buffer once what is ahead of it is written, rather
-                // than being copied behind it.
-                self.fifo.push_front(Box::new(piece));
+            if piece.len() >= COPIED_BEHIND_HEAD && self.sent < self.buf.len() {
+                // A long piece (a body queued behind producers) is written
+                // with what is ahead of it, not copied behind it.
+                self.tail = piece;
                 break;
             }
             if self.sent > 0 {
@@ -339,5 +380,27 @@ mod tests {
         chat.push_vec(b" 6".to_vec());
         assert_eq!(sent(&mut chat, &mut peer, 13), b"1 2 2 3 4 5 6");
         assert_eq!(chat.bytes_sent(), 13);
+    }
+
+    /// A long buffer behind unsent bytes is the tail: written with them in
+    /// one system call from its own memory, and what is queued after it
+    /// (bytes, producers, buffers) stays after it.
+    #[test]
+    fn a_tail_goes_with_the_head_and_keeps_its_place() {
+        let (mut chat, mut peer) = chat_and_peer();
+        let body: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let expected = [b"head ".as_slice(), &body, b" then a producer last"].concat();
+        let at = body.as_ptr();
+        let len = body.len();
+        chat.push(b"head ");
+        chat.push_vec(body);
+        assert_eq!(chat.output.tail.as_ptr(), at, "not copied behind the head");
+        chat.push(b" then");
+        chat.push_with_producer(SimpleProducer::new(b" a producer".to_vec(), 3));
+        chat.push_vec(b" last".to_vec());
+        // Bytes queued behind the tail wait in the fifo, which is not counted.
+        assert_eq!(chat.pending_output(), 5 + len);
+        assert_eq!(sent(&mut chat, &mut peer, expected.len()), expected);
+        assert_eq!(chat.bytes_sent(), expected.len() as u64);
     }
 }

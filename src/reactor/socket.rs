@@ -272,6 +272,23 @@ impl Write for Stream {
         }
     }
 
+    /// Several buffers in one system call (a response head and its body,
+    /// neither copied behind the other). std's and mio's `writev` would
+    /// raise SIGPIPE on a closed socket, so it is `sendmsg` with
+    /// `MSG_NOSIGNAL`, as `write` does. TLS encrypts them one after the
+    /// other anyway.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            #[cfg(unix)]
+            Stream::Tcp(s) => send_vectored_without_sigpipe(&*s, bufs),
+            #[cfg(not(unix))]
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Tls(s) => s.write_vectored(bufs),
+            #[cfg(unix)]
+            Stream::Unix(s) => send_vectored_without_sigpipe(&*s, bufs),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -397,6 +414,19 @@ pub fn send_without_sigpipe(socket: impl AsFd, buf: &[u8]) -> io::Result<usize> 
     #[cfg(target_vendor = "apple")]
     let flags = 0;
     socket2::SockRef::from(&socket).send_with_flags(buf, flags)
+}
+
+/// [`send_without_sigpipe`] for several buffers (`sendmsg`).
+#[cfg(unix)]
+pub fn send_vectored_without_sigpipe(
+    socket: impl AsFd,
+    bufs: &[io::IoSlice<'_>],
+) -> io::Result<usize> {
+    #[cfg(not(target_vendor = "apple"))]
+    let flags = libc::MSG_NOSIGNAL;
+    #[cfg(target_vendor = "apple")]
+    let flags = 0;
+    socket2::SockRef::from(&socket).send_vectored_with_flags(bufs, flags)
 }
 
 /// Binds a Unix-domain listening socket at `path`; an error reads `cannot

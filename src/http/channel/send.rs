@@ -2,7 +2,7 @@
 //! write where it fits, and its line in the access log.
 
 use super::HttpChannel;
-use crate::chat::Chat;
+use crate::chat::{Chat, COPIED_BEHIND_HEAD};
 use crate::http::access_log::Entry;
 use crate::http::request::Version;
 use crate::http::response::Framing;
@@ -10,13 +10,6 @@ use crate::http::server::HttpStats;
 use crate::http::{Body, Response};
 use crate::producers::{ChunkedProducer, HookedProducer};
 use crate::reactor::Context;
-
-/// In-memory bodies up to this size are copied behind their head, so that
-/// head and body go in one write. Measured (echo, benches/load/run.py):
-/// queued on their own, 100 KB and 1 MB bodies cost 10-20 % more CPU per
-/// byte (a write more, and glibc then trimmed and faulted in their buffers
-/// again on every call); from 10 MB the copy costs more than it saves.
-const COPY_BEHIND_HEAD: usize = 4 << 20;
 
 impl HttpChannel {
     /// The access log's view of a request. Strings are moved in, not
@@ -74,12 +67,11 @@ impl HttpChannel {
             HttpStats::add(&stats.errors, 1);
             stats.error_history.record();
         }
-        // Room for the head and a body in memory: the body is copied once,
-        // behind the head, and the whole is one write. A large one is
-        // queued as it is, behind the head (a copy would be a fresh buffer
-        // of its size, faulted in page by page, for one write less).
+        // Room for the head, and for a short body: the output buffer copies
+        // one behind the head (one write), and writes a long one from its
+        // own buffer together with the head (one `writev`, no copy).
         let in_memory = match &response.body {
-            Body::Bytes(bytes) if bytes.len() <= COPY_BEHIND_HEAD => bytes.len(),
+            Body::Bytes(bytes) if bytes.len() < COPIED_BEHIND_HEAD => bytes.len(),
             _ => 0,
         };
         let mut out = Vec::with_capacity(256usize.saturating_add(in_memory));
@@ -97,23 +89,12 @@ impl HttpChannel {
                 HttpStats::add(&stats.bytes_out, head_len);
                 self.log(cx, &log, 0);
             }
-            Body::Bytes(bytes) if bytes.len() > COPY_BEHIND_HEAD => {
-                HttpStats::add(
-                    &stats.bytes_out,
-                    head_len.saturating_add(bytes.len() as u64),
-                );
-                self.shared
-                    .access_log
-                    .borrow_mut()
-                    .record(&log, bytes.len() as u64);
+            Body::Bytes(bytes) => {
+                let len = bytes.len() as u64;
+                HttpStats::add(&stats.bytes_out, head_len.saturating_add(len));
                 chat.push_vec(out);
                 chat.push_vec(bytes);
-            }
-            Body::Bytes(bytes) => {
-                out.extend_from_slice(&bytes);
-                HttpStats::add(&stats.bytes_out, out.len() as u64);
-                chat.push_vec(out);
-                self.log(cx, &log, bytes.len() as u64);
+                self.log(cx, &log, len);
             }
             Body::Stream { producer, .. } => {
                 chat.push_vec(out);
