@@ -53,29 +53,45 @@ fn may_hold_special(word: u64) -> u64 {
 }
 
 /// The position of the first byte of [`SPECIAL`] in `bytes` at or after
-/// `from`, or `bytes.len()` if there is none. Sixteen bytes per step, one
-/// branch for both words.
+/// `from`, or `bytes.len()` if there is none.
 pub(super) fn find_special(bytes: &[u8], from: usize) -> usize {
+    find(bytes, from, may_hold_special, |b| SPECIAL[usize::from(b)])
+}
+
+/// The position of the first byte at or below 0x20 (space and the control
+/// characters, XML's whitespace among them) in `bytes` at or after `from`,
+/// or `bytes.len()`: base64 text is only bytes above it, so this finds
+/// what must be removed before decoding (or refused).
+pub(super) fn find_space_or_control(bytes: &[u8], from: usize) -> usize {
+    find(bytes, from, |word| below(word, 0x21), |b| b <= 0x20)
+}
+
+/// The position of the first byte `is` says yes to, at or after `from`, or
+/// `bytes.len()`. Sixteen bytes per step, one branch for both words:
+/// `may_hold` answers for a word (its result has a high bit set if some
+/// byte may be one), `is` then finds which.
+#[inline(always)]
+fn find(
+    bytes: &[u8],
+    from: usize,
+    may_hold: impl Fn(u64) -> u64,
+    is: impl Fn(u8) -> bool,
+) -> usize {
     let mut at = from;
     let mut blocks = bytes.get(from..).unwrap_or_default().chunks_exact(16);
     for block in blocks.by_ref() {
         let (mut low, mut high) = ([0; 8], [0; 8]);
         low.copy_from_slice(&block[..8]);
         high.copy_from_slice(&block[8..]);
-        let found =
-            may_hold_special(u64::from_ne_bytes(low)) | may_hold_special(u64::from_ne_bytes(high));
+        let found = may_hold(u64::from_ne_bytes(low)) | may_hold(u64::from_ne_bytes(high));
         if found & HIGHS != 0 {
-            if let Some(i) = block.iter().position(|&b| SPECIAL[usize::from(b)]) {
+            if let Some(i) = block.iter().position(|&b| is(b)) {
                 return at.saturating_add(i);
             }
         }
         at = at.saturating_add(16);
     }
-    match blocks
-        .remainder()
-        .iter()
-        .position(|&b| SPECIAL[usize::from(b)])
-    {
+    match blocks.remainder().iter().position(|&b| is(b)) {
         Some(i) => at.saturating_add(i),
         None => bytes.len(),
     }
@@ -103,6 +119,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The same for the base64 scanner: every byte value, every position.
+    #[test]
+    fn finds_space_and_controls_wherever_they_are() {
+        for b in 0..=255u8 {
+            for len in [1, 7, 8, 9, 15, 16, 17, 31, 40] {
+                for pos in 0..len {
+                    let mut text = vec![b'A'; len];
+                    text[pos] = b;
+                    let expected = if b <= 0x20 { pos } else { len };
+                    assert_eq!(
+                        find_space_or_control(&text, 0),
+                        expected,
+                        "byte {b:#x} at {pos} of {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(find_space_or_control(b"QUJD\nREVG\r\n", 5), 9);
+        assert_eq!(find_space_or_control(b"QUJD", 9), 4);
     }
 
     #[test]
