@@ -374,3 +374,19 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    /// `<base64>` is written with base64-simd: the same text as the base64
+    /// crate's STANDARD engine wrote, at every length around its blocks.
+    #[test]
+    fn base64_is_written_as_the_base64_crate_wrote_it(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+    ) {
+        use base64::Engine as _;
+        let expected = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        proptest::prop_assert_eq!(
+            value_xml(&Value::Base64(bytes)),
+            format!("<value><base64>{expected}</base64></value>")
+        );
+    }
+}
