@@ -53,46 +53,57 @@ fn may_hold_special(word: u64) -> u64 {
 }
 
 /// The position of the first byte of [`SPECIAL`] in `bytes` at or after
-/// `from`, or `bytes.len()` if there is none.
+/// `from`, or `bytes.len()` if there is none. Sixteen bytes per step, one
+/// branch for both words.
 pub(super) fn find_special(bytes: &[u8], from: usize) -> usize {
-    find(bytes, from, may_hold_special, |b| SPECIAL[usize::from(b)])
-}
-
-/// The position of the first byte at or below 0x20 (space and the control
-/// characters, XML's whitespace among them) in `bytes` at or after `from`,
-/// or `bytes.len()`: base64 text is only bytes above it, so this finds
-/// what must be removed before decoding (or refused).
-pub(super) fn find_space_or_control(bytes: &[u8], from: usize) -> usize {
-    find(bytes, from, |word| below(word, 0x21), |b| b <= 0x20)
-}
-
-/// The position of the first byte `is` says yes to, at or after `from`, or
-/// `bytes.len()`. Sixteen bytes per step, one branch for both words:
-/// `may_hold` answers for a word (its result has a high bit set if some
-/// byte may be one), `is` then finds which.
-#[inline(always)]
-fn find(
-    bytes: &[u8],
-    from: usize,
-    may_hold: impl Fn(u64) -> u64,
-    is: impl Fn(u8) -> bool,
-) -> usize {
     let mut at = from;
     let mut blocks = bytes.get(from..).unwrap_or_default().chunks_exact(16);
     for block in blocks.by_ref() {
         let (mut low, mut high) = ([0; 8], [0; 8]);
         low.copy_from_slice(&block[..8]);
         high.copy_from_slice(&block[8..]);
-        let found = may_hold(u64::from_ne_bytes(low)) | may_hold(u64::from_ne_bytes(high));
+        let found =
+            may_hold_special(u64::from_ne_bytes(low)) | may_hold_special(u64::from_ne_bytes(high));
         if found & HIGHS != 0 {
-            if let Some(i) = block.iter().position(|&b| is(b)) {
+            if let Some(i) = block.iter().position(|&b| SPECIAL[usize::from(b)]) {
                 return at.saturating_add(i);
             }
         }
         at = at.saturating_add(16);
     }
-    match blocks.remainder().iter().position(|&b| is(b)) {
+    match blocks
+        .remainder()
+        .iter()
+        .position(|&b| SPECIAL[usize::from(b)])
+    {
         Some(i) => at.saturating_add(i),
+        None => bytes.len(),
+    }
+}
+
+/// The position of the first byte at or below 0x20 (space and the control
+/// characters, XML's whitespace among them) in `bytes` at or after `from`,
+/// or `bytes.len()`: base64 text is only bytes above it, so this finds
+/// what must be removed before decoding (or refused). Whole words are
+/// skipped while [`below`] finds none, then the rest is looked at bytewise.
+pub(super) fn find_space_or_control(bytes: &[u8], from: usize) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    let clean_words = rest
+        .chunks_exact(8)
+        .take_while(|chunk| {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            below(u64::from_ne_bytes(word), 0x21) & HIGHS == 0
+        })
+        .count();
+    let skipped = clean_words.saturating_mul(8);
+    match rest
+        .get(skipped..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&b| b <= 0x20)
+    {
+        Some(i) => from.saturating_add(skipped).saturating_add(i),
         None => bytes.len(),
     }
 }
