@@ -11,7 +11,9 @@
 //! Documents (`benches/load/ab.py`'s workloads, and a large `<base64>`):
 //! `add` (`add(40, 2)`, 178 B), `echo_10k` (a 10 KB string), `structs`
 //! (100 structs like ab.py's `record(i)`, 53 KB) and `base64_1mib` (1 MiB
-//! of bytes, 1.4 MB of XML). In each group:
+//! of bytes, 1.4 MB of XML), `base64_lines_1mib` (the same with a line
+//! break every 76 characters, as Python's `xmlrpc.client` sends it). In
+//! each group:
 //!
 //! - `medusa_decode`: `decode_call`, what the server's handler does with a
 //!   request body;
@@ -72,6 +74,23 @@ fn base64_1mib() -> Case {
     Case::echo("base64_1mib", Value::Base64(bytes))
 }
 
+/// The same bytes as Python's `xmlrpc.client` sends them: a line break
+/// every 76 characters (`base64.encodebytes`), which the decoder removes.
+fn base64_lines_1mib() -> Case {
+    let mut case = base64_1mib();
+    case.name = "base64_lines_1mib";
+    let body = String::from_utf8(case.body).unwrap();
+    let (head, rest) = body.split_once("<base64>").unwrap();
+    let (text, tail) = rest.split_once("</base64>").unwrap();
+    let mut lines = String::with_capacity(text.len() + text.len() / 76 + 1);
+    for line in text.as_bytes().chunks(76) {
+        lines.push_str(std::str::from_utf8(line).unwrap());
+        lines.push('\n');
+    }
+    case.body = format!("{head}<base64>{lines}</base64>{tail}").into_bytes();
+    case
+}
+
 /// The call as JSON, the values as the program-backed methods see them.
 fn json_call(case: &Case) -> Vec<u8> {
     let params: Vec<_> = case.params.iter().map(to_json).collect();
@@ -97,7 +116,13 @@ fn quick_xml_events(body: &[u8]) -> usize {
 fn peers(c: &mut Criterion) {
     let limits = DecodeLimits::default();
     let options = EncodeOptions::default();
-    for case in [Case::add(), echo_10k(), structs(), base64_1mib()] {
+    for case in [
+        Case::add(),
+        echo_10k(),
+        structs(),
+        base64_1mib(),
+        base64_lines_1mib(),
+    ] {
         case.check(&limits);
         let response = encode_response(&case.result, &options).unwrap();
         let json = json_call(&case);

@@ -25,45 +25,66 @@ pub(super) static SPECIAL: [bool; 256] = {
     table
 };
 
-/// Whether a block may hold a byte of [`SPECIAL`]. Written as plain
-/// comparisons over a fixed-size block so that the compiler turns it into
-/// vector instructions (SSE2 on x86-64, NEON on ARM: sixteen bytes per
-/// instruction) without `unsafe`. Tab and LF answer yes too (they are
-/// below 0x20): the caller then looks byte by byte, which only text full
-/// of line breaks pays for.
-fn may_hold_special(block: &[u8; BLOCK]) -> bool {
-    let mut found = false;
-    for &b in block {
-        found |= (b < 0x20) | (b == b'<') | (b == b'&') | (b == b'>') | (b == 0xEF);
-    }
-    found
-}
-
 const BLOCK: usize = 64;
 
-/// The position of the first byte of [`SPECIAL`] in `bytes` at or after
-/// `from`, or `bytes.len()` if there is none.
-pub(super) fn find_special(bytes: &[u8], from: usize) -> usize {
+/// The first position at or after `from` whose byte `wanted` says yes to,
+/// or `bytes.len()`. Blocks for which `may_hold` says no are skipped whole:
+/// written as plain comparisons over a fixed-size block, `may_hold` is
+/// turned by the compiler into vector instructions (SSE2 on x86-64, NEON
+/// on ARM: sixteen bytes per instruction) without `unsafe`.
+#[inline(always)]
+fn find_by_blocks(
+    bytes: &[u8],
+    from: usize,
+    may_hold: impl Fn(&[u8; BLOCK]) -> bool,
+    wanted: impl Fn(u8) -> bool,
+) -> usize {
     let mut at = from;
     let mut blocks = bytes.get(from..).unwrap_or_default().chunks_exact(BLOCK);
     for chunk in blocks.by_ref() {
         let mut block = [0; BLOCK];
         block.copy_from_slice(chunk);
-        if may_hold_special(&block) {
-            if let Some(i) = chunk.iter().position(|&b| SPECIAL[usize::from(b)]) {
+        if may_hold(&block) {
+            if let Some(i) = chunk.iter().position(|&b| wanted(b)) {
                 return at.saturating_add(i);
             }
         }
         at = at.saturating_add(BLOCK);
     }
-    match blocks
-        .remainder()
-        .iter()
-        .position(|&b| SPECIAL[usize::from(b)])
-    {
+    match blocks.remainder().iter().position(|&b| wanted(b)) {
         Some(i) => at.saturating_add(i),
         None => bytes.len(),
     }
+}
+
+/// The position of the first byte of [`SPECIAL`] in `bytes` at or after
+/// `from`, or `bytes.len()` if there is none. A block holding tab or LF
+/// (below 0x20) is looked at byte by byte, which only text full of line
+/// breaks pays for.
+pub(super) fn find_special(bytes: &[u8], from: usize) -> usize {
+    let may_hold = |block: &[u8; BLOCK]| {
+        let mut found = false;
+        for &b in block {
+            found |= (b < 0x20) | (b == b'<') | (b == b'&') | (b == b'>') | (b == 0xEF);
+        }
+        found
+    };
+    find_by_blocks(bytes, from, may_hold, |b| SPECIAL[usize::from(b)])
+}
+
+/// The position of the first byte at or below 0x20 (space and the control
+/// characters, XML's whitespace among them) in `bytes` at or after `from`,
+/// or `bytes.len()`: base64 text is only bytes above it, so this finds
+/// what must be removed before decoding (or refused).
+pub(super) fn find_space_or_control(bytes: &[u8], from: usize) -> usize {
+    let may_hold = |block: &[u8; BLOCK]| {
+        let mut found = false;
+        for &b in block {
+            found |= b <= 0x20;
+        }
+        found
+    };
+    find_by_blocks(bytes, from, may_hold, |b| b <= 0x20)
 }
 
 #[cfg(test)]
@@ -88,6 +109,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The same for the base64 scanner: every byte value, every position.
+    #[test]
+    fn finds_space_and_controls_wherever_they_are() {
+        for b in 0..=255u8 {
+            for len in [1, 7, 8, 9, 15, 16, 17, 31, 40] {
+                for pos in 0..len {
+                    let mut text = vec![b'A'; len];
+                    text[pos] = b;
+                    let expected = if b <= 0x20 { pos } else { len };
+                    assert_eq!(
+                        find_space_or_control(&text, 0),
+                        expected,
+                        "byte {b:#x} at {pos} of {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(find_space_or_control(b"QUJD\nREVG\r\n", 5), 9);
+        assert_eq!(find_space_or_control(b"QUJD", 9), 4);
     }
 
     #[test]

@@ -27,9 +27,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::Write as _;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-
 use crate::xmlrpc::fault::Fault;
 use crate::xmlrpc::value::Value;
 use crate::xmlrpc::xml_text::find_special;
@@ -201,7 +198,7 @@ pub fn encode_fault(fault: &Fault) -> Vec<u8> {
         b"<methodResponse><fault><value><struct>\
           <member><name>faultCode</name><value><int>",
     );
-    write_display(&mut out, fault.code);
+    write_int(&mut out, fault.code);
     out.extend_from_slice(
         b"</int></value></member>\
           <member><name>faultString</name><value><string>",
@@ -300,25 +297,153 @@ fn write_escaped(out: &mut Vec<u8>, text: &str) -> Result<(), EncodeError> {
     Ok(())
 }
 
-/// Appends a number (or anything `Display`) without an intermediate String.
-fn write_display(out: &mut Vec<u8>, n: impl fmt::Display) {
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{n}");
+/// Appends an integer's decimal digits.
+fn write_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// Appends a finite double in plain decimal. Rust's `Display` for `f64`
-/// already prints the shortest digits that round-trip and never uses an
-/// exponent; we only add `.0` to integral values so they read as doubles.
+/// Appends a finite double in plain decimal: the shortest digits that
+/// round-trip, as Rust's `Display` prints them, never an exponent, and `.0`
+/// on integral values so they read as doubles.
+///
+/// zmij finds the digits (five times faster than `Display`'s grisu). The
+/// two differ only on a tie, a double exactly halfway between two shortest
+/// candidates (`185554526654354.625`: zmij rounds to even, `.62`, `Display`
+/// up, `.63`); those few go through `Display` so the text stays the same.
 fn write_double(out: &mut Vec<u8>, x: f64) -> Result<(), EncodeError> {
     if !x.is_finite() {
         return Err(EncodeError::NonFiniteDouble(x));
     }
-    let start = out.len();
-    write_display(out, x);
-    if !out[start..].contains(&b'.') {
-        out.extend_from_slice(b".0");
+    let mut buffer = zmij::Buffer::new();
+    let shortest = buffer.format_finite(x).as_bytes();
+    let e = shortest.iter().position(|&b| b == b'e');
+    let mantissa = &shortest[..e.unwrap_or(shortest.len())];
+    if exact_digits_if_tie(x).is_some_and(|n| n == significant_digits(mantissa) + 1) {
+        let start = out.len();
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{x}");
+        if !out[start..].contains(&b'.') {
+            out.extend_from_slice(b".0");
+        }
+        return Ok(());
+    }
+    match e {
+        None => {
+            out.extend_from_slice(shortest);
+            if !shortest.contains(&b'.') {
+                out.extend_from_slice(b".0");
+            }
+        }
+        Some(e) => write_without_exponent(out, mantissa, &shortest[e + 1..]),
     }
     Ok(())
+}
+
+/// Powers of five up to 5^27, the most a tie can involve.
+const POW5: [u64; 28] = {
+    let mut table = [1u64; 28];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 5;
+        i += 1;
+    }
+    table
+};
+
+/// If `x` may be a tie, the number of significant digits its exact decimal
+/// value has. A tie is an exact value of n + 1 significant digits, the
+/// last a 5, printed in n; every double's exact value is finite in decimal,
+/// but only those of at most 18 digits can be ties (the shortest has at
+/// most 17). With `x = m * 2^e`, `m` odd, the exact digits are `m * 5^-e`
+/// for `e < 0`; for `e >= 0` they end in 5 only when `5^(e+1)` divides `m`,
+/// and are then `m / 5^e`.
+fn exact_digits_if_tie(x: f64) -> Option<usize> {
+    let bits = x.to_bits();
+    let fraction = bits & ((1 << 52) - 1);
+    let biased = i32::try_from((bits >> 52) & 0x7FF).unwrap_or(0);
+    let (m, e) = match biased {
+        0 => (fraction, -1074),
+        _ => (fraction | 1 << 52, biased - 1075),
+    };
+    if m == 0 {
+        return None;
+    }
+    let zeros = m.trailing_zeros();
+    let (m, e) = (
+        u128::from(m >> zeros),
+        e + i32::try_from(zeros).unwrap_or(0),
+    );
+    let pow5 = |k: i32| {
+        usize::try_from(k)
+            .ok()
+            .and_then(|k| POW5.get(k))
+            .map(|&p| u128::from(p))
+    };
+    let digits = if e < 0 {
+        m * pow5(-e)?
+    } else if m % pow5(e + 1)? == 0 {
+        m / pow5(e)?
+    } else {
+        return None;
+    };
+    (digits < 10u128.pow(18)).then(|| digits.ilog10() as usize + 1)
+}
+
+/// The significant digits of a mantissa as zmij prints it (`-0.000123`,
+/// `1.5`, `100.0`): its digits without leading and trailing zeros.
+fn significant_digits(mantissa: &[u8]) -> usize {
+    let nonzero = |b: &u8| b.is_ascii_digit() && *b != b'0';
+    let first = mantissa.iter().position(nonzero);
+    let last = mantissa.iter().rposition(nonzero);
+    match (first, last) {
+        (Some(first), Some(last)) => {
+            let span = &mantissa[first..=last];
+            span.len() - usize::from(span.contains(&b'.'))
+        }
+        _ => 0,
+    }
+}
+
+/// Appends `mantissa`e`exponent` (zmij's `-d.ddd` and `[+-]NN`, outside
+/// 1e-5..1e16) as plain decimal: the digits with the point moved, padded
+/// with zeros.
+fn write_without_exponent(out: &mut Vec<u8>, mantissa: &[u8], exponent: &[u8]) {
+    let (negative, mantissa) = match mantissa.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, mantissa),
+    };
+    let (exp_negative, exp_digits) = match exponent.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, exponent),
+    };
+    let magnitude = exp_digits
+        .iter()
+        .fold(0usize, |n, &d| n * 10 + usize::from(d.saturating_sub(b'0')));
+    if negative {
+        out.push(b'-');
+    }
+    // One digit before the point in the mantissa, the rest after it.
+    let (lead, fraction) = mantissa.split_at(1.min(mantissa.len()));
+    let fraction = fraction.strip_prefix(b".").unwrap_or(fraction);
+    if exp_negative {
+        // 0.000ddd: magnitude - 1 zeros after the point.
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + magnitude.saturating_sub(1), b'0');
+        out.extend_from_slice(lead);
+        out.extend_from_slice(fraction);
+    } else {
+        out.extend_from_slice(lead);
+        if fraction.len() > magnitude {
+            out.extend_from_slice(&fraction[..magnitude]);
+            out.push(b'.');
+            out.extend_from_slice(&fraction[magnitude..]);
+        } else {
+            out.extend_from_slice(fraction);
+            out.resize(out.len() + (magnitude - fraction.len()), b'0');
+            out.extend_from_slice(b".0");
+        }
+    }
 }
 
 /// Appends `<value>...</value>`. Recursion follows the nesting of the
@@ -332,18 +457,18 @@ fn write_value(
     match value {
         Value::Int(n) => {
             out.extend_from_slice(b"<int>");
-            write_display(out, n);
+            write_int(out, *n);
             out.extend_from_slice(b"</int>");
         }
         Value::I8(n) if options.i8 => {
             out.extend_from_slice(b"<i8>");
-            write_display(out, n);
+            write_int(out, *n);
             out.extend_from_slice(b"</i8>");
         }
         Value::I8(n) => {
             let small = i32::try_from(*n).map_err(|_| EncodeError::I8NotAllowed(*n))?;
             out.extend_from_slice(b"<int>");
-            write_display(out, small);
+            write_int(out, small);
             out.extend_from_slice(b"</int>");
         }
         Value::Bool(b) => {
@@ -365,16 +490,14 @@ fn write_value(
         }
         Value::DateTime(dt) => {
             out.extend_from_slice(b"<dateTime.iso8601>");
-            write_display(out, dt);
+            out.extend_from_slice(dt.iso8601().as_bytes());
             out.extend_from_slice(b"</dateTime.iso8601>");
         }
         Value::Base64(bytes) => {
             out.extend_from_slice(b"<base64>");
-            let start = out.len();
-            out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-            // The buffer was sized for the padded encoding just above.
-            let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
-            out.truncate(start + written);
+            // The same bytes as the base64 crate's STANDARD, written
+            // straight into the spare capacity (no zeroing first).
+            base64_simd::STANDARD.encode_append(bytes, out);
             out.extend_from_slice(b"</base64>");
         }
         Value::Struct(members) => {

@@ -296,3 +296,123 @@ fn a_large_document_is_written_into_one_buffer_of_its_size() {
         }
     }
 }
+
+/// What the encoder wrote before zmij: `Display`'s digits, `.0` added to
+/// integral values.
+fn display_double(x: f64) -> String {
+    let text = format!("{x}");
+    if text.contains('.') {
+        text
+    } else {
+        text + ".0"
+    }
+}
+
+#[test]
+fn doubles_print_as_display_did_at_the_edges_of_zmij_fixed_range() {
+    // zmij switches to an exponent below 1e-5 and from 1e16; the encoder
+    // turns those back into plain decimal.
+    for x in [
+        1e-5,
+        9.999999999999999e-6,
+        1.5e-7,
+        -1.2345e-10,
+        1e15,
+        9.999999999999998e15,
+        1e16,
+        1.2345678901234567e16,
+        12345678901234567e4,
+        1.7976931348623157e308,
+        5e-324,
+        2.2250738585072014e-308,
+        -1e22,
+    ] {
+        assert_eq!(double_text(x), display_double(x), "{x:e}");
+    }
+    // Ties (…354.625 is exactly halfway between two 17-digit candidates):
+    // zmij rounds to even, Display up; the encoder keeps Display's.
+    for x in [
+        -1_484_436_213_234_837.0 / 8.0,
+        3_737_425_668_880_777.0 / 4.0,
+        8_532_581_009_466_789.0 / 4.0,
+    ] {
+        assert_ne!(zmij::Buffer::new().format_finite(x), format!("{x}"));
+        assert_eq!(double_text(x), display_double(x), "{x:e}");
+    }
+}
+
+/// Ints and dateTimes as `Display` writes them, now without `core::fmt`.
+#[test]
+fn ints_and_datetimes_print_as_display_does() {
+    for n in [0, 7, -7, i32::MIN, i32::MAX, 1_000_000] {
+        assert_eq!(
+            value_xml(&Value::Int(n)),
+            format!("<value><int>{n}</int></value>")
+        );
+    }
+    for n in [0, -1, i64::MIN, i64::MAX, 1 << 40] {
+        assert_eq!(
+            value_xml(&Value::I8(n)),
+            format!("<value><i8>{n}</i8></value>")
+        );
+    }
+    let base = DateTime::new(7, 1, 2, 3, 4, 5).unwrap();
+    let zoned = [
+        base,
+        base.with_offset(0).unwrap(),
+        base.with_offset(-330).unwrap(),
+        base.with_offset(23 * 60 + 59).unwrap(),
+        base.with_nanosecond(5).unwrap().with_offset(61).unwrap(),
+        base.with_nanosecond(123_000_000).unwrap(),
+        DateTime::new(9999, 12, 31, 23, 59, 59).unwrap(),
+    ];
+    let expected = [
+        "00070102T03:04:05",
+        "00070102T03:04:05Z",
+        "00070102T03:04:05-05:30",
+        "00070102T03:04:05+23:59",
+        "00070102T03:04:05.000000005+01:01",
+        "00070102T03:04:05.123",
+        "99991231T23:59:59",
+    ];
+    for (dt, text) in zoned.iter().zip(expected) {
+        assert_eq!(dt.to_string(), text);
+        assert_eq!(
+            value_xml(&Value::DateTime(*dt)),
+            format!("<value><dateTime.iso8601>{text}</dateTime.iso8601></value>")
+        );
+    }
+}
+
+proptest::proptest! {
+    /// Every finite double prints exactly as `Display` printed it: any bit
+    /// pattern (mostly far outside zmij's fixed range) and everyday values.
+    #[test]
+    fn doubles_print_as_display_did(
+        bits in proptest::prelude::any::<u64>(),
+        cents in -10_000_000_000i64..10_000_000_000,
+        scale in -30i32..30,
+    ) {
+        for x in [f64::from_bits(bits), cents as f64 / 100.0, cents as f64 * 10f64.powi(scale)] {
+            if x.is_finite() {
+                proptest::prop_assert_eq!(double_text(x), display_double(x), "{:e}", x);
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    /// `<base64>` is written with base64-simd: the same text as the base64
+    /// crate's STANDARD engine wrote, at every length around its blocks.
+    #[test]
+    fn base64_is_written_as_the_base64_crate_wrote_it(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+    ) {
+        use base64::Engine as _;
+        let expected = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        proptest::prop_assert_eq!(
+            value_xml(&Value::Base64(bytes)),
+            format!("<value><base64>{expected}</base64></value>")
+        );
+    }
+}
