@@ -198,7 +198,8 @@ class Peers(Run):
                 get = n == "nginx" and ROWS[row][0] != "add"
                 detail.append([f"`{row}`", n, "GET, no body" if get else f"{len(self.work[ROWS[row][0]].body):,}",
                                f"{len(bodies[(row, n)]):,}", f"{median(runs, 'rps'):,.0f}",
-                               ", ".join(f1(r["us"]) for r in runs), ", ".join(f2(r["p99"]) for r in runs),
+                               ", ".join(f1(r["us"]) for r in runs),
+                               ", ".join(f1(r["system_us"]) for r in runs), ", ".join(f2(r["p99"]) for r in runs),
                                sum(r["non2xx"] for r in runs),
                                "/".join(str(sum(r["errors"][i] for r in runs)) for i in range(4))])
         with open(os.path.join(DXR_DIR, "Cargo.lock")) as f:
@@ -225,10 +226,10 @@ class Peers(Run):
             "neither receives nor reads the request body: a floor for sending the same response bytes. "
             "Response heads differ by a few bytes (`Server`, nginx's `Connection: keep-alive`, "
             "`Content-Type: application/octet-stream` for the file).", "",
-            "Per server (response = body bytes; µs/req and p99 per round; socket errors "
-            "connect/read/write/timeout):", "",
+            "Per server (response = body bytes; µs/req, its system (kernel) part, and p99 per round; "
+            "socket errors connect/read/write/timeout):", "",
             table(["workload", "server", "request body bytes", "response bytes", "req/s", "µs/req per round",
-                   "p99 ms per round", "non-2xx", "socket errors"], detail), "",
+                   "of which system", "p99 ms per round", "non-2xx", "socket errors"], detail), "",
             "## Commands", "", "```text", *self.commands,
             *dict.fromkeys(re.sub(r"127[.]0[.]0[.]1:[0-9]+", "127.0.0.1:PORT", r["cmd"])
                            for runs in res.values() for r in runs[:1]),

@@ -139,6 +139,9 @@ class Server:
     def cpu(self):
         return cpu_seconds(family(self.proc.pid))
 
+    def system_cpu(self):
+        return cpu_seconds(family(self.proc.pid), system=True)
+
     def command(self):
         prefix = "".join(f"{k}={v} " for k, v in (self.env or {}).items() if k == "RUST_LOG")
         return prefix + shlex.join(self.cmd) + f" >{self.log} 2>&1"
@@ -159,15 +162,17 @@ def family(pid):
     return out
 
 
-def cpu_seconds(pids, children=False):
+def cpu_seconds(pids, children=False, system=False):
     """utime + stime of the processes (all their threads), in seconds; with
-    children, also cutime + cstime (the children they reaped)."""
+    children, also cutime + cstime (the children they reaped); with system,
+    stime (and cstime) alone: the kernel's share."""
     total = 0
     for p in pids:
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15 if children else 13])
+            used = fields[11:15 if children else 13]
+            total += sum(int(x) for x in (used[1::2] if system else used))
         except (FileNotFoundError, ProcessLookupError):
             pass
     return total / TCK
@@ -215,9 +220,11 @@ def wrk(server, url_path, secs, conns, script=None, close=False, log=None, schem
         cmd += ["-H", "Connection: close"]
     cmd.append(f"{scheme}://127.0.0.1:{server.port}{url_path}")
     prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items() if os.environ.get(k) != v)
-    c0 = server.cpu()
+    # The kernel's share too, where the server says (run.py's Server does).
+    system = getattr(server, "system_cpu", lambda: float("nan"))
+    c0, k0 = server.cpu(), system()
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 60, env=env)
-    c1 = server.cpu()
+    c1, k1 = server.cpu(), system()
     out = run.stdout
     if log:
         with open(log, "a") as f:
@@ -233,6 +240,7 @@ def wrk(server, url_path, secs, conns, script=None, close=False, log=None, schem
         "cmd": prefix + shlex.join(cmd),
         "requests": requests,
         "us": 1e6 * (c1 - c0) / requests if requests else float("inf"),
+        "system_us": 1e6 * (k1 - k0) / requests if requests else float("inf"),
         "rps": float(rps.group(1)) if rps else 0.0,
         "p50": to_ms(p50.group(1)) if p50 else float("nan"),
         "p99": to_ms(p99.group(1)) if p99 else float("nan"),
