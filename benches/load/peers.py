@@ -32,7 +32,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -40,8 +39,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from ab import Workload, workloads  # noqa: E402
-from run import (REPO, Conn, Run, Server, f1, f2, free_port, machine, median, on_signal,  # noqa: E402
-                 raise_nofile, rpc_body, stop_all, table, wrk)
+from run import (REPO, Conn, Run, Server, f1, f2, free_port, machine, median,  # noqa: E402
+                 raise_nofile, report_run, rpc_body, table, wrk)
 
 DXR_DIR = os.path.join(HERE, "dxr_server")
 DXR_TARGET = "/tmp/dxr-target"
@@ -258,23 +257,7 @@ def main():
     missing = [t for t in ("wrk", "nginx", "cargo") if not shutil.which(t)]
     if missing:
         p.error(f"missing: {', '.join(missing)} (see benches/load/README.md)")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    peers = Peers(a)
-    try:
-        report = peers.run()
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted") from None
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the clean-up short
-        stop_all()
-        shutil.rmtree(peers.tmp, ignore_errors=True)
-    print(report)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(report)
-
+    report_run(Peers(a), a.out)
 
 if __name__ == "__main__":
     main()

@@ -36,6 +36,7 @@ import os
 import re
 import resource
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -886,6 +887,33 @@ class Run:
         return "\n".join(parts) + "\n"
 
 
+def report_run(runner, out, keep=False):
+    """Runs `runner.run()` (the report's text) with every server it started
+    stopped at the end, on an error or a signal too, and its scratch folder
+    `runner.tmp` removed (unless keep); prints the report and writes it to
+    out. The main() of every script here."""
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        report = runner.run()
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted") from None
+    finally:
+        # A second Ctrl-C (or timeout(1) signalling the whole process group)
+        # must not cut the clean-up short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        stop_all()
+        if keep:
+            print(f"scratch folder kept: {runner.tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(runner.tmp, ignore_errors=True)
+    print(report)
+    if out:
+        with open(out, "w") as f:
+            f.write(report)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -932,29 +960,7 @@ def main():
     if not os.path.exists(os.path.join(a.kit, "post_add.lua")):
         p.error(f"no kit at {os.path.abspath(a.kit)} (--kit)")
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    run = Run(a)
-    try:
-        report = run.run()
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted") from None
-    finally:
-        # A second Ctrl-C (or timeout(1) signalling the whole process group)
-        # must not cut the clean-up short.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        stop_all()
-        if not a.keep:
-            import shutil
-            shutil.rmtree(run.tmp, ignore_errors=True)
-        else:
-            print(f"scratch folder kept: {run.tmp}", file=sys.stderr)
-    print(report)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(report)
-
+    report_run(Run(a), a.out, keep=a.keep)
 
 if __name__ == "__main__":
     main()

@@ -46,7 +46,6 @@ import multiprocessing
 import os
 import re
 import shlex
-import signal
 import socket
 import ssl
 import subprocess
@@ -55,7 +54,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import REPO, Conn, Run, f1, f2, median, stop, stop_all, table, wrk  # noqa: E402
+from run import REPO, Conn, Run, f1, f2, median, report_run, stop, table, wrk  # noqa: E402
 
 SECTIONS = ("ka", "hs", "unix")
 TEMPLATE = os.path.join(HERE, "nginx_tls.conf.template")
@@ -478,27 +477,7 @@ def main():
                if subprocess.run(["which", t], capture_output=True).returncode]
     if missing:
         p.error(f"missing: {', '.join(missing)} (see benches/load/README.md)")
-    signal.signal(signal.SIGTERM, lambda n, _f: sys.exit(f"stopped by signal {n}"))
-    signal.signal(signal.SIGHUP, lambda n, _f: sys.exit(f"stopped by signal {n}"))
-    run = TlsRun(a)
-    try:
-        report = run.run()
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted") from None
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        stop_all()
-        if not a.keep:
-            import shutil
-            shutil.rmtree(run.tmp, ignore_errors=True)
-        else:
-            print(f"scratch folder kept: {run.tmp}", file=sys.stderr)
-    print(report)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(report)
-
+    report_run(TlsRun(a), a.out, keep=a.keep)
 
 if __name__ == "__main__":
     main()
