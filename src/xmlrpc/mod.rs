@@ -20,7 +20,7 @@
 //! | item | ports | file |
 //! | --- | --- | --- |
 //! | [`Value`], [`Bytes`], [`ValueError`] | the Python objects `dumps` takes, `Binary` | `value/` |
-//! | [`DateTime`] | `DateTime` | `datetime.rs` |
+//! | [`DateTime`] | `DateTime` | `datetime/` |
 //! | [`Fault`] | `Fault` | `fault.rs` |
 //! | [`decode_call`], [`decode_response`], [`DecodeLimits`] | `loads` | `decode/` |
 //! | [`encode_call`], [`encode_response`], [`encode_fault`], [`EncodeOptions`] | `dumps` | `encode/` |
