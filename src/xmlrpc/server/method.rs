@@ -94,32 +94,38 @@ pub trait Method<Args, Marker> {
     }
 }
 
-/// A method's result as the value to send. A `Value` (or `Result<Value,
-/// Fault>`) is handed over as it is: through serde it would be copied, and
-/// an `echo` of a large string would hold it twice.
+/// `value` itself as a `T` when `U` is `T`, else `value` back: how a
+/// `Value` argument or result skips serde, which would take it apart and
+/// build it again (copying every string; an `echo` of 100 structs rebuilt
+/// every map).
+fn same_type<T: 'static, U: 'static>(value: U) -> Result<T, U> {
+    let mut slot = Some(value);
+    let taken = (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take);
+    match (taken, slot) {
+        (Some(same), _) => Ok(same),
+        (None, Some(value)) => Err(value),
+        // `slot` is emptied only by the take that fills `taken`.
+        (None, None) => unreachable!("a value taken is returned"),
+    }
+}
+
+/// A method's result as the value to send; a `Value` (or `Result<Value,
+/// Fault>`) as it is.
 fn reply<M, R: IntoReply<M> + 'static>(result: R) -> Result<Value, Fault> {
-    let mut slot = Some(result);
-    let any: &mut dyn Any = &mut slot;
-    if let Some(value) = any.downcast_mut::<Option<Value>>().and_then(Option::take) {
-        return Ok(value);
+    let result = match same_type::<Value, R>(result) {
+        Ok(value) => return Ok(value),
+        Err(result) => result,
+    };
+    match same_type::<Result<Value, Fault>, R>(result) {
+        Ok(result) => result,
+        Err(result) => result.into_reply(),
     }
-    if let Some(result) = any
-        .downcast_mut::<Option<Result<Value, Fault>>>()
-        .and_then(Option::take)
-    {
-        return result;
-    }
-    // Taken above only when it was returned.
-    slot.map_or_else(
-        || Err(Fault::internal_error("the result was taken")),
-        R::into_reply,
-    )
 }
 
 /// One parameter, converted; a mismatch is -32602 naming its position. A
-/// `Value` parameter is handed over as it is: through serde the whole tree
-/// would be taken apart and built again (an `echo` of 100 structs spent a
-/// tenth of its time there).
+/// `Value` parameter is handed over as it is (see `same_type`).
 fn param<T: DeserializeOwned + 'static>(
     params: &mut std::vec::IntoIter<Value>,
     index: usize,
@@ -127,16 +133,9 @@ fn param<T: DeserializeOwned + 'static>(
     let value = params
         .next()
         .ok_or_else(|| Fault::invalid_params(format!("missing parameter {}", index + 1)))?;
-    let mut slot = Some(value);
-    if let Some(same) = (&mut slot as &mut dyn Any)
-        .downcast_mut::<Option<T>>()
-        .and_then(Option::take)
-    {
-        return Ok(same);
-    }
-    // Taken above only when T is Value.
-    let Some(value) = slot else {
-        return Err(Fault::internal_error("the parameter was taken"));
+    let value = match same_type::<T, Value>(value) {
+        Ok(same) => return Ok(same),
+        Err(value) => value,
     };
     let type_name = value.type_name();
     from_value(value)
