@@ -43,7 +43,7 @@ import xmlrpc.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import REPO, Server, cpu_seconds, f1, family, free_port, median, stop_all, table, wrk  # noqa: E402
+from run import REPO, Server, cpu_seconds, f1, family, free_port, median, stop_all, table, wrk, write_report  # noqa: E402
 
 SECTIONS = ("remote", "program")
 # The bare runs of the program, in C, 8 at a time: with fork() + execv(),
@@ -310,10 +310,7 @@ max-concurrent = 8
             report.append("\n### Program-backed methods, 8 connections\n")
             report.append(table(["what", "calls/s", "CPU µs/call, children included"], out))
         text = "\n".join(report) + f"\n\nCommand: `python3 benches/load/mounts.py {shlex.join(sys.argv[1:])}`\n"
-        print(text)
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write(text)
+        write_report(text, args.out)
     finally:
         stop_all()
         if not args.keep:

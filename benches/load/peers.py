@@ -31,7 +31,6 @@ import base64
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from ab import Workload, workloads  # noqa: E402
 from run import (REPO, Conn, Run, Server, f1, f2, free_port, machine, median,  # noqa: E402
-                 raise_nofile, report_run, rpc_body, table, wrk)
+                 raise_nofile, report_run, require_tools, rpc_body, table, wrk)
 
 DXR_DIR = os.path.join(HERE, "dxr_server")
 DXR_TARGET = "/tmp/dxr-target"
@@ -254,9 +253,7 @@ def main():
     bad = [w for w in a.workloads if w not in ROWS]
     if bad or not a.workloads:
         p.error(f"unknown workload(s) {bad}; choose from {', '.join(ROWS)}")
-    missing = [t for t in ("wrk", "nginx", "cargo") if not shutil.which(t)]
-    if missing:
-        p.error(f"missing: {', '.join(missing)} (see benches/load/README.md)")
+    require_tools(p, ("wrk", "nginx", "cargo"))
     report_run(Peers(a), a.out)
 
 if __name__ == "__main__":

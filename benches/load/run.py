@@ -887,6 +887,21 @@ class Run:
         return "\n".join(parts) + "\n"
 
 
+def require_tools(parser, tools):
+    """Stops with a usage error naming the programs of `tools` not on PATH."""
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        parser.error(f"missing: {', '.join(missing)} (see benches/load/README.md)")
+
+
+def write_report(text, out):
+    """Prints the report, and writes it to `out` if given (--out)."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+
+
 def report_run(runner, out, keep=False):
     """Runs `runner.run()` (the report's text) with every server it started
     stopped at the end, on an error or a signal too, and its scratch folder
@@ -908,10 +923,7 @@ def report_run(runner, out, keep=False):
             print(f"scratch folder kept: {runner.tmp}", file=sys.stderr)
         else:
             shutil.rmtree(runner.tmp, ignore_errors=True)
-    print(report)
-    if out:
-        with open(out, "w") as f:
-            f.write(report)
+    write_report(report, out)
 
 
 def main():
@@ -954,9 +966,7 @@ def main():
     if bad:
         p.error(f"unknown section(s) {bad}; choose from {SECTIONS}")
     a.echo_sizes = [int(x) for x in a.echo_sizes.split(",") if x]
-    missing = [t for t in ("wrk", "nginx", "cargo") if subprocess.run(["which", t], capture_output=True).returncode]
-    if missing:
-        p.error(f"missing: {', '.join(missing)} (see benches/load/README.md)")
+    require_tools(p, ("wrk", "nginx", "cargo"))
     if not os.path.exists(os.path.join(a.kit, "post_add.lua")):
         p.error(f"no kit at {os.path.abspath(a.kit)} (--kit)")
 

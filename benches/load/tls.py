@@ -54,7 +54,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import REPO, Conn, Run, f1, f2, median, report_run, stop, table, wrk  # noqa: E402
+from run import REPO, Conn, Run, f1, f2, median, report_run, require_tools, stop, table, wrk  # noqa: E402
 
 SECTIONS = ("ka", "hs", "unix")
 TEMPLATE = os.path.join(HERE, "nginx_tls.conf.template")
@@ -473,10 +473,7 @@ def main():
     bad = [s for s in a.sections if s not in SECTIONS]
     if bad:
         p.error(f"unknown section(s) {bad}; choose from {SECTIONS}")
-    missing = [t for t in ("wrk", "nginx", "openssl", "cc", "cargo")
-               if subprocess.run(["which", t], capture_output=True).returncode]
-    if missing:
-        p.error(f"missing: {', '.join(missing)} (see benches/load/README.md)")
+    require_tools(p, ("wrk", "nginx", "openssl", "cc", "cargo"))
     report_run(TlsRun(a), a.out, keep=a.keep)
 
 if __name__ == "__main__":

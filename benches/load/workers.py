@@ -21,7 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import REPO, Server, cpu_seconds, family, f1, f2, free_port, median, stop_all, table, wrk  # noqa: E402
+from run import REPO, Server, cpu_seconds, family, f1, f2, free_port, median, stop_all, table, wrk, write_report  # noqa: E402
 
 KIT = os.path.join(os.path.dirname(REPO), "shared", "bench")
 MODES = {"shared socket (default)": [], "--reuseport": ["--reuseport"]}
@@ -83,10 +83,7 @@ def main():
                 + table(["mode", "connections", "CPU µs/call", "calls/s", "p50 ms", "p99 ms",
                          "busiest worker's CPU share"], rows)
                 + f"\n\nCommand: `python3 benches/load/workers.py {shlex.join(sys.argv[1:])}`\n")
-        print(text)
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write(text)
+        write_report(text, args.out)
     finally:
         stop_all()
         subprocess.run(["rm", "-rf", scratch])
